@@ -1,0 +1,83 @@
+// cpu_kernel<Out, In...>(out, {inputs...}, f): out[i] = f(in0[i], in1[i], ...)
+// over the strided loop. Inputs must already have dtype In... and broadcast to
+// out's shape. Contiguous runs (and runs where an input is a broadcast scalar)
+// get plain indexed loops the compiler vectorizes; anything else walks strides.
+#pragma once
+#include <tuple>
+#include <utility>
+
+#include "backend/cpu/strided_loop.h"
+
+namespace fastgrad::cpu {
+
+namespace detail {
+
+template <class T>
+inline T load(const char* p, int64_t i, int64_t stride) {
+  return *reinterpret_cast<const T*>(p + i * stride);
+}
+
+// Mask bit k set: input k is a broadcast scalar (byte stride 0).
+template <unsigned Mask, class Out, class... In, class F, size_t... I>
+inline void contiguous_run(char** p, int64_t n, const F& f, std::index_sequence<I...>) {
+  Out* __restrict o = reinterpret_cast<Out*>(p[0]);
+  std::tuple<const In*...> in{reinterpret_cast<const In*>(p[I + 1])...};
+  for (int64_t i = 0; i < n; ++i)
+    o[i] = f(std::get<I>(in)[((Mask >> I) & 1u) ? 0 : i]...);
+}
+
+template <class Out, class... In, class F, size_t... I>
+inline void strided_run(char** p, const int64_t* s, int64_t n, const F& f,
+                        std::index_sequence<I...>) {
+  for (int64_t i = 0; i < n; ++i)
+    *reinterpret_cast<Out*>(p[0] + i * s[0]) = f(load<In>(p[I + 1], i, s[I + 1])...);
+}
+
+template <class Out, class... In, class F, size_t... I>
+inline void dispatch_run(char** p, const int64_t* s, int64_t n, const F& f,
+                         std::index_sequence<I...> seq) {
+  constexpr size_t NI = sizeof...(In);
+  constexpr int64_t sizes[] = {static_cast<int64_t>(sizeof(Out)),
+                               static_cast<int64_t>(sizeof(In))...};
+  bool out_contig = s[0] == sizes[0];
+  unsigned mask = 0;
+  bool ok = out_contig;
+  for (size_t k = 0; k < NI; ++k) {
+    if (s[k + 1] == 0) mask |= 1u << k;
+    else ok &= s[k + 1] == sizes[k + 1];
+  }
+  // Aliasing: in-place ops pass the same buffer as input and output; the
+  // element-by-element order keeps that correct (no __restrict on inputs).
+  if (ok) {
+    if constexpr (NI == 1) {
+      if (mask == 0) return contiguous_run<0, Out, In...>(p, n, f, seq);
+    } else if constexpr (NI == 2) {
+      switch (mask) {
+        case 0: return contiguous_run<0, Out, In...>(p, n, f, seq);
+        case 1: return contiguous_run<1, Out, In...>(p, n, f, seq);
+        case 2: return contiguous_run<2, Out, In...>(p, n, f, seq);
+        default: break;
+      }
+    } else {
+      if (mask == 0) return contiguous_run<0, Out, In...>(p, n, f, seq);
+    }
+  }
+  strided_run<Out, In...>(p, s, n, f, seq);
+}
+
+}  // namespace detail
+
+template <class Out, class... In, class F>
+void cpu_kernel(const Tensor& out, const std::array<const Tensor*, sizeof...(In)>& ins,
+                const F& f) {
+  constexpr size_t N = sizeof...(In) + 1;
+  std::array<const Tensor*, N> ops;
+  ops[0] = &out;
+  for (size_t k = 0; k < sizeof...(In); ++k) ops[k + 1] = ins[k];
+  auto L = make_layout<N>(out.sizes(), ops);
+  for_each_run(L, [&](char** p, const int64_t* s, int64_t n) {
+    detail::dispatch_run<Out, In...>(p, s, n, f, std::index_sequence_for<In...>{});
+  });
+}
+
+}  // namespace fastgrad::cpu

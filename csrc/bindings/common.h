@@ -1,0 +1,49 @@
+// Shared by the binding files: pybind11 casters for Scalar and DType-like
+// arguments, and the bind_* entry points module.cpp calls. Keep pybind11 out
+// of every other folder.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "core/scalar.h"
+#include "core/tensor.h"
+
+namespace py = pybind11;
+using namespace pybind11::literals;
+
+namespace fastgrad::bindings {
+
+using TensorClass = py::class_<Tensor>;
+
+void bind_types(py::module_& m);                       // dtype, device
+void bind_tensor(py::module_& m, TensorClass& cls);    // attributes, numpy interop
+void bind_elementwise(py::module_& m, TensorClass& cls);
+void bind_factories(py::module_& m, TensorClass& cls);
+void bind_reductions(py::module_& m, TensorClass& cls);
+void bind_shape(py::module_& m, TensorClass& cls);
+void bind_indexing(py::module_& m, TensorClass& cls);
+void bind_linalg(py::module_& m, TensorClass& cls);
+void bind_cuda(py::module_& m);
+
+// A Python number (bool, int, float or a numpy scalar), never a Tensor.
+bool is_python_scalar(py::handle h);
+Scalar to_scalar(py::handle h);
+
+}  // namespace fastgrad::bindings
+
+namespace pybind11::detail {
+template <> struct type_caster<fastgrad::Scalar> {
+  PYBIND11_TYPE_CASTER(fastgrad::Scalar, const_name("Number"));
+  bool load(handle src, bool) {
+    if (!fastgrad::bindings::is_python_scalar(src)) return false;
+    value = fastgrad::bindings::to_scalar(src);
+    return true;
+  }
+  static handle cast(const fastgrad::Scalar& s, return_value_policy, handle) {
+    if (s.kind == fastgrad::Scalar::Kind::Bool) return PyBool_FromLong(s.i != 0);
+    if (s.kind == fastgrad::Scalar::Kind::Int) return PyLong_FromLongLong(s.i);
+    return PyFloat_FromDouble(s.f);
+  }
+};
+}  // namespace pybind11::detail

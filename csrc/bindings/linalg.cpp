@@ -1,0 +1,7 @@
+#include "bindings/common.h"
+
+namespace fastgrad::bindings {
+
+void bind_linalg(py::module_& m, TensorClass& cls) {}
+
+}  // namespace fastgrad::bindings

@@ -1,0 +1,57 @@
+#include "core/tensor.h"
+
+namespace fastgrad {
+
+int64_t Tensor::size(int64_t d) const {
+  return impl_->sizes[wrap_dim(d, dim(), "size")];
+}
+int64_t Tensor::stride(int64_t d) const {
+  if (dim() == 0) return 1;
+  return impl_->strides[wrap_dim(d, dim(), "stride")];
+}
+
+bool Tensor::is_contiguous() const {
+  int64_t expected = 1;
+  for (int64_t i = dim() - 1; i >= 0; --i) {
+    int64_t n = impl_->sizes[i];
+    if (n == 0) return true;
+    if (n != 1 && impl_->strides[i] != expected) return false;
+    expected *= n;
+  }
+  return true;
+}
+
+Tensor empty(const Shape& sizes, DType dtype, Device device) {
+  for (int64_t s : sizes)
+    FG_CHECK_VALUE(s >= 0, "empty: negative dimension ", s, " in shape ",
+                   shape_str(sizes));
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = allocate_storage(numel_of(sizes) * itemsize(dtype), device);
+  impl->sizes = sizes;
+  impl->strides = contiguous_strides(sizes);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor make_view(const Tensor& base, Shape sizes, Shape strides, int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = base.storage();
+  impl->sizes = std::move(sizes);
+  impl->strides = std::move(strides);
+  impl->offset = offset;
+  impl->dtype = base.dtype();
+  return Tensor(std::move(impl));
+}
+
+Tensor from_storage(Storage storage, Shape sizes, Shape strides, int64_t offset,
+                    DType dtype) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::move(storage);
+  impl->sizes = std::move(sizes);
+  impl->strides = std::move(strides);
+  impl->offset = offset;
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+}  // namespace fastgrad

@@ -1,0 +1,102 @@
+// Conversions and copies: to_dtype, contiguous, clone, copy_, and PyTorch's
+// promotion rules (result_type).
+#include "ops/elementwise.h"
+
+namespace fastgrad {
+
+namespace {
+// One tier of result_type: dtype so far, or none.
+struct Tier {
+  bool set = false;
+  DType t{};
+  void add(DType d) { t = set ? promote_types(t, d) : d; set = true; }
+};
+DType combine(Tier dimmed, Tier zero_dim, Tier wrapped) {
+  DType r = dimmed.set ? dimmed.t : zero_dim.set ? zero_dim.t : wrapped.t;
+  if (zero_dim.set && category(zero_dim.t) > category(r)) r = promote_types(r, zero_dim.t);
+  if (wrapped.set && category(wrapped.t) > category(r)) r = promote_types(r, wrapped.t);
+  return r;
+}
+}  // namespace
+
+DType result_type(const Tensor& a, const Tensor& b) {
+  Tier dimmed, zero;
+  (a.dim() ? dimmed : zero).add(a.dtype());
+  (b.dim() ? dimmed : zero).add(b.dtype());
+  return combine(dimmed, zero, {});
+}
+
+DType result_type(const Tensor& a, const Scalar& b) {
+  Tier dimmed, zero, wrapped;
+  (a.dim() ? dimmed : zero).add(a.dtype());
+  wrapped.add(b.dtype());
+  return combine(dimmed, zero, wrapped);
+}
+
+void check_inplace_cast(const char* op, DType result, DType self) {
+  // Allowed: result's category not above self's (float -> int is not).
+  FG_CHECK(category(result) <= category(self), op, ": result type ", result,
+           " can't be cast to the desired output type ", self);
+}
+
+void check_writable(const char* op, const Tensor& t) {
+  for (int64_t i = 0; i < t.dim(); ++i)
+    FG_CHECK(t.sizes()[i] <= 1 || t.strides()[i] != 0, op,
+             ": unsupported operation: more than one element of the written-to "
+             "tensor refers to a single memory location. Please clone() the "
+             "tensor before performing the operation.");
+}
+
+void copy_(const Tensor& dst, const Tensor& src) {
+  Shape shape = broadcast_shapes(dst.sizes(), src.sizes(), "copy_");
+  FG_CHECK(shape == dst.sizes(), "copy_: source of shape ", shape_str(src.sizes()),
+           " cannot be broadcast to destination shape ", shape_str(dst.sizes()));
+  check_writable("copy_", dst);
+  Tensor s = src.storage() == dst.storage() && !src.is_same(dst) ? clone(src) : src;
+  dispatch(dst.dtype(), [&](auto to) {
+    using To = decltype(to);
+    dispatch(s.dtype(), [&](auto from) {
+      using From = decltype(from);
+      launch<To, From>("copy_", dst, {&s}, math::CastFn<To>{});
+    });
+  });
+  dst.bump_version();
+}
+
+Tensor to_dtype(const Tensor& x, DType dtype) {
+  if (x.dtype() == dtype) return x;
+  Tensor out = empty(x.sizes(), dtype, x.device());
+  copy_(out, x);
+  return out;
+}
+
+void copy_between_devices(const Tensor& dst, const Tensor& src);  // backend/cuda
+
+Tensor to_device(const Tensor& x, Device device) {
+  if (x.device() == device) return x;
+  Tensor src = contiguous(x);
+  Tensor out = empty(x.sizes(), x.dtype(), device);  // raises in a CPU build
+  copy_between_devices(out, src);
+  return out;
+}
+
+Tensor contiguous(const Tensor& x) {
+  return x.is_contiguous() ? x : clone(x);
+}
+
+Tensor clone(const Tensor& x) {
+  Tensor out = empty(x.sizes(), x.dtype(), x.device());
+  copy_(out, x);
+  return out;
+}
+
+Tensor scalar_tensor(const Scalar& s, DType dtype) {
+  Tensor out = empty({}, dtype);
+  dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    *out.data<T>() = s.to<T>();
+  });
+  return out;
+}
+
+}  // namespace fastgrad

@@ -1,0 +1,99 @@
+// Op-level helpers for elementwise ops: type promotion, broadcasting, output
+// allocation and in-place writes. Each helper takes the op's name for errors.
+#pragma once
+#include "core/scalar.h"
+#include "math/unary.h"
+#include "ops/launch.h"
+
+namespace fastgrad {
+
+// ---- promotion (PyTorch's result_type) -------------------------------------
+// Dimensioned tensors outrank 0-d tensors, which outrank Python scalars; a
+// lower tier only changes the dtype when its category is higher.
+DType result_type(const Tensor& a, const Tensor& b);
+DType result_type(const Tensor& a, const Scalar& b);
+
+// ---- conversions (ops/copy.cpp) ---------------------------------------------
+Tensor to_dtype(const Tensor& x, DType dtype);   // x itself if already dtype
+Tensor contiguous(const Tensor& x);              // x itself if contiguous
+Tensor to_device(const Tensor& x, Device device);  // x itself if already there
+Tensor clone(const Tensor& x);
+Tensor scalar_tensor(const Scalar& s, DType dtype);
+// dst[...] = src (broadcast to dst, any dtypes); bumps dst's version.
+void copy_(const Tensor& dst, const Tensor& src);
+// Checks `t` may be written element-wise (no two elements share memory).
+void check_writable(const char* op, const Tensor& t);
+
+// ---- kernels by kind ---------------------------------------------------------
+// out = f(x) computed in dtype `compute`; the output dtype is what f returns.
+template <class Fn, class Dispatch>
+Tensor map_unary(const char* op, const Tensor& x, DType compute, const Fn& fn,
+                 Dispatch dispatcher) {
+  Tensor xi = to_dtype(x, compute);
+  return dispatcher(compute, [&](auto tag) {
+    using T = decltype(tag);
+    using R = decltype(fn(T{}));
+    Tensor out = empty(x.sizes(), dtype_of<R>::value, x.device());
+    launch<R, T>(op, out, {&xi}, fn);
+    return out;
+  });
+}
+
+// Float-valued math (sin, exp, ...): integer and bool inputs go to float32.
+template <class Fn>
+Tensor unary_float(const char* op, const Tensor& x, Fn fn = {}) {
+  return map_unary(op, x, to_float_dtype(x.dtype()), fn,
+                   [op](DType t, auto f) { return dispatch_float(t, op, f); });
+}
+// Same-dtype math over every dtype (abs, sign, floor, ...).
+template <class Fn>
+Tensor unary_any(const char* op, const Tensor& x, Fn fn = {}) {
+  return map_unary(op, x, x.dtype(), fn, [](DType t, auto f) { return dispatch(t, f); });
+}
+
+// out = f(a, b) over the broadcast shape, inputs converted to `compute`.
+template <class Fn, class Dispatch>
+Tensor map_binary(const char* op, const Tensor& a, const Tensor& b, DType compute,
+                  const Fn& fn, Dispatch dispatcher) {
+  Shape shape = broadcast_shapes(a.sizes(), b.sizes(), op);
+  Tensor ai = to_dtype(a, compute), bi = to_dtype(b, compute);
+  return dispatcher(compute, [&](auto tag) {
+    using T = decltype(tag);
+    using R = decltype(fn(T{}, T{}));
+    Tensor out = empty(shape, dtype_of<R>::value, a.device());
+    launch<R, T, T>(op, out, {&ai, &bi}, fn);
+    return out;
+  });
+}
+template <class Fn>
+Tensor binary_any(const char* op, const Tensor& a, const Tensor& b, DType compute, Fn fn = {}) {
+  return map_binary(op, a, b, compute, fn, [](DType t, auto f) { return dispatch(t, f); });
+}
+
+// In place: self = f(self, other); the computed dtype must cast to self's
+// (PyTorch: "result type Float can't be cast to the desired output type Long").
+void check_inplace_cast(const char* op, DType result, DType self);
+template <class Fn>
+const Tensor& binary_inplace(const char* op, const Tensor& self, const Tensor& other,
+                             DType compute, Fn fn = {}) {
+  check_inplace_cast(op, compute, self.dtype());
+  Shape shape = broadcast_shapes(self.sizes(), other.sizes(), op);
+  FG_CHECK(shape == self.sizes(), op, ": output with shape ", shape_str(self.sizes()),
+           " doesn't match the broadcast shape ", shape_str(shape));
+  check_writable(op, self);
+  // An input overlapping self with another layout must be read before writing.
+  Tensor o = other.storage() == self.storage() && !other.is_same(self) ? clone(other) : other;
+  if (compute == self.dtype()) {
+    Tensor oi = to_dtype(o, compute);
+    dispatch(compute, [&](auto tag) {
+      using T = decltype(tag);
+      launch<T, T, T>(op, self, {&self, &oi}, [fn](T x, T y) { return static_cast<T>(fn(x, y)); });
+    });
+  } else {
+    copy_(self, binary_any(op, self, o, compute, fn));
+  }
+  self.bump_version();
+  return self;
+}
+
+}  // namespace fastgrad

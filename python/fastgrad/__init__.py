@@ -1,0 +1,34 @@
+"""fastgrad: eager tensors with a C++ core and a PyTorch-style API."""
+
+# Load the OpenBLAS that numpy's wheels ship before the extension needs it
+# (an editable build's _C cannot find it through its RUNPATH).
+import scipy_openblas32 as _openblas  # noqa: F401
+
+from . import _C
+from ._C import Tensor, device, dtype, from_numpy  # noqa: F401
+from ._tensor import Size, tensor, as_tensor  # noqa: F401
+from . import cuda  # noqa: F401
+
+bool = _C.dtype.bool  # noqa: A001  (torch.bool)
+int32 = _C.dtype.int32
+int64 = _C.dtype.int64
+float32 = _C.dtype.float32
+float64 = _C.dtype.float64
+int = int64  # noqa: A001
+long = int64
+float = float32  # noqa: A001
+double = float64
+
+
+def _export_ops():
+    # Every public function of _C is a fastgrad.* op (add, sin, sum, ...).
+    g = globals()
+    for name in dir(_C):
+        if not name.startswith("_") and name not in g:
+            g[name] = getattr(_C, name)
+
+
+_export_ops()
+del _export_ops
+
+__version__ = "0.1.0"

@@ -1,0 +1,202 @@
+"""Python-side Tensor behaviour: construction from data, repr, conversions.
+
+Everything hot lives in C++; this file holds what is naturally Python
+(parsing nested lists via numpy, formatting, the Python number protocol).
+"""
+
+import builtins
+
+import numpy as np
+
+from . import _C
+from ._C import Tensor
+from ._repr import tensor_repr
+
+_np_to_fg = {
+    np.dtype(np.bool_): _C.dtype.bool,
+    np.dtype(np.int32): _C.dtype.int32,
+    np.dtype(np.int64): _C.dtype.int64,
+    np.dtype(np.float32): _C.dtype.float32,
+    np.dtype(np.float64): _C.dtype.float64,
+}
+_fg_to_np = {v: k for k, v in _np_to_fg.items()}
+
+
+class Size(tuple):
+    """The shape of a tensor: a tuple that prints like torch.Size."""
+
+    def __repr__(self):
+        return f"fastgrad.Size([{', '.join(str(d) for d in self)}])"
+
+    def numel(self):
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __getitem__(self, i):
+        r = super().__getitem__(i)
+        return Size(r) if isinstance(i, slice) else r
+
+
+_C._set_size_class(Size)
+
+
+def _numpy_of(data):
+    """Converts tensor() data to a numpy array and the dtype PyTorch infers."""
+    if isinstance(data, Tensor):
+        return data.detach().numpy() if hasattr(data, "detach") else data.numpy(), data.dtype
+    if isinstance(data, np.ndarray) or isinstance(data, np.generic):
+        arr = np.asarray(data)
+        if arr.dtype not in _np_to_fg:
+            if arr.dtype.kind in "iu":
+                arr = arr.astype(np.int64)
+            elif arr.dtype.kind == "f":
+                arr = arr.astype(np.float32 if arr.dtype.itemsize < 4 else np.float64)
+            else:
+                raise TypeError(f"tensor: can't convert np.ndarray of type {arr.dtype}")
+        return arr, _np_to_fg[arr.dtype]
+    try:
+        arr = np.array(data)
+    except ValueError as e:
+        raise ValueError(f"tensor: expected a sequence of equal-length rows ({e})") from None
+    if arr.dtype == object:
+        raise TypeError(
+            f"tensor: could not infer dtype of {type(data).__name__}; expected numbers, "
+            "nested lists of numbers, numpy arrays or tensors"
+        )
+    kind = arr.dtype.kind
+    if kind == "b":
+        return arr, _C.dtype.bool
+    if kind in "iu":
+        return arr.astype(np.int64), _C.dtype.int64
+    if kind == "f":
+        # Python floats follow the default dtype (float32), like PyTorch.
+        return arr, _C.get_default_dtype()
+    raise TypeError(f"tensor: unsupported data type {arr.dtype}")
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of `data` (number, nested lists, ndarray, Tensor)."""
+    arr, inferred = _numpy_of(data)
+    dtype = dtype or inferred
+    out = _C.from_numpy(np.array(arr, dtype=_fg_to_np[dtype], order="C", copy=True))
+    if device is not None:
+        out = out.to(device)
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like tensor(), but shares memory with a Tensor or ndarray when it can."""
+    if isinstance(data, Tensor):
+        return data if dtype in (None, data.dtype) else data.to(dtype)
+    if isinstance(data, np.ndarray) and data.dtype in _np_to_fg and dtype in (None, _np_to_fg[data.dtype]):
+        try:
+            return _C.from_numpy(data)
+        except ValueError:
+            pass
+    return tensor(data, dtype=dtype, device=device)
+
+
+# ---- Python protocols on Tensor ------------------------------------------------
+
+
+def _one_element(self, what):
+    if self.numel() != 1:
+        raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to {what}")
+    return self.item()
+
+
+def _bool(self):
+    if self.numel() != 1:
+        raise RuntimeError(
+            f"Boolean value of Tensor with more than one value is ambiguous (shape {tuple(self.shape)})"
+            if self.numel() > 1
+            else "Boolean value of Tensor with no values is ambiguous"
+        )
+    return builtins.bool(self.item())
+
+
+def _index(self):
+    if self.dtype.is_floating_point or self.numel() != 1:
+        raise TypeError("only integer tensors of a single element can be converted to an index")
+    return builtins.int(self.item())
+
+
+def _len(self):
+    if self.dim() == 0:
+        raise TypeError("len() of a 0-d tensor")
+    return self.shape[0]
+
+
+def _iter(self):
+    if self.dim() == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    return iter(self.unbind(0))
+
+
+def _tolist(self):
+    return self.detach().numpy().tolist() if hasattr(self, "detach") else self.numpy().tolist()
+
+
+def _array(self, dtype=None, copy=None):
+    arr = self.detach().numpy() if hasattr(self, "detach") else self.numpy()
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    return arr.copy() if copy else arr
+
+
+def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
+    for a in args:
+        if isinstance(a, _C.dtype):
+            dtype = a
+        elif isinstance(a, (str, _C.device)):
+            device = a
+        elif isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        else:
+            raise TypeError(f"to: expected a dtype, device or tensor, got {type(a).__name__}")
+    out = self
+    if device is not None:
+        dev = _C.device(device) if isinstance(device, str) else device
+        if dev != self.device:
+            out = _C._to_device(out, dev)
+    if dtype is not None:
+        out = out._to_dtype(dtype, copy and out is self)
+    elif copy and out is self:
+        out = out.clone()
+    return out
+
+
+def _type_conv(dt):
+    return lambda self: self._to_dtype(dt)
+
+
+def _install():
+    _C.dtype.__repr__ = lambda self: f"fastgrad.{self.name}"
+    _C.dtype.__str__ = _C.dtype.__repr__
+    T = Tensor
+    T.__repr__ = tensor_repr
+    T.__str__ = tensor_repr
+    T.__float__ = lambda self: builtins.float(_one_element(self, "float"))
+    T.__int__ = lambda self: builtins.int(_one_element(self, "int"))
+    T.__bool__ = _bool
+    T.__index__ = _index
+    T.__len__ = _len
+    T.__iter__ = _iter
+    T.__array__ = _array
+    T.__array_priority__ = 1000  # numpy defers to Tensor's reflected operators
+    T.tolist = _tolist
+    T.to = _to
+    T.float = _type_conv(_C.dtype.float32)
+    T.double = _type_conv(_C.dtype.float64)
+    T.int = _type_conv(_C.dtype.int32)
+    T.long = _type_conv(_C.dtype.int64)
+    T.bool = _type_conv(_C.dtype.bool)
+    T.cpu = lambda self: self.to("cpu")
+    T.type_as = lambda self, other: self._to_dtype(other.dtype)
+
+
+_install()

@@ -1,0 +1,22 @@
+import numpy as np
+import pytest
+
+import fastgrad
+
+
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def pytest_collection_modifyitems(config, items):
+    if not (hasattr(fastgrad, "cuda") and fastgrad.cuda.is_available()):
+        skip = pytest.mark.skip(reason="needs a CUDA build and a GPU")
+        for item in items:
+            if "cuda" in item.keywords:
+                item.add_marker(skip)
