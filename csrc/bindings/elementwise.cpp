@@ -93,7 +93,7 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
   cls.def("where", [](TT self, TT cond, TT other) { return where(cond, self, other); }, "condition"_a, "other"_a);
   cls.def("where", [](TT self, TT cond, const Scalar& other) { return where(cond, self, other); }, "condition"_a, "other"_a);
   cls.def("fill_", &fill_, "value"_a);
-  cls.def("fill_", [](TT self, TT v) {
+  cls.def("fill_", [](TT self, TT v) -> const Tensor& {
     FG_CHECK(v.dim() == 0, "fill_: only supports 0-dimension value tensor but got tensor with ",
              v.dim(), " dimensions.");
     copy_(self, v);
@@ -118,9 +118,13 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
   FG_BIND_OP("__or__", "__ror__", bitwise_or)
   FG_BIND_OP("__xor__", "__rxor__", bitwise_xor)
 #undef FG_BIND_OP
-#define FG_BIND_IOP(py_name, fn)                                                            \
-  cls.def(py_name, [](TT a, TT b) { return fn(a, b); }, py::is_operator());                 \
-  cls.def(py_name, [](TT a, const Scalar& b) { return fn(a, b); }, py::is_operator());
+  // In-place operators return the same Python object (reference policy finds
+  // the existing wrapper of `a`).
+#define FG_BIND_IOP(py_name, fn)                                                        \
+  cls.def(py_name, [](TT a, TT b) -> const Tensor& { fn(a, b); return a; },            \
+          py::is_operator(), py::return_value_policy::reference);                       \
+  cls.def(py_name, [](TT a, const Scalar& b) -> const Tensor& { fn(a, b); return a; }, \
+          py::is_operator(), py::return_value_policy::reference);
   FG_BIND_IOP("__iadd__", add_)
   FG_BIND_IOP("__isub__", [](TT a, const auto& b) { return sub_(a, b); })
   FG_BIND_IOP("__imul__", mul_)
@@ -131,13 +135,17 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
   FG_BIND_IOP("__iand__", bitwise_and_)
   FG_BIND_IOP("__ior__", bitwise_or_)
   FG_BIND_IOP("__ixor__", bitwise_xor_)
-  FG_BIND_IOP("__eq__", eq)
-  FG_BIND_IOP("__ne__", ne)
-  FG_BIND_IOP("__lt__", lt)
-  FG_BIND_IOP("__le__", le)
-  FG_BIND_IOP("__gt__", gt)
-  FG_BIND_IOP("__ge__", ge)
 #undef FG_BIND_IOP
+#define FG_BIND_CMP(py_name, fn)                                                       \
+  cls.def(py_name, [](TT a, TT b) { return fn(a, b); }, py::is_operator());            \
+  cls.def(py_name, [](TT a, const Scalar& b) { return fn(a, b); }, py::is_operator());
+  FG_BIND_CMP("__eq__", eq)
+  FG_BIND_CMP("__ne__", ne)
+  FG_BIND_CMP("__lt__", lt)
+  FG_BIND_CMP("__le__", le)
+  FG_BIND_CMP("__gt__", gt)
+  FG_BIND_CMP("__ge__", ge)
+#undef FG_BIND_CMP
   // Defining __eq__ drops the default hash; tensors hash by identity as in PyTorch.
   cls.def("__hash__", [](py::handle self) { return reinterpret_cast<intptr_t>(self.ptr()); });
   cls.def("__neg__", py::overload_cast<TT>(&neg));

@@ -144,7 +144,7 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
       // Autograd (issue 3) fills these in; for now the flag and plain detach.
       .def_property("requires_grad", &Tensor::requires_grad,
                     [](const Tensor& t, bool v) { set_requires_grad(t, v); })
-      .def("requires_grad_", [](const Tensor& t, bool v) { set_requires_grad(t, v); return t; },
+      .def("requires_grad_", [](const Tensor& t, bool v) -> const Tensor& { set_requires_grad(t, v); return t; },
            "requires_grad"_a = true)
       .def("detach", [](const Tensor& t) {
         return make_view(t, t.sizes(), t.strides(), t.offset());

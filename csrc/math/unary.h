@@ -59,7 +59,7 @@ struct SignFn {
   template <class T> FG_HOST_DEVICE T operator()(T x) const {
     if constexpr (std::is_same_v<T, bool>) return x;
     else if constexpr (std::is_floating_point_v<T>)
-      return x != x ? x : static_cast<T>((T(0) < x) - (x < T(0)));  // NaN stays NaN
+      return static_cast<T>((T(0) < x) - (x < T(0)));  // NaN -> 0, like PyTorch
     else return static_cast<T>((T(0) < x) - (x < T(0)));
   }
 };

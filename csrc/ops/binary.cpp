@@ -26,6 +26,10 @@ void check_int_divisor(const char* op, const Tensor& b, DType compute) {
   FG_CHECK(!zero, op, ": ZeroDivisionError (integer division by zero)");
 }
 
+void check_not_bool(const char* op, DType rt) {
+  if (rt == DType::Bool) fail<NotImplementedError>(op, ": not implemented for 'Bool'");
+}
+
 void check_bitwise(const char* op, DType compute) {
   FG_CHECK_TYPE(!is_floating(compute), op,
                 ": only integral and bool tensors are supported, got ", compute);
@@ -36,8 +40,11 @@ void check_bitwise(const char* op, DType compute) {
 #define FG_RULE(name) Tensor name##_rule(const Tensor& a, const Tensor& b, DType rt)
 
 FG_RULE(sub) {
-  FG_CHECK_TYPE(rt != DType::Bool, "sub: subtraction, the `-` operator, with two bool "
-                "tensors is not supported. Use the `^` or `logical_xor()` operator instead.");
+  FG_CHECK(rt != DType::Bool, "sub: subtraction, the `-` operator, with two bool "
+           "tensors is not supported. Use the `^` or `logical_xor()` operator instead.");
+  FG_CHECK(a.dtype() != DType::Bool && b.dtype() != DType::Bool,
+           "sub: subtraction, the `-` operator, with a bool tensor is not supported. "
+           "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.");
   return binary_any("sub", a, b, rt, math::SubFn{});
 }
 FG_RULE(mul) { return binary_any("mul", a, b, rt, math::MulFn{}); }
@@ -46,18 +53,24 @@ FG_RULE(div) {
                     [](DType t, auto f) { return dispatch_float(t, "div", f); });
 }
 FG_RULE(floor_divide) {
+  check_not_bool("floor_divide", rt);
   check_int_divisor("floor_divide", b, rt);
   return binary_any("floor_divide", a, b, rt, math::FloorDivFn{});
 }
 FG_RULE(remainder) {
+  check_not_bool("remainder", rt);
   check_int_divisor("remainder", b, rt);
   return binary_any("remainder", a, b, rt, math::RemainderFn{});
 }
 FG_RULE(fmod) {
+  check_not_bool("fmod", rt);
   check_int_divisor("fmod", b, rt);
   return binary_any("fmod", a, b, rt, math::FmodFn{});
 }
-FG_RULE(pow) { return binary_any("pow", a, b, rt, math::PowFn{}); }
+FG_RULE(pow) {
+  // PyTorch allows a bool tensor to a 0-d bool exponent (`mask ** True`) only.
+  if (!(a.dim() > 0 && b.dim() == 0)) check_not_bool("pow", rt);
+  return binary_any("pow", a, b, rt, math::PowFn{}); }
 FG_RULE(atan2) {
   return map_binary("atan2", a, b, to_float_dtype(rt), math::Atan2Fn{},
                     [](DType t, auto f) { return dispatch_float(t, "atan2", f); });

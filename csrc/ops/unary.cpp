@@ -7,16 +7,18 @@ namespace fastgrad {
 
 namespace {
 
-// PyTorch rejects these on bool tensors.
+// PyTorch rejects these on bool tensors (square is promoted to int64 instead).
 void check_not_bool(const char* op, const Tensor& x) {
   if (x.dtype() != DType::Bool) return;
-  if (std::string(op) == "neg")
-    fail<TypeError>("neg: negation, the `-` operator, on a bool tensor is not "
-                    "supported. If you are trying to invert a mask, use the `~` "
-                    "or `logical_not()` operator instead.");
   std::string o(op);
-  FG_CHECK_TYPE(o != "abs" && o != "relu" && o != "square", op,
-                ": not supported for bool tensors");
+  if (o.back() == '_') o.pop_back();
+  if (o == "neg")
+    fail<RuntimeError>(op, ": negation, the `-` operator, on a bool tensor is not "
+                       "supported. If you are trying to invert a mask, use the `~` "
+                       "or `logical_not()` operator instead.");
+  FG_CHECK(o != "relu", op, ": boolean inputs not supported for relu");
+  for (const char* n : {"abs", "floor", "ceil", "trunc", "round"})
+    if (o == n) fail<NotImplementedError>(op, ": not implemented for 'Bool'");
 }
 
 void check_integer_only(const char* op, const Tensor& x) {
@@ -55,6 +57,8 @@ FG_UNARY_FLOAT_OPS(FG_DEFINE_UNARY_FLOAT)
   Tensor name(const Tensor& x) {                                         \
     check_not_bool(#name, x);                                            \
     check_integer_only(#name, x);                                        \
+    if (x.dtype() == DType::Bool && std::string(#name) == "square")      \
+      return unary_any(#name, to_dtype(x, kDefaultInt), math::Fn{});     \
     return unary_any(#name, x, math::Fn{});                              \
   }                                                                      \
   const Tensor& name##_(const Tensor& x) {                               \
