@@ -12,33 +12,42 @@ _LINEWIDTH = 80
 
 
 class _Formatter:
+    """Chooses one number format and width for every printed element."""
+
     def __init__(self, values, is_float):
         self.is_float = is_float
         self.int_mode = True
         self.sci_mode = False
+        self.width = 1
         if not is_float:
             self.width = max((len(str(v)) for v in values), default=1)
             return
-        finite = [abs(v) for v in values if math.isfinite(v) and v != 0]
-        finite_all = [v for v in values if math.isfinite(v)]
-        self.int_mode = all(float(v).is_integer() for v in finite_all)
+        # Like PyTorch, only nonzero finite values decide the mode and width.
+        finite = [v for v in values if math.isfinite(v) and v != 0]
+        self.int_mode = all(float(v).is_integer() for v in finite)
         if finite:
-            lo, hi = min(finite), max(finite)
+            mags = [abs(v) for v in finite]
+            lo, hi = min(mags), max(mags)
             if self.int_mode:
                 self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8
             else:
                 self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4
-        self.width = max((len(self._fmt(v)) for v in values), default=1)
+        for v in finite:
+            if self.sci_mode:
+                w = len(f"{v:.4e}")
+            elif self.int_mode:
+                w = len(f"{v:.0f}") + 1
+            else:
+                w = len(f"{v:.4f}")
+            self.width = max(self.width, w)
 
     def _fmt(self, v):
         if not self.is_float:
             return str(v)
-        if not math.isfinite(v):
-            return str(v).replace("inf", "inf").replace("nan", "nan")
         if self.sci_mode:
             return f"{v:.4e}"
         if self.int_mode:
-            return f"{v:.0f}."
+            return f"{v:.0f}" + ("" if math.isinf(v) or math.isnan(v) else ".")
         return f"{v:.4f}"
 
     def __call__(self, v):
@@ -69,7 +78,7 @@ def _format(arr, fmt, indent, summarize):
     if arr.ndim == 1:
         items = arr.tolist()
         if summarize and len(items) > 2 * _EDGE:
-            strs = [fmt(v) for v in items[:_EDGE]] + ["..."] + [fmt(v) for v in items[-_EDGE:]]
+            strs = [fmt(v) for v in items[:_EDGE]] + [" ..."] + [fmt(v) for v in items[-_EDGE:]]
         else:
             strs = [fmt(v) for v in items]
         # Wrap long rows like PyTorch (elements per line by width).

@@ -163,15 +163,15 @@ def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
         dev = _C.device(device) if isinstance(device, str) else device
         if dev != self.device:
             out = _C._to_device(out, dev)
-    if dtype is not None:
-        out = out._to_dtype(dtype, copy and out is self)
+    if dtype is not None and dtype != out.dtype:
+        out = out._to_dtype(dtype)
     elif copy and out is self:
         out = out.clone()
     return out
 
 
 def _type_conv(dt):
-    return lambda self: self._to_dtype(dt)
+    return lambda self: self if self.dtype == dt else self._to_dtype(dt)
 
 
 def _install():
