@@ -328,3 +328,28 @@ def test_matmul_operator_rejects_non_tensors():
         a @ 2  # noqa: B018
     with pytest.raises(TypeError):
         2 @ a  # noqa: B018
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_matmul_random_strided_views(seed):
+    # Random batch/matrix shapes on permuted and stepped views of bigger arrays:
+    # every stride pattern must give numpy's answer, copied or not.
+    rng = np.random.default_rng(seed)
+    nbatch = rng.integers(0, 3)
+    batch_a = [int(rng.choice([1, 2, 3])) for _ in range(nbatch)]
+    batch_b = [d if rng.random() < 0.6 else 1 for d in batch_a][int(rng.integers(0, nbatch + 1)):]
+    m, k, n = (int(x) for x in rng.integers(1, 6, size=3))
+
+    def strided(shape):
+        perm = rng.permutation(len(shape))
+        steps = rng.integers(1, 3, size=len(shape))
+        stored = [shape[p] * steps[i] for i, p in enumerate(perm)]
+        big = rng.standard_normal(stored)
+        v = big[tuple(slice(None, None, int(s)) for s in steps)]
+        return v.transpose(np.argsort(perm))
+
+    na = strided(batch_a + [m, k])
+    nb = strided(batch_b + [k, n])
+    assert na.shape == tuple(batch_a + [m, k])
+    assert_close(fg.matmul(fg.from_numpy(na), fg.from_numpy(nb)), np.matmul(na, nb),
+                 rtol=1e-12, atol=1e-12)
