@@ -1,0 +1,296 @@
+// Matrix products: matmul (and @), mm, bmm, mv, dot, outer, addmm. Every one
+// reduces to product(): a batched (..., m, k) @ (..., k, n) handed to
+// cpu::gemm_batched without copying operands BLAS can read as they are.
+#include <atomic>
+#include <cmath>
+#include <limits>
+
+#include "backend/cpu/blas.h"
+#include "ops/elementwise.h"
+#include "ops/elementwise_ops.h"
+#include "ops/linalg_ops.h"
+
+namespace fastgrad {
+
+namespace {
+
+std::atomic<int64_t> g_layout_copies{0};
+
+std::string pair_str(const Tensor& a, const Tensor& b) {
+  return shape_str(a.sizes()) + " @ " + shape_str(b.sizes());
+}
+
+// Shared by every product: same device (CPU), same dtype, not bool.
+void check_operands(const char* op, const Tensor& a, const Tensor& b) {
+  FG_CHECK(a.device() == b.device(), op,
+           ": expected both operands on the same device, but got ", a.device(),
+           " and ", b.device());
+  FG_CHECK_KIND(NotImplementedError, a.device().is_cpu(), op,
+                ": no kernel for device ", a.device());
+  FG_CHECK(a.dtype() == b.dtype(), op,
+           ": expected both operands to have the same dtype, but got: ",
+           a.dtype(), " != ", b.dtype());
+  FG_CHECK_KIND(NotImplementedError, a.dtype() != DType::Bool, op,
+                ": not implemented for bool tensors");
+}
+
+void check_inner(const char* op, const Tensor& a, const Tensor& b,
+                 int64_t ka, int64_t kb) {
+  FG_CHECK(ka == kb, op, ": ", pair_str(a, b), ": inner dimensions ", ka,
+           " and ", kb, " differ");
+}
+
+// How BLAS can read the last two dims of x, if at all.
+struct Layout {
+  bool ok = false;
+  bool trans = false;
+  int64_t ld = 0;
+};
+
+// Row-major (rows, cols) with strides (sr, sc): NoTrans needs unit column
+// stride and ld = sr >= cols, Trans needs unit row stride and ld = sc >= rows.
+// The stride of a size-1 dim is meaningless, so it never disqualifies.
+Layout blas_layout(const Tensor& x) {
+  int64_t r = x.size(-2), c = x.size(-1), sr = x.stride(-2), sc = x.stride(-1);
+  int64_t need = std::max<int64_t>(1, c);
+  if (c == 1 || sc == 1) {
+    int64_t ld = r == 1 ? need : sr;
+    if (ld >= need && cpu::fits_blasint(ld)) return {true, false, ld};
+  }
+  need = std::max<int64_t>(1, r);
+  if (r == 1 || sr == 1) {
+    int64_t ld = c == 1 ? need : sc;
+    if (ld >= need && cpu::fits_blasint(ld)) return {true, true, ld};
+  }
+  return {};
+}
+
+// x itself when BLAS can read it, else a contiguous copy (counted). Runs on
+// the un-broadcast operand so broadcast batch dims are never materialised.
+Tensor blas_ready(const Tensor& x) {
+  if (blas_layout(x).ok) return x;
+  ++g_layout_copies;
+  return clone(x);
+}
+
+// Element offset of x's matrix for each index of `batch` (x's batch dims are
+// right-aligned to it; size-1 dims broadcast with stride 0).
+std::vector<int64_t> batch_offsets(const Tensor& x, const Shape& batch) {
+  int64_t nb = static_cast<int64_t>(batch.size());
+  int64_t skip = nb - (x.dim() - 2);
+  Shape strides(nb, 0);
+  for (int64_t d = skip; d < nb; ++d)
+    strides[d] = x.size(d - skip) == 1 ? 0 : x.stride(d - skip);
+  std::vector<int64_t> offsets(numel_of(batch));
+  Shape idx(nb, 0);
+  int64_t off = 0;
+  for (auto& o : offsets) {
+    o = off;
+    for (int64_t d = nb - 1; d >= 0; --d) {  // odometer step
+      off += strides[d];
+      if (++idx[d] < batch[d]) break;
+      off -= strides[d] * idx[d];
+      idx[d] = 0;
+    }
+  }
+  return offsets;
+}
+
+// True when x's batch and row dims collapse into one row dim of stride ld,
+// so (B..., m, k) @ (k, n) is a single (B*m, k) @ (k, n) gemm.
+bool rows_fold(const Tensor& x, int64_t ld) {
+  int64_t expect = ld;
+  for (int64_t d = x.dim() - 2; d >= 0; --d) {
+    if (x.size(d) == 1) continue;
+    if (x.stride(d) != expect) return false;
+    expect *= x.size(d);
+  }
+  return true;
+}
+
+// out (batch..., m, n), contiguous, dtype T: out = alpha * a @ b + beta * out.
+// a is (..., m, k), b (..., k, n); their batch dims broadcast to out's.
+template <class T>
+void gemm_into(const char* op, const Tensor& out, const Tensor& a_in,
+               const Tensor& b_in, T alpha, T beta) {
+  int64_t m = out.size(-2), n = out.size(-1), k = a_in.size(-1);
+  if (out.numel() == 0) return;
+  if (k == 0) {  // empty sum: BLAS must not see lda = 0
+    if (beta == T(0)) zero_(out);
+    else if (beta != T(1)) mul_(out, Scalar(static_cast<double>(beta)));
+    return;
+  }
+  FG_CHECK(cpu::fits_blasint(m) && cpu::fits_blasint(n) && cpu::fits_blasint(k),
+           op, ": ", pair_str(a_in, b_in),
+           ": dimensions above 2^31 - 1 are not supported by BLAS");
+  Tensor a = blas_ready(a_in), b = blas_ready(b_in);
+  Layout la = blas_layout(a), lb = blas_layout(b);
+  Shape batch(out.sizes().begin(), out.sizes().end() - 2);
+  int64_t nbatch = numel_of(batch);
+  if (nbatch > 1 && b.dim() == 2 && a.dim() == out.dim() && !la.trans &&
+      cpu::fits_blasint(nbatch * m) && rows_fold(a, la.ld)) {
+    cpu::gemm<T>(false, lb.trans, nbatch * m, n, k, alpha, a.data<T>(), la.ld,
+                 b.data<T>(), lb.ld, beta, out.data<T>(), n);
+    return;
+  }
+  std::vector<int64_t> oa = batch_offsets(a, batch), ob = batch_offsets(b, batch);
+  cpu::gemm_batched<T>(nbatch, m, n, k, alpha, {a.data<T>(), la.trans, la.ld, &oa},
+                       {b.data<T>(), lb.trans, lb.ld, &ob}, beta, out.data<T>());
+}
+
+// Note [Integer products through dgemm]
+// BLAS has no integer gemm, so int32/int64 operands are converted to float64
+// copies, multiplied by dgemm and converted back. Every partial sum is exact
+// while its magnitude stays below 2^53; past that the result is rounded
+// (PyTorch wraps around on int64 overflow instead). Out-of-range doubles map
+// to INT64_MIN rather than hitting undefined behaviour in the cast.
+template <class To>
+struct FromDoubleFn {
+  To operator()(double x) const {
+    if (!(std::fabs(x) < 9223372036854775808.0))
+      return static_cast<To>(std::numeric_limits<int64_t>::min());
+    return static_cast<To>(static_cast<int64_t>(x));  // int32 wraps like torch
+  }
+};
+
+// alpha * a @ b (+ beta * init broadcast, when init is given and beta != 0)
+// over the broadcast batch: a (..., m, k), b (..., k, n), both >= 2-D and
+// already checked. Returns a new contiguous (batch..., m, n) tensor.
+Tensor product(const char* op, const Tensor& a, const Tensor& b,
+               const Shape& batch, const Scalar& alpha = Scalar(1),
+               const Scalar& beta = Scalar(0), const Tensor* init = nullptr) {
+  Shape shape = batch;
+  shape.push_back(a.size(-2));
+  shape.push_back(b.size(-1));
+  DType dt = a.dtype();
+  DType compute = is_floating(dt) ? dt : DType::Float64;
+  Tensor out = empty(shape, compute, a.device());
+  return dispatch_numeric(dt, op, [&](auto tag) {
+    using T = decltype(tag);
+    // Scalars take the operand dtype first (an int product truncates 1.5).
+    double al = static_cast<double>(alpha.to<T>());
+    double be = init ? static_cast<double>(beta.to<T>()) : 0.0;
+    if (be != 0.0) copy_(out, *init);
+    dispatch_float(compute, op, [&](auto ctag) {
+      using C = decltype(ctag);
+      gemm_into<C>(op, out, to_dtype(a, compute), to_dtype(b, compute),
+                   static_cast<C>(al), static_cast<C>(be));
+    });
+    if constexpr (std::is_floating_point_v<T>) {
+      return out;
+    } else {
+      Tensor res = empty(shape, dt, a.device());
+      launch<T, double>(op, res, {&out}, FromDoubleFn<T>{});
+      return res;
+    }
+  });
+}
+
+// A 1-D operand as a matrix: (1, k) on the left, (k, 1) on the right.
+Tensor as_row(const Tensor& v) {
+  return make_view(v, {1, v.size(0)}, {v.size(0) * v.stride(0), v.stride(0)},
+                   v.offset());
+}
+Tensor as_col(const Tensor& v) {
+  return make_view(v, {v.size(0), 1}, {v.stride(0), 1}, v.offset());
+}
+Tensor reshaped(const Tensor& contig, const Shape& shape) {
+  return make_view(contig, shape, contiguous_strides(shape), contig.offset());
+}
+
+void check_dims(const char* op, const Tensor& a, const Tensor& b, int64_t da,
+                int64_t db, const char* what) {
+  FG_CHECK(a.dim() == da && b.dim() == db, op, ": expected ", what,
+           ", but got ", pair_str(a, b));
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  const char* op = "matmul";
+  FG_CHECK(a.dim() >= 1 && b.dim() >= 1,
+           "both arguments to matmul need to be at least 1D, but they are ",
+           a.dim(), "D and ", b.dim(), "D");
+  check_operands(op, a, b);
+  Tensor a2 = a.dim() == 1 ? as_row(a) : a;
+  Tensor b2 = b.dim() == 1 ? as_col(b) : b;
+  check_inner(op, a, b, a2.size(-1), b2.size(-2));
+  // Batch dims broadcast right-aligned (PyTorch raises RuntimeError here).
+  Shape ba(a2.sizes().begin(), a2.sizes().end() - 2);
+  Shape bb(b2.sizes().begin(), b2.sizes().end() - 2);
+  size_t nb = std::max(ba.size(), bb.size());
+  Shape batch(nb);
+  for (size_t i = 0; i < nb; ++i) {
+    int64_t x = i < nb - ba.size() ? 1 : ba[i - (nb - ba.size())];
+    int64_t y = i < nb - bb.size() ? 1 : bb[i - (nb - bb.size())];
+    FG_CHECK(x == y || x == 1 || y == 1, op, ": ", pair_str(a, b),
+             ": batch dimensions ", shape_str(ba), " and ", shape_str(bb),
+             " are not broadcastable");
+    batch[i] = x == 1 ? y : x;
+  }
+  Tensor out = product(op, a2, b2, batch);
+  Shape shape = batch;
+  if (a.dim() >= 2) shape.push_back(a2.size(-2));
+  if (b.dim() >= 2) shape.push_back(b2.size(-1));
+  return reshaped(out, shape);
+}
+
+Tensor mm(const Tensor& a, const Tensor& b) {
+  check_dims("mm", a, b, 2, 2, "two 2-D matrices");
+  check_operands("mm", a, b);
+  check_inner("mm", a, b, a.size(1), b.size(0));
+  return product("mm", a, b, {});
+}
+
+Tensor bmm(const Tensor& a, const Tensor& b) {
+  check_dims("bmm", a, b, 3, 3, "two 3-D tensors");
+  check_operands("bmm", a, b);
+  FG_CHECK(a.size(0) == b.size(0), "bmm: ", pair_str(a, b), ": batch sizes ",
+           a.size(0), " and ", b.size(0), " differ");
+  check_inner("bmm", a, b, a.size(2), b.size(1));
+  return product("bmm", a, b, {a.size(0)});
+}
+
+Tensor mv(const Tensor& a, const Tensor& v) {
+  check_dims("mv", a, v, 2, 1, "a 2-D matrix and a 1-D vector");
+  check_operands("mv", a, v);
+  check_inner("mv", a, v, a.size(1), v.size(0));
+  return reshaped(product("mv", a, as_col(v), {}), {a.size(0)});
+}
+
+Tensor dot(const Tensor& a, const Tensor& b) {
+  check_dims("dot", a, b, 1, 1, "two 1-D vectors");
+  check_operands("dot", a, b);
+  FG_CHECK(a.size(0) == b.size(0), "dot: ", pair_str(a, b),
+           ": expected both vectors to have the same number of elements, but got ",
+           a.size(0), " and ", b.size(0));
+  return reshaped(product("dot", as_row(a), as_col(b), {}), {});
+}
+
+Tensor outer(const Tensor& a, const Tensor& b) {
+  check_dims("outer", a, b, 1, 1, "two 1-D vectors");
+  // Elementwise (m, 1) * (1, n): promotes dtypes and allows bool like torch.
+  return mul(as_col(a), as_row(b));
+}
+
+Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2,
+             const Scalar& beta, const Scalar& alpha) {
+  const char* op = "addmm";
+  check_dims(op, mat1, mat2, 2, 2, "mat1 and mat2 to be 2-D matrices");
+  check_operands(op, mat1, mat2);
+  FG_CHECK(input.dtype() == mat1.dtype(), op,
+           ": expected input and mat1 to have the same dtype, but got: ",
+           input.dtype(), " != ", mat1.dtype());
+  check_inner(op, mat1, mat2, mat1.size(1), mat2.size(0));
+  Shape shape{mat1.size(0), mat2.size(1)};
+  bool fits = input.dim() <= 2;
+  for (int64_t d = 1; fits && d <= input.dim(); ++d)
+    fits = input.size(-d) == 1 || input.size(-d) == shape[2 - d];
+  FG_CHECK(fits, op, ": input of shape ", shape_str(input.sizes()),
+           " can't be broadcast to the output shape ", shape_str(shape));
+  return product(op, mat1, mat2, {}, alpha, beta, &input);
+}
+
+int64_t linalg_layout_copies() { return g_layout_copies.load(); }
+
+}  // namespace fastgrad
