@@ -96,8 +96,8 @@ Tensor linspace(const Scalar& start, const Scalar& end, int64_t steps,
     using C = std::conditional_t<std::is_floating_point_v<T>, T, double>;
     const C s = start.to<C>(), e = end.to<C>();
     const C step = steps > 1 ? (e - s) / static_cast<C>(steps - 1) : C(0);
-    const int64_t half = steps / 2;
-    // Walk from both ends so the last point is exactly `end`.
+    // Walk from both ends so the last point is exactly `end` (one step: start).
+    const int64_t half = steps == 1 ? 1 : steps / 2;
     launch_indexed<T>("linspace", out, [=](int64_t i) {
       C v = i < half ? s + step * static_cast<C>(i)
                      : e - step * static_cast<C>(steps - 1 - i);

@@ -33,6 +33,8 @@ def _size(op, args, size=None):
         if args:
             raise TypeError(f"{op}(): got multiple values for argument 'size'")
         args = (size,)
+    if not args:
+        raise TypeError(f"{op}() missing 1 required positional argument: 'size'")
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = tuple(args[0])
     out = []
