@@ -368,3 +368,14 @@ def test_random_on_expanded_tensor_rejected():
     t = fg.from_numpy(np.lib.stride_tricks.as_strided(base, (4, 3), (0, 4)))
     with pytest.raises(RuntimeError, match="uniform_: unsupported operation"):
         t.uniform_()
+
+
+@pytest.mark.parametrize("dtype", [fg.int32, fg.int64, fg.float32, fg.float64])
+def test_random_method(dtype):
+    t = fg.zeros(5000, dtype=dtype)
+    x = npy(t.random_(-2, 3))
+    assert set(np.unique(x).astype(int)) == {-2, -1, 0, 1, 2}
+    x = npy(t.random_(4, generator=fg.Generator()))
+    assert set(np.unique(x).astype(int)) == {0, 1, 2, 3}
+    with pytest.raises(RuntimeError, match="random_: expects 'from' to be less than 'to'"):
+        t.random_(3, 3)
