@@ -1,0 +1,229 @@
+// Random fills and random factories. Each op reserves one Philox counter per
+// element from its generator and computes element i from (seed, base + i)
+// only (Note [Generator state] in core/generator.h), so results are
+// reproducible and independent of the thread count.
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+#include "math/philox.h"
+#include "ops/elementwise_ops.h"
+#include "ops/factory_ops.h"
+#include "ops/launch_indexed.h"
+
+namespace fastgrad {
+
+namespace {
+
+using math::philox4x32_10;
+
+// Floating dtypes only; PyTorch raises NotImplementedError for the others.
+void check_float(const char* op, DType dt) {
+  FG_CHECK_KIND(NotImplementedError, is_floating(dt), op,
+                ": expected a floating point dtype, got ", dt);
+}
+
+// Draws for every element of `self` (i = row-major index): f(bits, i) -> T.
+template <class T, class F>
+void fill_random(const char* op, const Tensor& self, Generator* gen, const F& f) {
+  auto d = generator_or_default(gen).reserve(static_cast<uint64_t>(self.numel()));
+  launch_indexed<T>(op, self, [=](int64_t i) {
+    return f(philox4x32_10(d.key, d.base + static_cast<uint64_t>(i)), i);
+  });
+}
+
+// [from, to) in T; rounding the double result to float could hit `to`.
+template <class T>
+T uniform_value(const math::Philox4x32& r, double from, double to) {
+  double u = std::is_same_v<T, float> ? math::uniform_f32(r.w[0])
+                                      : math::uniform_f64(r.w[0], r.w[1]);
+  T v = static_cast<T>(from + (to - from) * u);
+  const T hi = static_cast<T>(to);
+  return v >= hi && static_cast<T>(from) < hi ? std::nextafter(hi, static_cast<T>(from)) : v;
+}
+
+// Box-Muller in double; one normal per element (the cosine branch), which
+// keeps element i a function of counter i alone.
+double normal_value(const math::Philox4x32& r) {
+  constexpr double kTwoPi = 6.283185307179586476925286766559;
+  double u1 = 1.0 - math::uniform_f64(r.w[0], r.w[1]);  // (0, 1]: log is finite
+  double u2 = math::uniform_f64(r.w[2], r.w[3]);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2);
+}
+
+// Smallest / largest integer a dtype holds exactly (floats: 2^digits).
+template <class T>
+std::pair<double, double> int_range() {
+  if constexpr (std::is_same_v<T, bool>) return {0, 1};
+  else if constexpr (std::is_floating_point_v<T>) {
+    double m = std::ldexp(1.0, std::numeric_limits<T>::digits);
+    return {-m, m};
+  } else {
+    return {static_cast<double>(std::numeric_limits<T>::min()),
+            static_cast<double>(std::numeric_limits<T>::max())};
+  }
+}
+
+}  // namespace
+
+const Tensor& uniform_(const Tensor& self, double from, double to, Generator* gen) {
+  check_float("uniform_", self.dtype());
+  FG_CHECK(from <= to, "uniform_: expects to return a [from, to) range, but found from=",
+           from, " > to=", to);
+  dispatch_float(self.dtype(), "uniform_", [&](auto tag) {
+    using T = decltype(tag);
+    fill_random<T>("uniform_", self, gen, [=](const math::Philox4x32& r, int64_t) {
+      return uniform_value<T>(r, from, to);
+    });
+  });
+  return self;
+}
+
+const Tensor& normal_(const Tensor& self, double mean, double std, Generator* gen) {
+  check_float("normal_", self.dtype());
+  FG_CHECK(std >= 0.0, "normal_: expects std >= 0.0, but found std ", std);
+  dispatch_float(self.dtype(), "normal_", [&](auto tag) {
+    using T = decltype(tag);
+    fill_random<T>("normal_", self, gen, [=](const math::Philox4x32& r, int64_t) {
+      return static_cast<T>(mean + std * normal_value(r));
+    });
+  });
+  return self;
+}
+
+const Tensor& bernoulli_(const Tensor& self, double p, Generator* gen) {
+  FG_CHECK(p >= 0.0 && p <= 1.0, "bernoulli_: expects p to be in [0, 1], but got p=", p);
+  dispatch(self.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    fill_random<T>("bernoulli_", self, gen, [=](const math::Philox4x32& r, int64_t) {
+      return static_cast<T>(math::uniform_f64(r.w[0], r.w[1]) < p);
+    });
+  });
+  return self;
+}
+
+const Tensor& bernoulli_(const Tensor& self, const Tensor& p, Generator* gen) {
+  check_float("bernoulli_", p.dtype());
+  FG_CHECK(p.device() == self.device(), "bernoulli_: expected p on ", self.device(),
+           ", got ", p.device());
+  // p broadcast to self's shape, densely, so element i reads probs[i].
+  Tensor probs = empty(self.sizes(), DType::Float64, self.device());
+  copy_(probs, p);  // raises if p does not broadcast to self
+  const double* pp = probs.data<double>();
+  for (int64_t i = 0; i < probs.numel(); ++i)
+    FG_CHECK(pp[i] >= 0.0 && pp[i] <= 1.0,
+             "bernoulli_: expected all probabilities in [0, 1], got ", pp[i]);
+  dispatch(self.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    fill_random<T>("bernoulli_", self, gen, [=](const math::Philox4x32& r, int64_t i) {
+      return static_cast<T>(math::uniform_f64(r.w[0], r.w[1]) < pp[i]);
+    });
+  });
+  return self;
+}
+
+const Tensor& random_(const Tensor& self, int64_t low, int64_t high, Generator* gen) {
+  FG_CHECK(low < high, "random_: expects 'from' to be less than 'to', but got from=", low,
+           " >= to=", high);
+  dispatch(self.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    auto [lo, hi] = int_range<T>();
+    FG_CHECK(static_cast<double>(low) >= lo && static_cast<double>(high - 1) <= hi,
+             "random_: range [", low, ", ", high, ") is out of bounds for ", self.dtype());
+    // Modulo of 64 random bits: the bias is below range / 2^64.
+    const uint64_t range = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);
+    fill_random<T>("random_", self, gen, [=](const math::Philox4x32& r, int64_t) {
+      uint64_t k = math::bits64(r.w[0], r.w[1]) % range;
+      return static_cast<T>(static_cast<int64_t>(static_cast<uint64_t>(low) + k));
+    });
+  });
+  return self;
+}
+
+Tensor rand(const Shape& size, std::optional<DType> dtype, Device device, Generator* gen) {
+  check_size("rand", size);
+  DType dt = dtype.value_or(default_float_dtype());
+  check_float("rand", dt);
+  Tensor out = empty(size, dt, device);
+  uniform_(out, 0.0, 1.0, gen);
+  return out;
+}
+
+Tensor randn(const Shape& size, std::optional<DType> dtype, Device device, Generator* gen) {
+  check_size("randn", size);
+  DType dt = dtype.value_or(default_float_dtype());
+  check_float("randn", dt);
+  Tensor out = empty(size, dt, device);
+  normal_(out, 0.0, 1.0, gen);
+  return out;
+}
+
+Tensor normal(double mean, double std, const Shape& size, std::optional<DType> dtype,
+              Device device, Generator* gen) {
+  check_size("normal", size);
+  FG_CHECK(std >= 0.0, "normal: expects std >= 0.0, but found std ", std);
+  DType dt = dtype.value_or(default_float_dtype());
+  check_float("normal", dt);
+  Tensor out = empty(size, dt, device);
+  normal_(out, mean, std, gen);
+  return out;
+}
+
+Tensor randint(int64_t low, int64_t high, const Shape& size, std::optional<DType> dtype,
+               Device device, Generator* gen) {
+  check_size("randint", size);
+  FG_CHECK(low < high, "randint: expects 'low' to be less than 'high', but got low=", low,
+           " >= high=", high);
+  DType dt = dtype.value_or(kDefaultInt);
+  dispatch(dt, [&](auto tag) {
+    auto [lo, hi] = int_range<decltype(tag)>();
+    FG_CHECK(static_cast<double>(low) >= lo && static_cast<double>(high - 1) <= hi,
+             "randint: range [", low, ", ", high, ") is out of bounds for ", dt);
+  });
+  Tensor out = empty(size, dt, device);
+  random_(out, low, high, gen);
+  return out;
+}
+
+Tensor randperm(int64_t n, std::optional<DType> dtype, Device device, Generator* gen) {
+  FG_CHECK(n >= 0, "randperm: n must be non-negative, got ", n);
+  DType dt = dtype.value_or(kDefaultInt);
+  FG_CHECK_KIND(NotImplementedError, dt != DType::Bool, "randperm: not implemented for bool");
+  dispatch(dt, [&](auto tag) {
+    FG_CHECK(n == 0 || static_cast<double>(n - 1) <= int_range<decltype(tag)>().second,
+             "randperm: n=", n, " is too large for dtype ", dt);
+  });
+  Tensor out = empty({n}, dt, device);
+  // Fisher-Yates: inherently sequential, but step i still draws from counter
+  // base + i, so the permutation depends on (seed, offset) only.
+  std::vector<int64_t> perm(static_cast<size_t>(n));
+  std::iota(perm.begin(), perm.end(), int64_t{0});
+  auto d = generator_or_default(gen).reserve(static_cast<uint64_t>(n));
+  for (int64_t i = n - 1; i > 0; --i) {
+    auto r = philox4x32_10(d.key, d.base + static_cast<uint64_t>(i));
+    auto j = static_cast<int64_t>(math::bits64(r.w[0], r.w[1]) % static_cast<uint64_t>(i + 1));
+    std::swap(perm[i], perm[j]);
+  }
+  const int64_t* p = perm.data();
+  dispatch(dt, [&](auto tag) {
+    using T = decltype(tag);
+    launch_indexed<T>("randperm", out, [=](int64_t i) { return static_cast<T>(p[i]); });
+  });
+  return out;
+}
+
+Tensor bernoulli(const Tensor& probs, Generator* gen) {
+  check_float("bernoulli", probs.dtype());
+  Tensor out = empty(probs.sizes(), probs.dtype(), probs.device());
+  bernoulli_(out, probs, gen);
+  return out;
+}
+
+Tensor bernoulli(const Tensor& input, double p, Generator* gen) {
+  Tensor out = empty(input.sizes(), input.dtype(), input.device());
+  bernoulli_(out, p, gen);
+  return out;
+}
+
+}  // namespace fastgrad
