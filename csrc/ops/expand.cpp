@@ -14,13 +14,15 @@ Tensor expand_impl(const char* op, const Tensor& x, const Shape& target) {
            x.dim(), ")");
   const int64_t lead = n - x.dim();
   Shape sizes(n), strides(n);
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = n - 1; i >= 0; --i) {
     int64_t want = target[i];
     if (i < lead) {
       FG_CHECK(want >= 0, op, ": The expanded size of the tensor (", want,
                ") isn't allowed in a leading, non-existing dimension ", i);
       sizes[i] = want;
-      strides[i] = 0;
+      // A new size-1 dim gets the stride a contiguous neighbour would have
+      // (PyTorch reports it so); only repeated dims alias with stride 0.
+      strides[i] = want != 1 ? 0 : i == n - 1 ? 1 : sizes[i + 1] * strides[i + 1];
       continue;
     }
     int64_t have = x.sizes()[i - lead];

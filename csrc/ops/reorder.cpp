@@ -48,6 +48,36 @@ Tensor tile(const Tensor& x, const Shape& reps) {
   return repeat(x, r);
 }
 
+namespace {
+// Note [flip keeps the layout]
+// PyTorch allocates flip's result like the input (memory format "preserve"):
+// a dense input's strides are kept as they are; otherwise dims are ordered by
+// decreasing stride, leaving stride-0 and size-1 dims where they are since
+// their order is ambiguous.
+Tensor empty_like_layout(const Tensor& x) {
+  const int64_t nd = x.dim();
+  const Shape& st = x.strides();
+  Dims order(nd);  // outermost first
+  for (int64_t i = 0; i < nd; ++i) order[i] = i;
+  auto before = [&](int64_t a, int64_t b) {
+    return st[a] > st[b] && st[b] != 0 && x.sizes()[a] != 1 && x.sizes()[b] != 1;
+  };
+  for (int64_t i = 1; i < nd; ++i)
+    for (int64_t j = i; j > 0 && before(order[j], order[j - 1]); --j)
+      std::swap(order[j], order[j - 1]);
+  Shape sizes;
+  for (int64_t d : order) sizes.push_back(x.sizes()[d]);
+  Tensor buf = empty(sizes, x.dtype(), x.device());
+  Shape strides(nd);
+  for (int64_t i = 0; i < nd; ++i) strides[order[i]] = buf.strides()[i];
+  // Dense input: the same strides (which may differ on size-1 dims).
+  bool dense = true;
+  for (int64_t d = 0; d < nd; ++d)
+    dense &= x.sizes()[d] == 1 || st[d] == strides[d];
+  return make_view(buf, x.sizes(), dense ? st : strides, 0);
+}
+}  // namespace
+
 Tensor flip(const Tensor& x, const Dims& dims) {
   std::vector<bool> flipped(std::max<int64_t>(x.dim(), 1), false);
   for (int64_t dim : dims) {
@@ -65,7 +95,7 @@ Tensor flip(const Tensor& x, const Dims& dims) {
     offset += (x.sizes()[d] - 1) * strides[d];
     strides[d] = -strides[d];
   }
-  Tensor out = empty(x.sizes(), x.dtype(), x.device());
+  Tensor out = empty_like_layout(x);
   copy_(out, make_view(x, x.sizes(), strides, offset));
   return out;
 }
