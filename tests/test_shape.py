@@ -406,6 +406,13 @@ def test_cat_input_aliasing_output_source(rng):
     assert_close(out, np.concatenate([a, a, a[:1]]))
 
 
+def test_split_huge_size_is_one_piece(rng):
+    a, x = make(rng, (3, 2))
+    (piece,) = x.split(2**63 - 1)
+    assert_close(piece, a)
+    assert piece.data_ptr() == x.data_ptr()
+
+
 def test_broadcast_shapes(torch):
     assert fg.broadcast_shapes((3, 1), (4,), ()) == torch.broadcast_shapes((3, 1), (4,), ())
     assert isinstance(fg.broadcast_shapes((2,)), fg.Size)
@@ -535,6 +542,12 @@ ERROR_CASES = [
     ("repeat_neg", lambda: t23().repeat(2, -1), RuntimeError,
      r"^repeat: Trying to create tensor with negative dimension -3: \[4, -3\]"),
     ("repeat_overflow", lambda: t23().repeat(2**62, 4), RuntimeError, "^repeat: .*overflow"),
+    ("repeat_too_large", lambda: t23().repeat(2**40, 2**40), RuntimeError, "^repeat: .*too large"),
+    ("expand_overflow", lambda: t23().narrow(0, 0, 1).expand(2**62, 2**62, 3), RuntimeError,
+     "^expand: the number of elements .* overflows"),
+    ("broadcast_overflow", lambda: fg.broadcast_tensors(t23().narrow(1, 0, 1).narrow(0, 0, 1).expand(2**62, 1),
+                                                        t23().narrow(0, 0, 1).narrow(1, 0, 1).expand(1, 2**62)),
+     RuntimeError, "^broadcast_tensors: .*overflows"),
     ("flip_dup", lambda: t23().flip(0, -2), RuntimeError, "^flip: dim 0 appears multiple times in the list of dims"),
     ("flip_range", lambda: t23().flip(2), IndexError, "^flip: dimension 2 out of range"),
     ("roll_align", lambda: t23().roll((1, 2), (0,)), RuntimeError,

@@ -38,6 +38,10 @@ Tensor expand_impl(const char* op, const Tensor& x, const Shape& target) {
     sizes[i] = want;
     strides[i] = 0;
   }
+  int64_t numel = 1;
+  for (int64_t s : sizes)
+    FG_CHECK(!__builtin_mul_overflow(numel, s, &numel), op,
+             ": the number of elements of ", list_str(sizes), " overflows int64");
   return make_view(x, sizes, strides, x.offset());
 }
 

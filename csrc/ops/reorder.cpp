@@ -24,6 +24,10 @@ Tensor repeat(const Tensor& x, const Shape& repeats) {
   for (int64_t i = 0; i < n; ++i)
     FG_CHECK(repeats[i] >= 0, "repeat: Trying to create tensor with negative "
              "dimension ", out_shape[i], ": ", list_str(out_shape));
+  int64_t bytes = x.itemsize();
+  for (int64_t s : out_shape)
+    FG_CHECK(!__builtin_mul_overflow(bytes, s, &bytes), "repeat: the result of shape ",
+             list_str(out_shape), " is too large");
   Tensor out = empty(out_shape, x.dtype(), x.device());
   if (out.numel() == 0) return out;
   // See the output as (r0, s0, r1, s1, ...) and the input as (1, s0, 1, s1, ...):

@@ -64,7 +64,7 @@ Tensors split(const Tensor& x, int64_t split_size, int64_t dim) {
   FG_CHECK(split_size > 0 || n == 0, "split: split_size can only be 0 if "
            "dimension size is 0, but got dimension size of ", n);
   // An empty dim still yields one (empty) piece, as in PyTorch.
-  int64_t pieces = split_size == 0 ? 1 : std::max<int64_t>((n + split_size - 1) / split_size, 1);
+  int64_t pieces = n == 0 ? 1 : (n - 1) / split_size + 1;
   Tensors out;
   for (int64_t i = 0; i < pieces; ++i) {
     int64_t start = i * split_size;
