@@ -120,9 +120,12 @@ def test_copy_ops(torch, rng, name, shape, fn, np_fn, layout, dtype):
 
 @pytest.mark.parametrize("op", ["tril_", "triu_"])
 @pytest.mark.parametrize("k", [-1, 0, 2])
+@pytest.mark.parametrize(
+    "shape", [(4, 5), (5, 3), (2, 4, 3)]
+)  # row- and column-wise paths
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_tril_triu_inplace(torch, rng, op, k, layout):
-    a, x = make(rng, (4, 5), np.float64, layout=layout)
+def test_tril_triu_inplace(torch, rng, op, k, shape, layout):
+    a, x = make(rng, shape, np.float64, layout=layout)
     tt = torch_twin(torch, x).clone()
     v = x._version
     r = getattr(x, op)(k)

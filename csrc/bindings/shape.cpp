@@ -18,7 +18,7 @@ bool is_sequence(py::handle h) {
 
 int64_t to_int(py::handle h, const char* op, const char* what) {
   if (PyBool_Check(h.ptr()) || PyFloat_Check(h.ptr()) || !PyIndex_Check(h.ptr()))
-    fail<TypeError>(op, "(): argument '", what, "' must be a tuple of ints, but found ",
+    fail<TypeError>(op, ": argument '", what, "' must be a tuple of ints, but found ",
                     "element of type ", Py_TYPE(h.ptr())->tp_name);
   return py::cast<int64_t>(h);
 }
