@@ -114,6 +114,15 @@ Scalar scalar_of(const char* op, TT v) {
   });
 }
 
+// In-place methods return the Python object they were called on (x.op_() is x).
+template <class... A>
+auto returning_self(const Tensor& (*f)(const Tensor&, A...)) {
+  return [f](py::object self, A... args) {
+    f(self.cast<const Tensor&>(), args...);
+    return self;
+  };
+}
+
 std::string reduce_of(const OptStr& r) { return r.value_or(""); }
 
 py::object nonzero_py(TT x, bool as_tuple) {
@@ -135,7 +144,7 @@ void bind_indexing(py::module_& m, TensorClass& cls) {
   // index_put(_): indices is a tuple of tensors (None entries skip a dim).
   m.def("index_put", &index_put, "input"_a, "indices"_a, "values"_a, "accumulate"_a = false);
   cls.def("index_put", &index_put, "indices"_a, "values"_a, "accumulate"_a = false);
-  cls.def("index_put_", &index_put_, "indices"_a, "values"_a, "accumulate"_a = false);
+  cls.def("index_put_", returning_self(&index_put_), "indices"_a, "values"_a, "accumulate"_a = false);
 
   m.def("index_select", &index_select, "input"_a, "dim"_a, "index"_a);
   cls.def("index_select", &index_select, "dim"_a, "index"_a);
@@ -150,8 +159,8 @@ void bind_indexing(py::module_& m, TensorClass& cls) {
   // scatter / scatter_: src (Tensor) or value (number), optional reduce.
   auto sc_t = [](TT x, int64_t d, TT i, TT src, const OptStr& r) { return scatter(x, d, i, src, reduce_of(r)); };
   auto sc_s = [](TT x, int64_t d, TT i, const Scalar& v, const OptStr& r) { return scatter(x, d, i, v, reduce_of(r)); };
-  auto sc_t_ = [](TT x, int64_t d, TT i, TT src, const OptStr& r) { return scatter_(x, d, i, src, reduce_of(r)); };
-  auto sc_s_ = [](TT x, int64_t d, TT i, const Scalar& v, const OptStr& r) { return scatter_(x, d, i, v, reduce_of(r)); };
+  auto sc_t_ = returning_self(+[](TT x, int64_t d, TT i, TT src, const OptStr& r) -> TT { return scatter_(x, d, i, src, reduce_of(r)); });
+  auto sc_s_ = returning_self(+[](TT x, int64_t d, TT i, const Scalar& v, const OptStr& r) -> TT { return scatter_(x, d, i, v, reduce_of(r)); });
   m.def("scatter", sc_t, "input"_a, "dim"_a, "index"_a, "src"_a, py::kw_only(), "reduce"_a = py::none());
   m.def("scatter", sc_s, "input"_a, "dim"_a, "index"_a, "value"_a, py::kw_only(), "reduce"_a = py::none());
   cls.def("scatter", sc_t, "dim"_a, "index"_a, "src"_a, py::kw_only(), "reduce"_a = py::none());
@@ -160,11 +169,11 @@ void bind_indexing(py::module_& m, TensorClass& cls) {
   cls.def("scatter_", sc_s_, "dim"_a, "index"_a, "value"_a, py::kw_only(), "reduce"_a = py::none());
   m.def("scatter_add", &scatter_add, "input"_a, "dim"_a, "index"_a, "src"_a);
   cls.def("scatter_add", &scatter_add, "dim"_a, "index"_a, "src"_a);
-  cls.def("scatter_add_", &scatter_add_, "dim"_a, "index"_a, "src"_a);
+  cls.def("scatter_add_", returning_self(&scatter_add_), "dim"_a, "index"_a, "src"_a);
 
   m.def("index_add", &index_add, "input"_a, "dim"_a, "index"_a, "source"_a, py::kw_only(), "alpha"_a = 1);
   cls.def("index_add", &index_add, "dim"_a, "index"_a, "source"_a, py::kw_only(), "alpha"_a = 1);
-  cls.def("index_add_", &index_add_, "dim"_a, "index"_a, "source"_a, py::kw_only(), "alpha"_a = 1);
+  cls.def("index_add_", returning_self(&index_add_), "dim"_a, "index"_a, "source"_a, py::kw_only(), "alpha"_a = 1);
 
   // index_fill / masked_fill: the value is a number or a 0-d tensor.
   m.def("index_fill", &index_fill, "input"_a, "dim"_a, "index"_a, "value"_a);
@@ -173,8 +182,8 @@ void bind_indexing(py::module_& m, TensorClass& cls) {
   cls.def("index_fill", &index_fill, "dim"_a, "index"_a, "value"_a);
   cls.def("index_fill", [](TT x, int64_t d, TT i, TT v) { return index_fill(x, d, i, scalar_of("index_fill", v)); },
           "dim"_a, "index"_a, "value"_a);
-  cls.def("index_fill_", &index_fill_, "dim"_a, "index"_a, "value"_a);
-  cls.def("index_fill_", [](TT x, int64_t d, TT i, TT v) { return index_fill_(x, d, i, scalar_of("index_fill_", v)); },
+  cls.def("index_fill_", returning_self(&index_fill_), "dim"_a, "index"_a, "value"_a);
+  cls.def("index_fill_", returning_self(+[](TT x, int64_t d, TT i, TT v) -> TT { return index_fill_(x, d, i, scalar_of("index_fill_", v)); }),
           "dim"_a, "index"_a, "value"_a);
   m.def("masked_fill", &masked_fill, "input"_a, "mask"_a, "value"_a);
   m.def("masked_fill", [](TT x, TT mask, TT v) { return masked_fill(x, mask, scalar_of("masked_fill", v)); },
@@ -182,8 +191,8 @@ void bind_indexing(py::module_& m, TensorClass& cls) {
   cls.def("masked_fill", &masked_fill, "mask"_a, "value"_a);
   cls.def("masked_fill", [](TT x, TT mask, TT v) { return masked_fill(x, mask, scalar_of("masked_fill", v)); },
           "mask"_a, "value"_a);
-  cls.def("masked_fill_", &masked_fill_, "mask"_a, "value"_a);
-  cls.def("masked_fill_", [](TT x, TT mask, TT v) { return masked_fill_(x, mask, scalar_of("masked_fill_", v)); },
+  cls.def("masked_fill_", returning_self(&masked_fill_), "mask"_a, "value"_a);
+  cls.def("masked_fill_", returning_self(+[](TT x, TT mask, TT v) -> TT { return masked_fill_(x, mask, scalar_of("masked_fill_", v)); }),
           "mask"_a, "value"_a);
 
   m.def("masked_select", &masked_select, "input"_a, "mask"_a);

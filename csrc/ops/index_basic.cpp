@@ -56,8 +56,8 @@ Sliced apply_slicing(const Tensor& self, const std::vector<TensorIndex>& idx) {
   };
   auto select = [&](int64_t i) {
     const int64_t n = in_sizes[d];
-    FG_CHECK_INDEX(i >= -n && i < n, "index ", i, " is out of bounds for dimension ",
-                   static_cast<int64_t>(sizes.size()), " with size ", n);
+    FG_CHECK_INDEX(i >= -n && i < n, "index ", i, " is out of bounds for dimension ", d,
+                   " with size ", n);
     offset += (i < 0 ? i + n : i) * in_strides[d];
     ++d;
   };
@@ -141,6 +141,14 @@ void setitem(const Tensor& self, const std::vector<TensorIndex>& idx, const Tens
                   Shape(v.strides().begin() + lead, v.strides().end()), v.offset());
   }
   if (!s.has_adv) {
+    Shape b;
+    try {
+      b = broadcast_shapes(s.view.sizes(), v.sizes(), "setitem");
+    } catch (const ValueError&) {
+    }
+    FG_CHECK(b == s.view.sizes(), "setitem: shape mismatch: value tensor of shape ",
+             shape_str(value.sizes()), " cannot be broadcast to indexing result of shape ",
+             shape_str(s.view.sizes()));
     copy_(s.view, v);  // casts, broadcasts, handles overlap, bumps the version
     return;
   }
