@@ -3,11 +3,10 @@ masks, nonzero and one_hot, against numpy and torch."""
 
 import warnings
 
-import numpy as np
-import pytest
-
 import fastgrad as fg
 import fastgrad.nn.functional as F
+import numpy as np
+import pytest
 from helpers import assert_close, make, to_np
 
 LAYOUTS = ["contiguous", "transposed", "sliced"]
@@ -25,13 +24,13 @@ K = _Key()
 
 def _tt(torch, key):
     """The key with numpy index arrays turned into torch tensors."""
-    conv = lambda k: torch.from_numpy(k) if isinstance(k, np.ndarray) else k  # noqa: E731
+    conv = lambda k: torch.from_numpy(k) if isinstance(k, np.ndarray) else k
     return tuple(conv(k) for k in key) if isinstance(key, tuple) else conv(key)
 
 
 def _ft(key):
     """The key with numpy index arrays turned into fastgrad tensors."""
-    conv = lambda k: fg.tensor(k) if isinstance(k, np.ndarray) else k  # noqa: E731
+    conv = lambda k: fg.tensor(k) if isinstance(k, np.ndarray) else k
     return tuple(conv(k) for k in key) if isinstance(key, tuple) else conv(key)
 
 
@@ -42,25 +41,66 @@ I22 = np.array([[0, 1], [2, 2]])
 
 # (key, numpy agrees with torch). All keys index a (3, 4, 5) tensor.
 GETITEM = [
-    (K[0], True), (K[-1], True), (K[2], True), (K[1, 2], True), (K[-1, -2, -3], True),
-    (K[:], True), (K[1:], True), (K[:-1], True), (K[::2], True), (K[1::2], True),
-    (K[0:10], True), (K[-10:2], True), (K[5:], True), (K[2:1], True), (K[:, ::3], True),
-    (K[:, 1], True), (K[:, :, 0], True), (K[..., 0], True), (K[0, ...], True),
-    (K[..., 1:3], True), (K[None], True), (K[:, None], True), (K[..., None], True),
-    (K[None, 0, None, ..., None], True), (K[()], True), (K[...], True),
-    (K[1, None, 2], True), (K[-2:, ..., 1::2], True),
-    (K[True], True), (K[False], True), (K[0, True], True), (K[None, True, 1], True),
-    (K[[0, 2]], True), (K[[2, 0, 2]], True), (K[[-1]], True), (K[I22], True),
-    (K[[0, 1], [1, 2]], True), (K[[0, 1], :, [1, 2]], True), (K[:, [0, 3], [1, 4]], True),
-    (K[[[0], [2]], [1, 3]], True), (K[1:, [0, 2]], True), (K[..., [0, 4]], True),
-    (K[[0, 1], 1], True), (K[:, [[0, 1]], 2:], True), (K[[0, 1], None, [2, 3]], True),
+    (K[0], True),
+    (K[-1], True),
+    (K[2], True),
+    (K[1, 2], True),
+    (K[-1, -2, -3], True),
+    (K[:], True),
+    (K[1:], True),
+    (K[:-1], True),
+    (K[::2], True),
+    (K[1::2], True),
+    (K[0:10], True),
+    (K[-10:2], True),
+    (K[5:], True),
+    (K[2:1], True),
+    (K[:, ::3], True),
+    (K[:, 1], True),
+    (K[:, :, 0], True),
+    (K[..., 0], True),
+    (K[0, ...], True),
+    (K[..., 1:3], True),
+    (K[None], True),
+    (K[:, None], True),
+    (K[..., None], True),
+    (K[None, 0, None, ..., None], True),
+    (K[()], True),
+    (K[...], True),
+    (K[1, None, 2], True),
+    (K[-2:, ..., 1::2], True),
+    (K[True], True),
+    (K[False], True),
+    (K[0, True], True),
+    (K[None, True, 1], True),
+    (K[[0, 2]], True),
+    (K[[2, 0, 2]], True),
+    (K[[-1]], True),
+    (K[I22], True),
+    (K[[0, 1], [1, 2]], True),
+    (K[[0, 1], :, [1, 2]], True),
+    (K[:, [0, 3], [1, 4]], True),
+    (K[[[0], [2]], [1, 3]], True),
+    (K[1:, [0, 2]], True),
+    (K[..., [0, 4]], True),
+    (K[[0, 1], 1], True),
+    (K[:, [[0, 1]], 2:], True),
+    (K[[0, 1], None, [2, 3]], True),
     (K[1, :, [0, 1]], False),  # numpy treats the int as advanced (moves dims)
-    (K[np.array([0, 2]), 1:3, np.array([4, 0])], True), (K[None, [0, 2], None], True),
-    (K[M34], True), (K[M3], True), (K[:, :, M5], True), (K[M3, 1:], True),
+    (K[np.array([0, 2]), 1:3, np.array([4, 0])], True),
+    (K[None, [0, 2], None], True),
+    (K[M34], True),
+    (K[M3], True),
+    (K[:, :, M5], True),
+    (K[M3, 1:], True),
     (K[M3, :, M5[[0, 1, 2, 3, 4]] & np.array([1, 1, 0, 0, 0], bool)], True),
-    (K[..., M5], True), (K[None, M34], True), (K[M34, 0], False),
-    (K[np.int64(1), np.int32(-1)], True), (K[np.array([], dtype=np.int64)], True),
-    (K[[0, 1], ...], True), (K[[True, False, True]], True),
+    (K[..., M5], True),
+    (K[None, M34], True),
+    (K[M34, 0], False),
+    (K[np.int64(1), np.int32(-1)], True),
+    (K[np.array([], dtype=np.int64)], True),
+    (K[[0, 1], ...], True),
+    (K[[True, False, True]], True),
 ]
 
 
@@ -76,8 +116,7 @@ def test_getitem_table(torch, rng, key, np_ok, layout):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.int32, np.int64, np.bool_])
-@pytest.mark.parametrize("key", [K[1], K[:, 1:3], K[[0, 2], 1], K[M34], K[None, ..., 2]],
-                         ids=repr)
+@pytest.mark.parametrize("key", [K[1], K[:, 1:3], K[[0, 2], 1], K[M34], K[None, ..., 2]], ids=repr)
 def test_getitem_dtypes(rng, dtype, key):
     a, x = make(rng, (3, 4, 5), dtype=dtype)
     assert_close(x[key], a[key])
@@ -106,8 +145,7 @@ def test_getitem_0d_and_empty(torch, rng):
         assert_close(y[key], torch.from_numpy(b)[key])
 
 
-BASIC_VIEWS = [K[1], K[:, 1:3], K[..., ::2], K[None, 2, :, None], K[-1, -2:], K[...], K[5:],
-               K[:, 5:], K[0, 1, 2]]
+BASIC_VIEWS = [K[1], K[:, 1:3], K[..., ::2], K[None, 2, :, None], K[-1, -2:], K[...], K[5:], K[:, 5:], K[0, 1, 2]]
 
 
 @pytest.mark.parametrize("key", BASIC_VIEWS, ids=repr)
@@ -137,14 +175,25 @@ def test_chained_views_share_storage(rng):
 # ---- __setitem__ ---------------------------------------------------------------------
 
 SETITEM = [
-    (K[0], lambda r: 5.0), (K[:, 1], lambda r: -1), (K[1:, ::2], lambda r: r.random((1, 5))),
-    (K[...], lambda r: r.random(5)), (K[None, 1, 2], lambda r: r.random((1, 1, 5))),
-    (K[-1, -1, -1], lambda r: 2.5), (K[[0, 2]], lambda r: r.random((2, 4, 5))),
-    (K[[0, 2], :, [1, 3]], lambda r: r.random(4)), (K[:, [1, 3]], lambda r: 9.0),
-    (K[M34], lambda r: 0.0), (K[M34], lambda r: r.random((6, 5))), (K[M3, 1:], lambda r: r.random(5)),
-    (K[..., [0, 4]], lambda r: r.random((3, 4, 1))), (K[I22, 1], lambda r: r.random((2, 2, 5))),
-    (K[[0, 1], [1, 2], [2, 3]], lambda r: [1.0, 2.0]), (K[1], lambda r: [[1.0] * 5] * 4),
-    (K[True], lambda r: 1.0), (K[False], lambda r: 1.0), (K[:, :, M5], lambda r: r.random(3)),
+    (K[0], lambda r: 5.0),
+    (K[:, 1], lambda r: -1),
+    (K[1:, ::2], lambda r: r.random((1, 5))),
+    (K[...], lambda r: r.random(5)),
+    (K[None, 1, 2], lambda r: r.random((1, 1, 5))),
+    (K[-1, -1, -1], lambda r: 2.5),
+    (K[[0, 2]], lambda r: r.random((2, 4, 5))),
+    (K[[0, 2], :, [1, 3]], lambda r: r.random(4)),
+    (K[:, [1, 3]], lambda r: 9.0),
+    (K[M34], lambda r: 0.0),
+    (K[M34], lambda r: r.random((6, 5))),
+    (K[M3, 1:], lambda r: r.random(5)),
+    (K[..., [0, 4]], lambda r: r.random((3, 4, 1))),
+    (K[I22, 1], lambda r: r.random((2, 2, 5))),
+    (K[[0, 1], [1, 2], [2, 3]], lambda r: [1.0, 2.0]),
+    (K[1], lambda r: [[1.0] * 5] * 4),
+    (K[True], lambda r: 1.0),
+    (K[False], lambda r: 1.0),
+    (K[:, :, M5], lambda r: r.random(3)),
 ]
 
 
@@ -225,8 +274,17 @@ def test_index_put(torch, rng):
 
 # ---- one-dim gather/scatter family ---------------------------------------------------
 
-SHAPES_DIMS = [((5,), 0), ((5,), -1), ((3, 4), 0), ((3, 4), 1), ((3, 4), -1), ((3, 4), -2),
-               ((2, 3, 4), 1), ((2, 3, 4), -1), ((2, 0, 3), 2)]
+SHAPES_DIMS = [
+    ((5,), 0),
+    ((5,), -1),
+    ((3, 4), 0),
+    ((3, 4), 1),
+    ((3, 4), -1),
+    ((3, 4), -2),
+    ((2, 3, 4), 1),
+    ((2, 3, 4), -1),
+    ((2, 0, 3), 2),
+]
 
 
 def _unique_index(rng, shape, dim, k):
@@ -252,7 +310,10 @@ def test_index_select_0d(torch):
     x = fg.tensor(3.5)
     assert_close(fg.index_select(x, 0, fg.tensor([0])), torch.index_select(torch.tensor(3.5), 0, torch.tensor([0])))
     y = fg.tensor(np.arange(6.0).reshape(2, 3))
-    assert_close(y.index_select(1, fg.tensor(2)), torch.arange(6.0, dtype=torch.float64).reshape(2, 3).index_select(1, torch.tensor(2)))
+    assert_close(
+        y.index_select(1, fg.tensor(2)),
+        torch.arange(6.0, dtype=torch.float64).reshape(2, 3).index_select(1, torch.tensor(2)),
+    )
 
 
 @pytest.mark.parametrize("shape,dim", SHAPES_DIMS)
@@ -280,10 +341,14 @@ def test_gather(torch, rng, shape, dim, layout, dtype):
 
 def test_gather_0d_and_empty(torch):
     assert_close(fg.gather(fg.tensor(2.0), 0, fg.tensor(0)), torch.gather(torch.tensor(2.0), 0, torch.tensor(0)))
-    assert_close(fg.gather(fg.tensor(2.0), -1, fg.tensor([0, 0])), torch.gather(torch.tensor(2.0), -1, torch.tensor([0, 0])))
+    assert_close(
+        fg.gather(fg.tensor(2.0), -1, fg.tensor([0, 0])), torch.gather(torch.tensor(2.0), -1, torch.tensor([0, 0]))
+    )
     e = np.zeros((0, 4), np.int64)
-    assert_close(fg.gather(fg.tensor(np.ones((3, 4))), 0, fg.tensor(e)),
-                 torch.gather(torch.ones(3, 4, dtype=torch.float64), 0, torch.from_numpy(e)))
+    assert_close(
+        fg.gather(fg.tensor(np.ones((3, 4))), 0, fg.tensor(e)),
+        torch.gather(torch.ones(3, 4, dtype=torch.float64), 0, torch.from_numpy(e)),
+    )
 
 
 @pytest.mark.parametrize("shape,dim", [sd for sd in SHAPES_DIMS if 0 not in sd[0]])
@@ -300,8 +365,15 @@ def test_scatter(torch, rng, shape, dim, layout):
     # reduce= with duplicates matches torch.scatter_reduce(include_self=True).
     dup = rng.integers(0, shape[dim], idx.shape)
     fd, td = fg.tensor(dup), torch.from_numpy(dup)
-    assert_close(x.scatter(dim, fd, src, reduce="add"), T.scatter_reduce(dim, td, ts[tuple(slice(0, s) for s in idx.shape)], "sum"))
-    assert_close(x.scatter(dim, fd, src, reduce="multiply"), T.scatter_reduce(dim, td, ts[tuple(slice(0, s) for s in idx.shape)], "prod"), rtol=1e-4)
+    assert_close(
+        x.scatter(dim, fd, src, reduce="add"),
+        T.scatter_reduce(dim, td, ts[tuple(slice(0, s) for s in idx.shape)], "sum"),
+    )
+    assert_close(
+        x.scatter(dim, fd, src, reduce="multiply"),
+        T.scatter_reduce(dim, td, ts[tuple(slice(0, s) for s in idx.shape)], "prod"),
+        rtol=1e-4,
+    )
     assert_close(fg.scatter_add(x, dim, fd, src), torch.scatter_add(T, dim, td, ts))
     # In place: returns self, bumps the version.
     y = x.clone()
@@ -321,10 +393,14 @@ def test_scatter(torch, rng, shape, dim, layout):
 def test_scatter_int_and_0d_and_empty(torch):
     a = np.arange(12, dtype=np.int64).reshape(3, 4)
     idx = np.array([[2, 0, 1, 2]])
-    assert_close(fg.tensor(a).scatter_add(0, fg.tensor(idx), fg.tensor(a)),
-                 torch.tensor(a).scatter_add(0, torch.tensor(idx), torch.tensor(a)))
-    assert_close(fg.scatter(fg.tensor(1.0), 0, fg.tensor(0), fg.tensor(5.0)),
-                 torch.scatter(torch.tensor(1.0), 0, torch.tensor(0), torch.tensor(5.0)))
+    assert_close(
+        fg.tensor(a).scatter_add(0, fg.tensor(idx), fg.tensor(a)),
+        torch.tensor(a).scatter_add(0, torch.tensor(idx), torch.tensor(a)),
+    )
+    assert_close(
+        fg.scatter(fg.tensor(1.0), 0, fg.tensor(0), fg.tensor(5.0)),
+        torch.scatter(torch.tensor(1.0), 0, torch.tensor(0), torch.tensor(5.0)),
+    )
     e = np.zeros((0, 4), np.int64)
     assert_close(fg.tensor(a).scatter(1, fg.tensor(e), 7), torch.tensor(a).scatter(1, torch.tensor(e), 7))
 
@@ -362,8 +438,15 @@ def test_take(torch, rng, layout):
 
 # ---- masks ---------------------------------------------------------------------------
 
-MASK_SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 4), (3, 1)), ((3, 4), ()), ((4,), (2, 4)),
-               ((0, 4), (4,)), ((), ())]
+MASK_SHAPES = [
+    ((3, 4), (3, 4)),
+    ((3, 4), (4,)),
+    ((3, 4), (3, 1)),
+    ((3, 4), ()),
+    ((4,), (2, 4)),
+    ((0, 4), (4,)),
+    ((), ()),
+]
 
 
 @pytest.mark.parametrize("xshape,mshape", MASK_SHAPES)
@@ -412,11 +495,12 @@ def test_one_hot(torch, rng, shape, num_classes):
 
 # ---- errors --------------------------------------------------------------------------
 
+
 def _x():
     return fg.tensor(np.arange(12.0, dtype=np.float32).reshape(3, 4))
 
 
-I = lambda *v: fg.tensor(np.array(v, dtype=np.int64))  # noqa: E731
+I = lambda *v: fg.tensor(np.array(v, dtype=np.int64))
 
 ERRORS = [
     (lambda: _x()[5], IndexError, r"index 5 is out of bounds for dimension 0 with size 3"),
@@ -436,37 +520,101 @@ ERRORS = [
     (lambda: _x()[fg.tensor([True, False])], IndexError, r"shape of the mask \[2\] at index 0"),
     (lambda: _x()[2**70], IndexError, r"does not fit in int64"),
     (lambda: _x().__setitem__(I(0, 1), fg.tensor([1.0, 2.0, 3.0])), RuntimeError, r"index_put_: shape mismatch"),
-    (lambda: _x().__setitem__(0, fg.tensor([1.0, 2.0])), RuntimeError, r"setitem: shape mismatch: value tensor of shape \(2,\) cannot be broadcast to indexing result of shape \(4,\)"),
+    (
+        lambda: _x().__setitem__(0, fg.tensor([1.0, 2.0])),
+        RuntimeError,
+        r"setitem: shape mismatch: value tensor of shape \(2,\) cannot be broadcast to indexing result of shape \(4,\)",
+    ),
     (lambda: _x().__setitem__(I(7), 1.0), IndexError, r"index 7 is out of bounds"),
     (lambda: _x().index_put_((I(0),), fg.tensor(np.float64(1))), RuntimeError, r"index_put_: .*dtypes match"),
     (lambda: _x().index_put_((I(0), I(0), I(0)), fg.tensor(np.float32(1))), IndexError, r"too many indices"),
-    (lambda: fg.index_select(_x(), 0, I(3)), IndexError, r"index_select: index 3 is out of bounds for dimension 0 with size 3"),
+    (
+        lambda: fg.index_select(_x(), 0, I(3)),
+        IndexError,
+        r"index_select: index 3 is out of bounds for dimension 0 with size 3",
+    ),
     (lambda: fg.index_select(_x(), 1, I(-1)), IndexError, r"index_select: index -1 is out of bounds"),
-    (lambda: fg.index_select(_x(), 0, fg.tensor([0.0])), TypeError, r"index_select: expected an int64 or int32 index tensor, got float32"),
+    (
+        lambda: fg.index_select(_x(), 0, fg.tensor([0.0])),
+        TypeError,
+        r"index_select: expected an int64 or int32 index tensor, got float32",
+    ),
     (lambda: fg.index_select(_x(), 0, fg.tensor([[0]])), IndexError, r"index_select: index is supposed to be a vector"),
     (lambda: fg.index_select(_x(), 2, I(0)), IndexError, r"index_select: dimension 2 out of range"),
-    (lambda: fg.gather(_x(), 1, fg.tensor([[5]])), IndexError, r"gather: index 5 is out of bounds for dimension 1 with size 4"),
+    (
+        lambda: fg.gather(_x(), 1, fg.tensor([[5]])),
+        IndexError,
+        r"gather: index 5 is out of bounds for dimension 1 with size 4",
+    ),
     (lambda: fg.gather(_x(), 1, fg.tensor([[-1]])), IndexError, r"gather: index -1 is out of bounds"),
-    (lambda: fg.gather(_x(), 1, fg.tensor(np.array([[1]], np.int32))), TypeError, r"gather: expected an int64 index tensor, got int32"),
+    (
+        lambda: fg.gather(_x(), 1, fg.tensor(np.array([[1]], np.int32))),
+        TypeError,
+        r"gather: expected an int64 index tensor, got int32",
+    ),
     (lambda: fg.gather(_x(), 1, I(1)), RuntimeError, r"gather: index tensor must have the same number of dimensions"),
-    (lambda: fg.gather(_x(), 1, fg.tensor(np.zeros((4, 1), np.int64))), RuntimeError, r"gather: size does not match at dimension 0"),
-    (lambda: _x().scatter_(1, fg.tensor([[4]]), 1.0), IndexError, r"scatter: index 4 is out of bounds for dimension 1 with size 4"),
+    (
+        lambda: fg.gather(_x(), 1, fg.tensor(np.zeros((4, 1), np.int64))),
+        RuntimeError,
+        r"gather: size does not match at dimension 0",
+    ),
+    (
+        lambda: _x().scatter_(1, fg.tensor([[4]]), 1.0),
+        IndexError,
+        r"scatter: index 4 is out of bounds for dimension 1 with size 4",
+    ),
     (lambda: _x().scatter_(0, fg.tensor([[-4]]), 1.0), IndexError, r"scatter: index -4 is out of bounds"),
-    (lambda: _x().scatter(1, fg.tensor([[1]]), fg.tensor(np.ones((1, 1)))), RuntimeError, r"scatter: expected self.dtype to be equal to src.dtype"),
-    (lambda: _x().scatter(1, fg.tensor([[1, 2]]), fg.tensor(np.ones((1, 1), np.float32))), RuntimeError, r"scatter: size does not match"),
-    (lambda: _x().scatter(1, fg.tensor([[1]]), 1.0, reduce="max"), ValueError, r"scatter: reduce argument must be either add or multiply"),
+    (
+        lambda: _x().scatter(1, fg.tensor([[1]]), fg.tensor(np.ones((1, 1)))),
+        RuntimeError,
+        r"scatter: expected self.dtype to be equal to src.dtype",
+    ),
+    (
+        lambda: _x().scatter(1, fg.tensor([[1, 2]]), fg.tensor(np.ones((1, 1), np.float32))),
+        RuntimeError,
+        r"scatter: size does not match",
+    ),
+    (
+        lambda: _x().scatter(1, fg.tensor([[1]]), 1.0, reduce="max"),
+        ValueError,
+        r"scatter: reduce argument must be either add or multiply",
+    ),
     (lambda: _x().scatter_add(0, fg.tensor([[3]]), _x()), IndexError, r"scatter_add: index 3 is out of bounds"),
-    (lambda: _x().index_add_(0, I(3), fg.tensor(np.ones((1, 4), np.float32))), IndexError, r"index_add_: index 3 is out of bounds"),
-    (lambda: _x().index_add_(0, I(1), fg.tensor(np.ones((1, 4)))), RuntimeError, r"index_add_: self \(float32\) and source \(float64\)"),
-    (lambda: _x().index_add_(0, I(1), fg.tensor(np.ones((1, 3), np.float32))), RuntimeError, r"index_add_: source tensor shape must match"),
-    (lambda: _x().index_add_(0, I(1, 2), fg.tensor(np.ones((1, 4), np.float32))), RuntimeError, r"index_add_: number of indices"),
+    (
+        lambda: _x().index_add_(0, I(3), fg.tensor(np.ones((1, 4), np.float32))),
+        IndexError,
+        r"index_add_: index 3 is out of bounds",
+    ),
+    (
+        lambda: _x().index_add_(0, I(1), fg.tensor(np.ones((1, 4)))),
+        RuntimeError,
+        r"index_add_: self \(float32\) and source \(float64\)",
+    ),
+    (
+        lambda: _x().index_add_(0, I(1), fg.tensor(np.ones((1, 3), np.float32))),
+        RuntimeError,
+        r"index_add_: source tensor shape must match",
+    ),
+    (
+        lambda: _x().index_add_(0, I(1, 2), fg.tensor(np.ones((1, 4), np.float32))),
+        RuntimeError,
+        r"index_add_: number of indices",
+    ),
     (lambda: _x().index_fill_(1, I(4), 0.0), IndexError, r"index_fill_: index 4 is out of bounds"),
     (lambda: fg.take(_x(), I(12)), IndexError, r"take: index 12 is out of bounds"),
     (lambda: fg.take(_x(), I(-13)), IndexError, r"take: index -13 is out of bounds"),
     (lambda: fg.take(_x(), fg.tensor(np.array([1], np.int32))), TypeError, r"take: expected an int64 index tensor"),
     (lambda: _x().masked_fill(I(1, 0, 1, 0), 2.0), RuntimeError, r"masked_fill: expected a bool mask, got a int64"),
-    (lambda: _x().masked_fill(fg.tensor([True] * 4), fg.tensor([1.0, 2.0])), RuntimeError, r"masked_fill: only supports a 0-dimensional value tensor"),
-    (lambda: _x().masked_fill_(fg.tensor(np.ones((2, 3, 4), bool)), 2.0), RuntimeError, r"masked_fill_: output with shape \(3, 4\)"),
+    (
+        lambda: _x().masked_fill(fg.tensor([True] * 4), fg.tensor([1.0, 2.0])),
+        RuntimeError,
+        r"masked_fill: only supports a 0-dimensional value tensor",
+    ),
+    (
+        lambda: _x().masked_fill_(fg.tensor(np.ones((2, 3, 4), bool)), 2.0),
+        RuntimeError,
+        r"masked_fill_: output with shape \(3, 4\)",
+    ),
     (lambda: _x().masked_fill(fg.tensor([True] * 3), 2.0), ValueError, r"masked_fill: shapes"),
     (lambda: fg.masked_select(_x(), fg.tensor([1.0] * 4)), RuntimeError, r"masked_select: expected a bool mask"),
     (lambda: F.one_hot(I(1, -1)), RuntimeError, r"one_hot: class values must be non-negative"),
@@ -486,10 +634,12 @@ def test_errors(fn, exc, match):
 def test_failed_ops_leave_tensor_untouched():
     x = _x()
     before = to_np(x)
-    for bad in [lambda: x.scatter_(1, fg.tensor([[0, 9]]), 5.0),
-                lambda: x.index_put_((I(0, 99),), fg.tensor(np.float32(5))),
-                lambda: x.__setitem__((I(1), I(0, -99)), 5.0),
-                lambda: x.index_add_(0, I(0, 9), fg.tensor(np.ones((2, 4), np.float32)))]:
+    for bad in [
+        lambda: x.scatter_(1, fg.tensor([[0, 9]]), 5.0),
+        lambda: x.index_put_((I(0, 99),), fg.tensor(np.float32(5))),
+        lambda: x.__setitem__((I(1), I(0, -99)), 5.0),
+        lambda: x.index_add_(0, I(0, 9), fg.tensor(np.ones((2, 4), np.float32))),
+    ]:
         with pytest.raises(IndexError):
             bad()
     np.testing.assert_array_equal(to_np(x), before)
@@ -505,3 +655,14 @@ def test_large_parallel_gather_and_mask(rng):
     b = a.copy()
     b[a > 1.0] = 0.0
     assert_close(y, b)
+
+
+def test_list_index_forms(rng):
+    a, x = make(rng, (3, 4, 5))
+    # A list holding slices/None/Ellipsis reads as a tuple (PyTorch's legacy rule).
+    assert_close(x[[0, slice(None), None]], a[0, :, None])
+    assert_close(x[[fg.tensor([0, 2]), 1]], a[[0, 2], 1])
+    # A nested list of ints is one index array (NumPy's rule, and PyTorch's announced one).
+    assert_close(x[[[0, 1], [1, 0]]], a[np.array([[0, 1], [1, 0]])])
+    assert_close(x[(0, 2),], a[(0, 2),])
+    assert_close(x[[np.int64(2), np.int64(-3)]], a[[2, -3]])
