@@ -666,3 +666,15 @@ def test_list_index_forms(rng):
     assert_close(x[[[0, 1], [1, 0]]], a[np.array([[0, 1], [1, 0]])])
     assert_close(x[(0, 2),], a[(0, 2),])
     assert_close(x[[np.int64(2), np.int64(-3)]], a[[2, -3]])
+
+
+def test_writes_into_empty_tensors():
+    # numpy gives empty arrays stride-0 dims; writing nothing must still work.
+    x = fg.tensor(np.zeros((2, 0, 3)))
+    x[...] = 1.0
+    x[[0]] = 1.0
+    x[:, :, fg.tensor([0, 2])] = 2.0
+    x.masked_fill_(fg.tensor(True), 1.0)
+    x.scatter_(1, fg.tensor(np.zeros((2, 0, 3), np.int64)), 1.0)
+    x.index_fill_(2, fg.tensor([1]), 3.0)
+    assert x.shape == (2, 0, 3)

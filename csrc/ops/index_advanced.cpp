@@ -152,7 +152,7 @@ const Tensor& index_put_(const Tensor& self, const Indices& indices, const Tenso
   FG_CHECK(b == p.shape, "index_put_: shape mismatch: value tensor of shape ",
            shape_str(values.sizes()), " cannot be broadcast to indexing result of shape ",
            shape_str(p.shape));
-  check_writable("index_put_", self);
+  check_writable_nonempty("index_put_", self);
   // A value aliasing self must be read in full before anything is written.
   Tensor v = values.storage() == self.storage() ? clone(values) : values;
   scatter_offsets("index_put_", p.shape, p.view, p.off, v,

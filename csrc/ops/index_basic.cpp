@@ -149,6 +149,7 @@ void setitem(const Tensor& self, const std::vector<TensorIndex>& idx, const Tens
     FG_CHECK(b == s.view.sizes(), "setitem: shape mismatch: value tensor of shape ",
              shape_str(value.sizes()), " cannot be broadcast to indexing result of shape ",
              shape_str(s.view.sizes()));
+    if (s.view.numel() == 0) return self.bump_version();
     copy_(s.view, v);  // casts, broadcasts, handles overlap, bumps the version
     return;
   }

@@ -62,7 +62,7 @@ void scatter_core(const char* op, const Tensor& self, int64_t dim, const Tensor&
   Tensor s = as_1d(self), ix = as_1d(index);
   const int64_t d = wrap_dim(dim, self.dim(), op);
   check_no_larger(op, ix, s, "self", d);
-  check_writable(op, self);
+  check_writable_nonempty(op, self);
   Tensor off = restride(index_offsets(op, ix, s.sizes()[d], s.strides()[d], d, false),
                         ix.sizes(), contiguous_strides(ix.sizes()));
   Tensor dst = restride(s, ix.sizes(), strides_with(s, d, 0));
@@ -167,7 +167,7 @@ const Tensor& index_add_(const Tensor& self, int64_t dim, const Tensor& index,
              shape_str(source.sizes()));
   FG_CHECK(index.numel() == src.sizes()[d], op, ": number of indices (", index.numel(),
            ") should be equal to source.size(dim) (", src.sizes()[d], ")");
-  check_writable(op, self);
+  check_writable_nonempty(op, self);
   Tensor off = offsets_along(op, s, d, as_1d(index), src.sizes(), false);
   Tensor v = source;
   if (!(alpha.kind != Scalar::Kind::Float && alpha.i == 1)) v = mul(source, alpha);
@@ -191,7 +191,7 @@ const Tensor& index_fill_(const Tensor& self, int64_t dim, const Tensor& index,
   check_vector_index(op, index);
   Tensor s = as_1d(self);
   const int64_t d = wrap_dim(dim, self.dim(), op);
-  check_writable(op, self);
+  check_writable_nonempty(op, self);
   Shape shape = s.sizes();
   shape[d] = index.numel();
   Tensor off = offsets_along(op, s, d, as_1d(index), shape, true);

@@ -6,6 +6,7 @@
 
 #include "backend/cpu/index_kernels.h"
 #include "core/check.h"
+#include "ops/elementwise.h"
 #include "ops/index_ops.h"
 
 namespace fastgrad {
@@ -44,6 +45,12 @@ inline void scatter_offsets(const char* op, const Shape& shape, const Tensor& ds
                                            [](T a, T v) { return static_cast<T>(a * v); });
     }
   });
+}
+
+// check_writable, except that an empty tensor (whose numpy-given strides may
+// be 0) is always writable: there is nothing to write.
+inline void check_writable_nonempty(const char* op, const Tensor& t) {
+  if (t.numel() > 0) check_writable(op, t);
 }
 
 // `t` with new sizes/strides at its own offset.

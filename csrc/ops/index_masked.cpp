@@ -44,7 +44,7 @@ const Tensor& masked_fill_(const Tensor& self, const Tensor& mask, const Scalar&
   Shape shape = broadcast_shapes(self.sizes(), mask.sizes(), "masked_fill_");
   FG_CHECK(shape == self.sizes(), "masked_fill_: output with shape ", shape_str(self.sizes()),
            " doesn't match the broadcast shape ", shape_str(shape));
-  check_writable("masked_fill_", self);
+  check_writable_nonempty("masked_fill_", self);
   // A mask aliasing self with another layout must be read before writing.
   Tensor m = mask.storage() == self.storage() ? clone(mask) : mask;
   fill_where("masked_fill_", self, m, self, value);
