@@ -1,0 +1,220 @@
+// The one-dim gather/scatter family: index_select, gather, scatter(_add),
+// index_add, index_fill, take. Each validates shapes and indices, then builds
+// the restrided views of Note [Advanced indexing as offsets] and runs the
+// shared gather/scatter loop.
+#include "ops/elementwise.h"
+#include "ops/elementwise_ops.h"
+#include "ops/index_launch.h"
+
+namespace fastgrad {
+
+namespace {
+
+// `t`'s strides with dim d replaced by s.
+Shape strides_with(const Tensor& t, int64_t d, int64_t s) {
+  Shape st = t.strides();
+  st[d] = s;
+  return st;
+}
+
+// A 1-D (or 0-d) index's offsets along dim d of `self`, viewed at `shape`
+// (its entries run along dim d, broadcast over the others).
+Tensor offsets_along(const char* op, const Tensor& self, int64_t d, const Tensor& index,
+                     const Shape& shape, bool allow_negative) {
+  Tensor off = index_offsets(op, index, self.sizes()[d], self.strides()[d], d, allow_negative);
+  Shape st(shape.size(), 0);
+  st[d] = 1;
+  return restride(off, shape, st);
+}
+
+void check_vector_index(const char* op, const Tensor& index) {
+  check_index_dtype(op, index, true);
+  FG_CHECK_INDEX(index.dim() <= 1, op, ": index is supposed to be a vector, got a ",
+                 index.dim(), "-D tensor");
+}
+
+// gather/scatter shape rules: same number of dims; index no larger than
+// `other` in every dim except (when skip >= 0) dim `skip`.
+void check_no_larger(const char* op, const Tensor& index, const Tensor& other,
+                     const char* what, int64_t skip) {
+  FG_CHECK(index.dim() == other.dim(), op, ": index tensor must have the same number of "
+           "dimensions as ", what, " tensor (", index.dim(), " vs ", other.dim(), ")");
+  for (int64_t k = 0; k < index.dim(); ++k)
+    FG_CHECK(k == skip || index.sizes()[k] <= other.sizes()[k], op,
+             ": size does not match at dimension ", k, ": expected index ",
+             shape_str(index.sizes()), " to be no larger than ", what, " ",
+             shape_str(other.sizes()), skip >= 0 ? " apart from dimension " : "",
+             skip >= 0 ? std::to_string(skip) : std::string());
+}
+
+ScatterMode parse_reduce(const char* op, const std::string& reduce) {
+  if (reduce.empty()) return ScatterMode::Assign;
+  if (reduce == "add") return ScatterMode::Add;
+  if (reduce == "multiply") return ScatterMode::Multiply;
+  fail<ValueError>(op, ": reduce argument must be either add or multiply, got '", reduce, "'");
+}
+
+// self[... index[i] ...] (op)= val[i]: the scatter core shared by scatter_ with a
+// tensor or a scalar source. val broadcasts to index's shape.
+void scatter_core(const char* op, const Tensor& self, int64_t dim, const Tensor& index,
+                  const Tensor& val, ScatterMode mode) {
+  check_index_dtype(op, index, false);
+  Tensor s = as_1d(self), ix = as_1d(index);
+  const int64_t d = wrap_dim(dim, self.dim(), op);
+  check_no_larger(op, ix, s, "self", d);
+  check_writable_nonempty(op, self);
+  Tensor off = restride(index_offsets(op, ix, s.sizes()[d], s.strides()[d], d, false),
+                        ix.sizes(), contiguous_strides(ix.sizes()));
+  Tensor dst = restride(s, ix.sizes(), strides_with(s, d, 0));
+  Tensor v = val.storage() == self.storage() ? clone(val) : val;
+  scatter_offsets(op, ix.sizes(), dst, off, v, mode);
+  self.bump_version();
+}
+
+}  // namespace
+
+Tensor index_select(const Tensor& self, int64_t dim, const Tensor& index) {
+  check_vector_index("index_select", index);
+  Tensor s = as_1d(self);
+  const int64_t d = wrap_dim(dim, self.dim(), "index_select");
+  Shape shape = s.sizes();
+  shape[d] = index.numel();
+  Tensor off = offsets_along("index_select", s, d, as_1d(index), shape, false);
+  Tensor out = empty(shape, self.dtype(), self.device());
+  gather_offsets("index_select", out, restride(s, shape, strides_with(s, d, 0)), off);
+  // A 0-d self gives a 0-d result (PyTorch).
+  return self.dim() == 0 ? restride(out, {}, {}) : out;
+}
+
+Tensor gather(const Tensor& self, int64_t dim, const Tensor& index) {
+  check_index_dtype("gather", index, false);
+  Tensor s = as_1d(self), ix = as_1d(index);
+  const int64_t d = wrap_dim(dim, self.dim(), "gather");
+  check_no_larger("gather", ix, s, "input", d);
+  Tensor out = empty(index.sizes(), self.dtype(), self.device());
+  Tensor off = restride(index_offsets("gather", ix, s.sizes()[d], s.strides()[d], d, false),
+                        ix.sizes(), contiguous_strides(ix.sizes()));
+  Tensor src = restride(s, ix.sizes(), strides_with(s, d, 0));
+  gather_offsets("gather", restride(out, ix.sizes(), contiguous_strides(ix.sizes())), src,
+                 off);
+  return out;
+}
+
+const Tensor& scatter_(const Tensor& self, int64_t dim, const Tensor& index,
+                       const Tensor& src, const std::string& reduce) {
+  FG_CHECK(src.dtype() == self.dtype(), "scatter: expected self.dtype to be equal to "
+           "src.dtype, got ", self.dtype(), " and ", src.dtype());
+  ScatterMode mode = parse_reduce("scatter", reduce);
+  Tensor s1 = as_1d(src), ix = as_1d(index);
+  check_no_larger("scatter", ix, s1, "src", -1);
+  // Only the index-shaped corner of src is read.
+  scatter_core("scatter", self, dim, index,
+               restride(s1, ix.sizes(), s1.strides()), mode);
+  return self;
+}
+
+const Tensor& scatter_(const Tensor& self, int64_t dim, const Tensor& index,
+                       const Scalar& value, const std::string& reduce) {
+  ScatterMode mode = parse_reduce("scatter", reduce);
+  scatter_core("scatter", self, dim, index, scalar_tensor(value, self.dtype()), mode);
+  return self;
+}
+
+Tensor scatter(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src,
+               const std::string& reduce) {
+  Tensor out = clone(self);
+  scatter_(out, dim, index, src, reduce);
+  return out;
+}
+Tensor scatter(const Tensor& self, int64_t dim, const Tensor& index, const Scalar& value,
+               const std::string& reduce) {
+  Tensor out = clone(self);
+  scatter_(out, dim, index, value, reduce);
+  return out;
+}
+
+const Tensor& scatter_add_(const Tensor& self, int64_t dim, const Tensor& index,
+                           const Tensor& src) {
+  FG_CHECK(src.dtype() == self.dtype(), "scatter_add: expected self.dtype to be equal to "
+           "src.dtype, got ", self.dtype(), " and ", src.dtype());
+  Tensor s1 = as_1d(src), ix = as_1d(index);
+  check_index_dtype("scatter_add", index, false);
+  check_no_larger("scatter_add", ix, s1, "src", -1);
+  scatter_core("scatter_add", self, dim, index, restride(s1, ix.sizes(), s1.strides()),
+               ScatterMode::Add);
+  return self;
+}
+Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
+  Tensor out = clone(self);
+  scatter_add_(out, dim, index, src);
+  return out;
+}
+
+const Tensor& index_add_(const Tensor& self, int64_t dim, const Tensor& index,
+                         const Tensor& source, const Scalar& alpha) {
+  const char* op = "index_add_";
+  check_vector_index(op, index);
+  FG_CHECK(source.dtype() == self.dtype(), op, ": self (", self.dtype(), ") and source (",
+           source.dtype(), ") must have the same scalar type");
+  Tensor s = as_1d(self), src = as_1d(source);
+  const int64_t d = wrap_dim(dim, self.dim(), op);
+  FG_CHECK(src.dim() == s.dim(), op, ": source ", shape_str(source.sizes()), " and self ",
+           shape_str(self.sizes()), " must have the same number of dimensions");
+  for (int64_t k = 0; k < s.dim(); ++k)
+    FG_CHECK(k == d || src.sizes()[k] == s.sizes()[k], op,
+             ": source tensor shape must match self tensor shape, excluding the specified "
+             "dimension. Got self.shape = ", shape_str(self.sizes()), " source.shape = ",
+             shape_str(source.sizes()));
+  FG_CHECK(index.numel() == src.sizes()[d], op, ": number of indices (", index.numel(),
+           ") should be equal to source.size(dim) (", src.sizes()[d], ")");
+  check_writable_nonempty(op, self);
+  Tensor off = offsets_along(op, s, d, as_1d(index), src.sizes(), false);
+  Tensor v = source;
+  if (!(alpha.kind != Scalar::Kind::Float && alpha.i == 1)) v = mul(source, alpha);
+  v = to_dtype(v, self.dtype());
+  if (v.storage() == self.storage()) v = clone(v);
+  scatter_offsets(op, src.sizes(), restride(s, src.sizes(), strides_with(s, d, 0)), off,
+                  as_1d(v), ScatterMode::Add);
+  self.bump_version();
+  return self;
+}
+Tensor index_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source,
+                 const Scalar& alpha) {
+  Tensor out = clone(self);
+  index_add_(out, dim, index, source, alpha);
+  return out;
+}
+
+const Tensor& index_fill_(const Tensor& self, int64_t dim, const Tensor& index,
+                          const Scalar& value) {
+  const char* op = "index_fill_";
+  check_vector_index(op, index);
+  Tensor s = as_1d(self);
+  const int64_t d = wrap_dim(dim, self.dim(), op);
+  check_writable_nonempty(op, self);
+  Shape shape = s.sizes();
+  shape[d] = index.numel();
+  Tensor off = offsets_along(op, s, d, as_1d(index), shape, true);
+  scatter_offsets(op, shape, restride(s, shape, strides_with(s, d, 0)), off,
+                  scalar_tensor(value, self.dtype()), ScatterMode::Assign);
+  self.bump_version();
+  return self;
+}
+Tensor index_fill(const Tensor& self, int64_t dim, const Tensor& index, const Scalar& value) {
+  Tensor out = clone(self);
+  index_fill_(out, dim, index, value);
+  return out;
+}
+
+Tensor take(const Tensor& self, const Tensor& index) {
+  check_index_dtype("take", index, false);
+  Tensor flat = contiguous(self);
+  const int64_t n = self.numel();
+  flat = restride(flat, {n}, {1});
+  Tensor off = index_offsets("take", index, n, 1, 0, true);
+  Tensor out = empty(index.sizes(), self.dtype(), self.device());
+  gather_offsets("take", out, restride(flat, index.sizes(), Shape(index.dim(), 0)), off);
+  return out;
+}
+
+}  // namespace fastgrad

@@ -1,0 +1,3 @@
+"""fastgrad.nn: neural-network building blocks (for now only `functional`)."""
+
+from . import functional  # noqa: F401
