@@ -54,6 +54,12 @@ def test_dim_reductions(op, dtype, dim, keepdim, layout, rng, torch):
     a, x = make(rng, SHAPE, dtype, layout=layout)
     if op == "logsumexp" and dim is None:
         dim = (0, 1, 2)  # torch requires a dim here
+    if op == "norm" and isinstance(dim, (tuple, list)) and len(dim) > 2:  # fro: matrix norm
+        with pytest.raises(RuntimeError, match="norm: 'fro' is a matrix norm"):
+            fg.norm(x, dim=dim, keepdim=keepdim)
+        with pytest.raises(RuntimeError, match="dim must be a 2-tuple"):
+            torch.norm(torch_of(torch, a), dim=dim)
+        return
     got = getattr(fg, op)(x, dim=dim, keepdim=keepdim)
     want = getattr(torch, op)(torch_of(torch, a), dim=dim, keepdim=keepdim)
     assert_close(got, want, rtol=1e-5, atol=1e-5)
@@ -390,6 +396,7 @@ ERRORS = [
     (lambda x: fg.norm(x.int()), RuntimeError, "norm: Expected a floating point"),
     (lambda x: fg.norm(x, "nuc"), NotImplementedError, "norm"),
     (lambda x: fg.norm(x, "bad"), ValueError, "norm"),
+    (lambda x: fg.norm(fg.tensor(np.ones((1, 2, 3))), "fro", (0, 1, 2)), RuntimeError, "norm: 'fro' is a matrix"),
     (lambda x: fg.argmax(x.bool()), RuntimeError, "argmax"),
     (lambda x: fg.softmax(x.int(), 0), NotImplementedError, "softmax"),
     (lambda x: fg.log_softmax(x, 0, fg.int64), NotImplementedError, "log_softmax"),

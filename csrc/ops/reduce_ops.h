@@ -52,7 +52,8 @@ Tensor stddev(const Tensor& x, const DimList& dim = std::nullopt, double correct
               bool keepdim = false);
 // log(sum(exp(x))) without overflow; integer inputs compute in float.
 Tensor logsumexp(const Tensor& x, const DimList& dim, bool keepdim = false);
-// Vector p-norm; p = nullopt is 'fro' (2-norm over the dims, at most 2 dims).
+// Vector p-norm; p = nullopt is 'fro': the 2-norm over
+// all dims or over at most 2 given dims (more raise, as in PyTorch).
 Tensor norm(const Tensor& x, std::optional<double> p = std::nullopt,
             const DimList& dim = std::nullopt, bool keepdim = false,
             OptDType dtype = std::nullopt);

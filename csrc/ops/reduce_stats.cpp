@@ -104,8 +104,10 @@ Tensor norm(const Tensor& x, std::optional<double> p, const DimList& dim, bool k
            "norm: Expected a floating point or complex tensor as input. Got ", x.dtype());
   if (dtype)
     FG_CHECK(is_floating(*dtype), "norm: dtype must be a floating point type, got ", *dtype);
+  // PyTorch treats 'fro' over dims as a matrix norm: at most 2 of them.
   FG_CHECK(p || !dim || dim->size() <= 2,
-           "norm: the 'fro' norm takes at most 2 dims, got ", dim ? dim->size() : 0);
+           "norm: 'fro' is a matrix norm here: dim must be a 2-tuple, got ", dim ? dim->size() : 0,
+           " dims");
   double order = p.value_or(2.0);
   auto mask = reduce_mask("norm", x, dim);
   if (std::isinf(order)) {
