@@ -216,6 +216,39 @@ def test_int_promotes_to_int64(op, dtype, rng, torch):
     assert_close(got, getattr(torch, op)(torch_of(torch, a), *args))
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m, x: m.mean(x, dtype=m.float64),
+        lambda m, x: m.mean(x, 1, dtype=m.float32),
+        lambda m, x: m.sum(x, 0, dtype=m.float32),
+        lambda m, x: m.prod(x, dtype=m.float64),
+        lambda m, x: m.cumsum(x, 1, dtype=m.float64),
+        lambda m, x: m.cumprod(x, 0, dtype=m.int32),
+        lambda m, x: m.softmax(x, 1, dtype=m.float32),
+        lambda m, x: m.log_softmax(x, 0, dtype=m.float64),
+        lambda m, x: m.logsumexp(x, 1),
+        lambda m, x: m.sum(x, np.int64(1)),
+        lambda m, x: m.amax(x, (np.int32(0),)),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.bool_])
+def test_dtype_arg_on_int_input(call, dtype, rng, torch):
+    a, x = make(rng, (4, 1, 3), dtype, layout="transposed")
+    assert_close(call(fg, x), call(torch, torch_of(torch, a)), rtol=1e-5, atol=1e-6)
+
+
+def test_size_one_dims_and_tiling(rng, torch):
+    # Size-1 kept dims around a column reduction take the tiled path.
+    for shape, dims in [((300, 1, 50, 1), (0,)), ((70, 40, 1), (0, 2)), ((9, 200), (0,))]:
+        a, x = make(rng, shape, np.float64)
+        t = torch_of(torch, a)
+        assert_close(fg.sum(x, dims), torch.sum(t, dims))
+        assert_close(fg.amin(x, dims, True), torch.amin(t, dims, True))
+        assert_close(fg.argmax(x, dims[0]), torch.argmax(t, dims[0]))
+        assert_close(fg.std(x, dims), torch.std(t, dims))
+
+
 def test_int_sum_wraps_like_torch(torch):
     a = np.array([2**62, 2**62, 2**62], dtype=np.int64)
     assert_close(fg.sum(fg.tensor(a)), torch.sum(torch.from_numpy(a)))

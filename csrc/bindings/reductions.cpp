@@ -12,16 +12,26 @@ namespace {
 using TT = const Tensor&;
 using OptInt = std::optional<int64_t>;
 
+// Python and numpy integers (anything with __index__ that is not a tensor).
+bool is_index(py::handle h) {
+  return PyIndex_Check(h.ptr()) && !py::isinstance<Tensor>(h);
+}
+int64_t index_of(py::handle h) {
+  auto o = py::reinterpret_steal<py::object>(PyNumber_Index(h.ptr()));
+  if (!o) throw py::error_already_set();
+  return o.cast<int64_t>();
+}
+
 // None -> all dims; an int or a sequence of ints -> that list.
 DimList to_dims(const char* op, py::handle h) {
   if (h.is_none()) return std::nullopt;
-  if (PyLong_Check(h.ptr())) return std::vector<int64_t>{h.cast<int64_t>()};
+  if (is_index(h)) return std::vector<int64_t>{index_of(h)};
   if (py::isinstance<py::sequence>(h) && !py::isinstance<py::str>(h)) {
     std::vector<int64_t> dims;
     for (py::handle d : h.cast<py::sequence>()) {
-      FG_CHECK_TYPE(PyLong_Check(d.ptr()), op, "(): argument 'dim' must be a tuple of ints, "
+      FG_CHECK_TYPE(is_index(d), op, "(): argument 'dim' must be a tuple of ints, "
                     "but found element of type ", Py_TYPE(d.ptr())->tp_name);
-      dims.push_back(d.cast<int64_t>());
+      dims.push_back(index_of(d));
     }
     return dims;
   }

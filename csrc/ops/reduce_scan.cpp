@@ -1,6 +1,7 @@
 // Ops along one dim that produce a full line per input line: cumsum, cumprod,
 // softmax, log_softmax. Each is a line functor for map_lines().
 #include <cmath>
+#include <limits>
 
 #include "ops/reduce.h"
 
@@ -31,17 +32,27 @@ struct ScanLine {
 };
 
 // exp(x - max) / sum, or its log: the shift keeps exp() from overflowing.
+// exp() runs once per element in T (the output buffer holds it between
+// passes); only the sum is kept in double.
 template <bool Log>
 struct SoftmaxLine {
   template <class T>
   void operator()(const T* x, int64_t xs, T* y, int64_t ys, int64_t n) const {
-    double m = -INFINITY;
-    for (int64_t i = 0; i < n; ++i) m = std::max<double>(m, x[i * xs]);
-    double sum = cpu::pairwise_sum<double>(x, xs, n, [m](T v) { return std::exp(v - m); });
-    double log_sum = std::log(sum);
+    T m = -std::numeric_limits<T>::infinity();
+    for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i * xs]);
+    double sum = 0;
     for (int64_t i = 0; i < n; ++i) {
-      double d = x[i * xs] - m;
-      y[i * ys] = static_cast<T>(Log ? d - log_sum : std::exp(d) / sum);
+      T e = std::exp(x[i * xs] - m);
+      if constexpr (!Log) y[i * ys] = e;
+      sum += e;
+    }
+    if constexpr (Log) {
+      // (x - m) - log(sum): subtracting m first keeps large inputs exact.
+      T log_sum = static_cast<T>(std::log(sum));
+      for (int64_t i = 0; i < n; ++i) y[i * ys] = (x[i * xs] - m) - log_sum;
+    } else {
+      T inv = static_cast<T>(1.0 / sum);
+      for (int64_t i = 0; i < n; ++i) y[i * ys] *= inv;
     }
   }
 };

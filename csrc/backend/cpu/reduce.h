@@ -15,6 +15,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <numeric>
 #include <vector>
 
@@ -62,7 +63,11 @@ inline RowLayout make_row_layout(const Tensor& x, const std::vector<bool>& reduc
   RowLayout L;
   Shape red_sizes, red_strides;
   std::vector<int64_t> kept, red;
-  for (int64_t d = 0; d < x.dim(); ++d) (reduce[d] ? red : kept).push_back(d);
+  // Size-1 kept dims index nothing; dropping them lets the innermost real
+  // kept dim be seen as adjacent rows (Note [Tiled rows]).
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (reduce[d]) red.push_back(d);
+    else if (x.sizes()[d] != 1) kept.push_back(d);
   for (int64_t d : kept) {
     L.outer_sizes.push_back(x.sizes()[d]);
     L.outer_strides.push_back(x.strides()[d]);
@@ -108,14 +113,45 @@ inline RowLayout make_line_layout(const Tensor& x, int64_t dim) {
   return make_row_layout(x, reduce, /*ordered=*/true);
 }
 
+// Note [Tiled rows]: when the reduced run is strided but neighbouring rows
+// are adjacent in memory (sum over dim 0 of a row-major matrix), walking one
+// row at a time touches a new cache line per element. Instead a tile of up to
+// kTileRows neighbouring rows is transposed into a contiguous buffer (reading
+// whole cache lines) and the functor runs on the buffer with stride 1.
+constexpr int64_t kTileRows = 64;
+constexpr int64_t kTileElems = int64_t{1} << 18;
+
 // f(row, const T* p, stride, n) for every row, in parallel. Rows are grouped
 // so each task touches about kGrain elements.
 template <class T, class F>
 void for_each_row(const RowLayout& L, const F& f) {
   const T* base = static_cast<const T*>(L.src.raw_data());
-  int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(L.n, 1));
+  const size_t no = L.outer_sizes.size();
+  const int64_t n = L.n;
+  if (L.stride != 1 && n > 1 && no > 0 && L.outer_strides[no - 1] == 1) {
+    const int64_t inner = L.outer_sizes[no - 1];
+    const int64_t B = std::min({kTileRows, inner, kTileElems / n});
+    if (B >= 8) {
+      const int64_t per_line = (inner + B - 1) / B;
+      const int64_t tiles = L.rows / inner * per_line;
+      const int64_t s = L.stride;
+      parallel_for(0, tiles, std::max<int64_t>(1, kGrain / (B * n)), [&](int64_t b, int64_t e) {
+        std::unique_ptr<T[]> buf(new T[B * n]);
+        for (int64_t t = b; t < e; ++t) {
+          int64_t j0 = t % per_line * B, cnt = std::min(B, inner - j0);
+          int64_t r0 = t / per_line * inner + j0;
+          const T* p = base + L.offset_of(r0);
+          for (int64_t i = 0; i < n; ++i)
+            for (int64_t j = 0; j < cnt; ++j) buf[j * n + i] = p[i * s + j];
+          for (int64_t j = 0; j < cnt; ++j) f(r0 + j, buf.get() + j * n, int64_t{1}, n);
+        }
+      });
+      return;
+    }
+  }
+  int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(n, 1));
   parallel_for(0, L.rows, grain, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) f(r, base + L.offset_of(r), L.stride, L.n);
+    for (int64_t r = b; r < e; ++r) f(r, base + L.offset_of(r), L.stride, n);
   });
 }
 
