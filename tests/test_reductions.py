@@ -249,6 +249,15 @@ def test_size_one_dims_and_tiling(rng, torch):
         assert_close(fg.std(x, dims), torch.std(t, dims))
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("op", ["cumsum", "cumprod", "softmax", "log_softmax"])
+def test_lines_along_strided_dims(op, layout, rng, torch):
+    # Lines along dim 0 of row-major data go through the tiled gather/scatter.
+    for shape, dim in [((200, 1, 30), 0), ((50, 70), 0), ((3, 100, 9), 1), ((40, 20), -1)]:
+        a, x = make(rng, shape, np.float64, low=0.5, high=1.5, layout=layout)
+        assert_close(getattr(fg, op)(x, dim), getattr(torch, op)(torch_of(torch, a), dim))
+
+
 def test_int_sum_wraps_like_torch(torch):
     a = np.array([2**62, 2**62, 2**62], dtype=np.int64)
     assert_close(fg.sum(fg.tensor(a)), torch.sum(torch.from_numpy(a)))

@@ -116,38 +116,61 @@ inline RowLayout make_line_layout(const Tensor& x, int64_t dim) {
 // Note [Tiled rows]: when the reduced run is strided but neighbouring rows
 // are adjacent in memory (sum over dim 0 of a row-major matrix), walking one
 // row at a time touches a new cache line per element. Instead a tile of up to
-// kTileRows neighbouring rows is transposed into a contiguous buffer (reading
-// whole cache lines) and the functor runs on the buffer with stride 1.
+// kTileRows neighbouring rows is transposed into a contiguous scratch buffer
+// (reading whole cache lines) and the functor runs on it with stride 1; line
+// outputs are transposed back the same way.
 constexpr int64_t kTileRows = 64;
 constexpr int64_t kTileElems = int64_t{1} << 18;
+
+// Rows per tile for L, or 0 where rows are walked directly.
+inline int64_t tile_rows(const RowLayout& L) {
+  size_t no = L.outer_sizes.size();
+  if (L.n <= 1 || no == 0 || L.outer_strides[no - 1] != 1) return 0;
+  int64_t B = std::min({kTileRows, L.outer_sizes[no - 1], kTileElems / L.n});
+  return B >= 8 ? B : 0;
+}
+
+// body(r0, cnt, scratch) for tiles of cnt <= B adjacent rows starting at row
+// r0, in parallel; each task owns `scratch_bytes` of scratch memory.
+template <class Body>
+void for_each_tile(const RowLayout& L, int64_t B, size_t scratch_bytes, const Body& body) {
+  const int64_t inner = L.outer_sizes.back();
+  const int64_t per_line = (inner + B - 1) / B;
+  const int64_t tiles = L.rows / inner * per_line;
+  parallel_for(0, tiles, std::max<int64_t>(1, kGrain / (B * L.n)), [&](int64_t b, int64_t e) {
+    std::unique_ptr<char[]> scratch(new char[scratch_bytes]);
+    for (int64_t t = b; t < e; ++t) {
+      int64_t j0 = t % per_line * B;
+      body(t / per_line * inner + j0, std::min(B, inner - j0), scratch.get());
+    }
+  });
+}
+
+// buf[j * n + i] = p[i * s + j] for cnt rows, and back.
+template <class T>
+void gather_rows(const T* p, int64_t s, int64_t n, int64_t cnt, T* buf) {
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < cnt; ++j) buf[j * n + i] = p[i * s + j];
+}
+template <class T>
+void scatter_rows(const T* buf, int64_t n, int64_t cnt, T* q, int64_t s) {
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < cnt; ++j) q[i * s + j] = buf[j * n + i];
+}
 
 // f(row, const T* p, stride, n) for every row, in parallel. Rows are grouped
 // so each task touches about kGrain elements.
 template <class T, class F>
 void for_each_row(const RowLayout& L, const F& f) {
   const T* base = static_cast<const T*>(L.src.raw_data());
-  const size_t no = L.outer_sizes.size();
   const int64_t n = L.n;
-  if (L.stride != 1 && n > 1 && no > 0 && L.outer_strides[no - 1] == 1) {
-    const int64_t inner = L.outer_sizes[no - 1];
-    const int64_t B = std::min({kTileRows, inner, kTileElems / n});
-    if (B >= 8) {
-      const int64_t per_line = (inner + B - 1) / B;
-      const int64_t tiles = L.rows / inner * per_line;
-      const int64_t s = L.stride;
-      parallel_for(0, tiles, std::max<int64_t>(1, kGrain / (B * n)), [&](int64_t b, int64_t e) {
-        std::unique_ptr<T[]> buf(new T[B * n]);
-        for (int64_t t = b; t < e; ++t) {
-          int64_t j0 = t % per_line * B, cnt = std::min(B, inner - j0);
-          int64_t r0 = t / per_line * inner + j0;
-          const T* p = base + L.offset_of(r0);
-          for (int64_t i = 0; i < n; ++i)
-            for (int64_t j = 0; j < cnt; ++j) buf[j * n + i] = p[i * s + j];
-          for (int64_t j = 0; j < cnt; ++j) f(r0 + j, buf.get() + j * n, int64_t{1}, n);
-        }
-      });
-      return;
-    }
+  if (int64_t B = L.stride != 1 ? tile_rows(L) : 0) {
+    for_each_tile(L, B, sizeof(T) * B * n, [&](int64_t r0, int64_t cnt, char* scratch) {
+      T* buf = reinterpret_cast<T*>(scratch);
+      gather_rows(base + L.offset_of(r0), L.stride, n, cnt, buf);
+      for (int64_t j = 0; j < cnt; ++j) f(r0 + j, buf + j * n, int64_t{1}, n);
+    });
+    return;
   }
   int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(n, 1));
   parallel_for(0, L.rows, grain, [&](int64_t b, int64_t e) {
@@ -161,10 +184,24 @@ template <class In, class Out, class F>
 void for_each_line(const RowLayout& in, const RowLayout& out, const F& f) {
   const In* ib = static_cast<const In*>(in.src.raw_data());
   Out* ob = static_cast<Out*>(out.src.raw_data());
-  int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(in.n, 1));
+  const int64_t n = in.n;
+  int64_t B = in.stride != 1 || out.stride != 1 ? std::min(tile_rows(in), tile_rows(out)) : 0;
+  if (B) {
+    size_t in_bytes = (sizeof(In) * B * n + 15) / 16 * 16;  // align the Out part
+    for_each_tile(in, B, in_bytes + sizeof(Out) * B * n,
+                  [&](int64_t r0, int64_t cnt, char* scratch) {
+      In* bi = reinterpret_cast<In*>(scratch);
+      Out* bo = reinterpret_cast<Out*>(scratch + in_bytes);
+      gather_rows(ib + in.offset_of(r0), in.stride, n, cnt, bi);
+      for (int64_t j = 0; j < cnt; ++j) f(bi + j * n, int64_t{1}, bo + j * n, int64_t{1}, n);
+      scatter_rows(bo, n, cnt, ob + out.offset_of(r0), out.stride);
+    });
+    return;
+  }
+  int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(n, 1));
   parallel_for(0, in.rows, grain, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r)
-      f(ib + in.offset_of(r), in.stride, ob + out.offset_of(r), out.stride, in.n);
+      f(ib + in.offset_of(r), in.stride, ob + out.offset_of(r), out.stride, n);
   });
 }
 
