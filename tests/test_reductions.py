@@ -443,6 +443,7 @@ ERRORS = [
     (lambda x: fg.softmax(x.int(), 0), NotImplementedError, "softmax"),
     (lambda x: fg.log_softmax(x, 0, fg.int64), NotImplementedError, "log_softmax"),
     (lambda x: fg.sum(x, 1.5), TypeError, "sum"),
+    (lambda x: fg.logsumexp(x), TypeError, "logsumexp"),
     (lambda x: fg.var(x, 0, True, correction=1), RuntimeError, "var"),
 ]
 

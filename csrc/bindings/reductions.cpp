@@ -98,8 +98,10 @@ void bind_reductions(py::module_& m, TensorClass& cls) {
   FG_BIND_DIMS(any, any)
   FG_BIND_DIMS(amax, amax)
   FG_BIND_DIMS(amin, amin)
-  FG_BIND_DIMS(logsumexp, logsumexp)
 #undef FG_BIND_DIMS
+  def2("logsumexp", [](TT x, py::object dim, bool keepdim) {  // dim is required
+    return logsumexp(x, to_dims("logsumexp", dim), keepdim);
+  }, "dim"_a, "keepdim"_a = false);
   def2("count_nonzero", [](TT x, py::object dim) {
     return count_nonzero(x, to_dims("count_nonzero", dim));
   }, "dim"_a = py::none());

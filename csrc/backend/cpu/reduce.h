@@ -6,17 +6,18 @@
 // make_row_layout() collapses the reduced dims into that single run
 // (pointer, stride, n); only when they cannot be collapsed does it copy the
 // input once into a permuted contiguous buffer (kept dims first, reduced dims
-// last). for_each_row() then calls a per-row functor in parallel. Ops are
-// functors of (row, const T* p, stride, n); they never walk strides of more
-// than one dim themselves.
+// last). for_each_row() then calls a per-row functor in parallel (strided
+// runs of adjacent rows are first transposed in cache-sized tiles, Note
+// [Tiled rows]). Ops are functors of (row, const T* p, stride, n); they never
+// walk strides of more than one dim themselves.
 //
 // Lines (scan / softmax along one dim) are the same layout with exactly one
-// reduced dim, which is always a single run, so no copy is ever needed.
+// reduced dim, which is always a single run, so no copy is ever needed;
+// for_each_line() hands the functor an input and an output line.
 #pragma once
 #include <algorithm>
 #include <cstdint>
 #include <memory>
-#include <numeric>
 #include <vector>
 
 #include "backend/cpu/elementwise.h"
