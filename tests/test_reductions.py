@@ -438,7 +438,11 @@ ERRORS = [
     (lambda x: fg.norm(x.int()), RuntimeError, "norm: Expected a floating point"),
     (lambda x: fg.norm(x, "nuc"), NotImplementedError, "norm"),
     (lambda x: fg.norm(x, "bad"), ValueError, "norm"),
-    (lambda x: fg.norm(fg.tensor(np.ones((1, 2, 3))), "fro", (0, 1, 2)), RuntimeError, "norm: 'fro' is a matrix"),
+    (
+        lambda x: fg.norm(fg.tensor(np.ones((1, 2, 3))), "fro", (0, 1, 2)),
+        RuntimeError,
+        "norm: 'fro' is a matrix",
+    ),
     (lambda x: fg.argmax(x.bool()), RuntimeError, "argmax"),
     (lambda x: fg.softmax(x.int(), 0), NotImplementedError, "softmax"),
     (lambda x: fg.log_softmax(x, 0, fg.int64), NotImplementedError, "log_softmax"),
@@ -455,7 +459,11 @@ def test_errors(call, exc, match):
 
 
 EMPTY_ERRORS = [
-    (lambda e: fg.max(e), RuntimeError, r"max\(\): Expected reduction dim to be specified for input.numel\(\) == 0"),
+    (
+        lambda e: fg.max(e),
+        RuntimeError,
+        r"max\(\): Expected reduction dim to be specified for input.numel\(\) == 0",
+    ),
     (lambda e: e.min(), RuntimeError, r"min\(\): Expected reduction dim to be specified"),
     (lambda e: fg.argmax(e), IndexError, r"argmax\(\): Expected reduction dim to be specified"),
     (lambda e: fg.amax(e), RuntimeError, r"amax\(\): Expected reduction dim to be specified"),
@@ -463,7 +471,11 @@ EMPTY_ERRORS = [
     (lambda e: fg.argmin(e, 0), IndexError, r"argmin\(\): Expected reduction dim 0 to have non-zero size"),
     (lambda e: fg.amax(e, (0, 1)), IndexError, r"amax\(\): Expected reduction dim 0"),
     (lambda e: fg.norm(e, float("inf")), RuntimeError, "norm: cannot compute the inf norm"),
-    (lambda e: fg.norm(e, float("inf"), 0), RuntimeError, "norm: cannot compute the inf norm on the dimension 0"),
+    (
+        lambda e: fg.norm(e, float("inf"), 0),
+        RuntimeError,
+        "norm: cannot compute the inf norm on the dimension 0",
+    ),
 ]
 
 

@@ -12,8 +12,9 @@
 
 namespace fastgrad {
 
-// Which dims are reduced (nullopt and, as in PyTorch, {} mean every dim). Out-of-range dims raise IndexError, repeated dims
-// RuntimeError, both naming `op`.
+// Which dims are reduced (nullopt and, as in PyTorch, {} mean every dim).
+// Out-of-range dims raise IndexError, repeated dims RuntimeError, both naming
+// `op`.
 std::vector<bool> reduce_mask(const char* op, const Tensor& x, const DimList& dims);
 std::vector<bool> reduce_mask(const char* op, const Tensor& x, int64_t dim);
 // Sizes after reducing: reduced dims become 1 (keepdim) or disappear.
