@@ -34,7 +34,7 @@ Scalar to_scalar(py::handle h);
 
 namespace pybind11::detail {
 template <> struct type_caster<fastgrad::Scalar> {
-  PYBIND11_TYPE_CASTER(fastgrad::Scalar, const_name("Number"));
+  PYBIND11_TYPE_CASTER(fastgrad::Scalar, const_name("int | float | bool"));
   bool load(handle src, bool) {
     if (!fastgrad::bindings::is_python_scalar(src)) return false;
     value = fastgrad::bindings::to_scalar(src);

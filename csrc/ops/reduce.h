@@ -1,0 +1,62 @@
+// Op-level helpers shared by the reduction ops: dim-list parsing with
+// PyTorch's errors, output shapes, and the launch of a per-row functor on the
+// CPU reduction engine (backend/cpu/reduce.h).
+#pragma once
+#include <optional>
+#include <type_traits>
+#include <vector>
+
+#include "backend/cpu/reduce.h"
+#include "ops/elementwise.h"
+#include "ops/reduce_ops.h"
+
+namespace fastgrad {
+
+// Which dims are reduced (nullopt and, as in PyTorch, {} mean every dim).
+// Out-of-range dims raise IndexError, repeated dims RuntimeError, both naming
+// `op`.
+std::vector<bool> reduce_mask(const char* op, const Tensor& x, const DimList& dims);
+std::vector<bool> reduce_mask(const char* op, const Tensor& x, int64_t dim);
+// Sizes after reducing: reduced dims become 1 (keepdim) or disappear.
+Shape reduced_shape(const Tensor& x, const std::vector<bool>& mask, bool keepdim);
+// "max(): Expected reduction dim 0 to have non-zero size." for ops without an
+// identity (max, argmax, ...); also the numel() == 0 full-reduction message.
+void check_nonempty_reduction(const char* op, const Tensor& x,
+                              const std::vector<bool>& mask, bool dim_given);
+void check_cpu(const char* op, const Tensor& x);
+
+// The accumulator of a row: double for floats (so float32 sums stay within
+// 1e-7 relative of the exact value), the type itself otherwise.
+template <class T>
+using acc_t = std::conditional_t<std::is_floating_point_v<T>, double, T>;
+
+// out[row] = f(p, stride, n) for each row; x must already have the dtype T
+// the functor reads. `ordered`: see make_row_layout.
+template <class T, class F>
+Tensor reduce_rows(const char* op, const Tensor& x, const std::vector<bool>& mask,
+                   bool keepdim, const F& f, bool ordered = false) {
+  check_cpu(op, x);
+  using R = decltype(f(static_cast<const T*>(nullptr), int64_t{}, int64_t{}));
+  Tensor out = empty(reduced_shape(x, mask, keepdim), dtype_of<R>::value, x.device());
+  R* o = out.data<R>();
+  auto L = cpu::make_row_layout(x, mask, ordered);
+  cpu::for_each_row<T>(L, [&](int64_t r, const T* p, int64_t s, int64_t n) {
+    o[r] = f(p, s, n);
+  });
+  return out;
+}
+
+// out lines = f(in line) along `dim` (scans, softmax): out has x's shape and
+// dtype Out; x must already have dtype In.
+template <class In, class Out, class F>
+Tensor map_lines(const char* op, const Tensor& x, int64_t dim, const F& f) {
+  check_cpu(op, x);
+  Tensor out = empty(x.sizes(), dtype_of<Out>::value, x.device());
+  if (x.numel() == 0) return out;
+  auto Li = cpu::make_line_layout(x, dim);
+  auto Lo = cpu::make_line_layout(out, dim);
+  cpu::for_each_line<In, Out>(Li, Lo, f);
+  return out;
+}
+
+}  // namespace fastgrad

@@ -1,0 +1,106 @@
+// Extremes: max/min (all, or values + indices along a dim), amax/amin,
+// argmax/argmin. One row functor finds the index of the extreme; the value
+// ops read the element at that index.
+#include "ops/reduce.h"
+
+namespace fastgrad {
+
+namespace {
+
+// Index of the first max (IsMax) or min in a row; the first NaN wins, as in
+// PyTorch. Rows are never empty here (checked by the ops).
+template <bool IsMax>
+struct ArgRow {
+  template <class T> int64_t operator()(const T* p, int64_t s, int64_t n) const {
+    int64_t best = 0;
+    T bv = p[0];
+    if (bv != bv) return 0;
+    for (int64_t i = 1; i < n; ++i) {
+      T v = p[i * s];
+      if (v != v) return i;
+      if (IsMax ? v > bv : v < bv) { bv = v; best = i; }
+    }
+    return best;
+  }
+};
+
+template <bool IsMax>
+struct ValueRow {
+  template <class T> T operator()(const T* p, int64_t s, int64_t n) const {
+    return p[ArgRow<IsMax>{}(p, s, n) * s];
+  }
+};
+
+template <bool IsMax>
+Tensor extreme_values(const char* op, const Tensor& x, const DimList& dim, bool keepdim) {
+  auto mask = reduce_mask(op, x, dim);
+  check_nonempty_reduction(op, x, mask, dim && !dim->empty());
+  return dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return reduce_rows<T>(op, x, mask, keepdim, ValueRow<IsMax>{});
+  });
+}
+
+
+template <bool IsMax>
+std::pair<Tensor, Tensor> extreme_dim(const char* op, const Tensor& x, int64_t dim,
+                                      bool keepdim) {
+  auto mask = reduce_mask(op, x, dim);
+  check_nonempty_reduction(op, x, mask, true);
+  check_cpu(op, x);
+  Shape shape = reduced_shape(x, mask, keepdim);
+  Tensor values = empty(shape, x.dtype(), x.device());
+  Tensor indices = empty(shape, DType::Int64, x.device());
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* vo = values.data<T>();
+    int64_t* io = indices.data<int64_t>();
+    auto L = cpu::make_row_layout(x, mask, /*ordered=*/true);
+    cpu::for_each_row<T>(L, [&](int64_t r, const T* p, int64_t s, int64_t n) {
+      int64_t i = ArgRow<IsMax>{}(p, s, n);
+      io[r] = i;
+      vo[r] = p[i * s];
+    });
+  });
+  return {values, indices};
+}
+
+template <bool IsMax>
+Tensor arg_extreme(const char* op, const Tensor& x, std::optional<int64_t> dim,
+                   bool keepdim) {
+  FG_CHECK(x.dtype() != DType::Bool, op, "(): does not support bool input");
+  auto mask = dim ? reduce_mask(op, x, *dim) : std::vector<bool>(x.dim(), true);
+  // PyTorch raises IndexError here, unlike max()'s RuntimeError.
+  FG_CHECK_INDEX(dim || x.numel() != 0, op, "(): Expected reduction dim to be specified "
+                 "for input.numel() == 0.");
+  check_nonempty_reduction(op, x, mask, dim.has_value());
+  return dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return reduce_rows<T>(op, x, mask, keepdim, ArgRow<IsMax>{}, /*ordered=*/true);
+  });
+}
+
+}  // namespace
+
+Tensor max_all(const Tensor& x) { return extreme_values<true>("max", x, std::nullopt, false); }
+Tensor min_all(const Tensor& x) { return extreme_values<false>("min", x, std::nullopt, false); }
+std::pair<Tensor, Tensor> max_dim(const Tensor& x, int64_t dim, bool keepdim) {
+  return extreme_dim<true>("max", x, dim, keepdim);
+}
+std::pair<Tensor, Tensor> min_dim(const Tensor& x, int64_t dim, bool keepdim) {
+  return extreme_dim<false>("min", x, dim, keepdim);
+}
+Tensor amax(const Tensor& x, const DimList& dim, bool keepdim) {
+  return extreme_values<true>("amax", x, dim, keepdim);
+}
+Tensor amin(const Tensor& x, const DimList& dim, bool keepdim) {
+  return extreme_values<false>("amin", x, dim, keepdim);
+}
+Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
+  return arg_extreme<true>("argmax", x, dim, keepdim);
+}
+Tensor argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
+  return arg_extreme<false>("argmin", x, dim, keepdim);
+}
+
+}  // namespace fastgrad

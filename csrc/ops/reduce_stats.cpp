@@ -1,0 +1,126 @@
+// Statistics and norms: var, std, logsumexp, norm. All compute in double and
+// are floating-point only (logsumexp promotes integer inputs like PyTorch).
+#include <cmath>
+#include <limits>
+
+#include "ops/reduce.h"
+
+namespace fastgrad {
+
+namespace {
+
+struct Identity { template <class T> double operator()(T v) const { return v; } };
+
+// Two passes (mean, then squared deviations) instead of sum of squares:
+// no cancellation when the mean is large relative to the spread.
+struct VarRow {
+  double correction;
+  bool take_sqrt;
+  template <class T> T operator()(const T* p, int64_t s, int64_t n) const {
+    double mean = cpu::pairwise_sum<double>(p, s, n, Identity{}) / static_cast<double>(n);
+    double ss = cpu::pairwise_sum<double>(p, s, n, [mean](T v) {
+      double d = v - mean;
+      return d * d;
+    });
+    double v = ss / std::max(0.0, static_cast<double>(n) - correction);
+    return static_cast<T>(take_sqrt ? std::sqrt(v) : v);
+  }
+};
+
+// m + log(sum(exp(x - m))) with m the row max; an infinite m shifts by 0 so
+// that all -inf rows give -inf and rows holding +inf give +inf.
+struct LogSumExpRow {
+  template <class T> T operator()(const T* p, int64_t s, int64_t n) const {
+    double m = -std::numeric_limits<double>::infinity();
+    for (int64_t i = 0; i < n; ++i) m = std::max<double>(m, p[i * s]);
+    double shift = std::isinf(m) ? 0.0 : m;
+    double sum = cpu::pairwise_sum<double>(p, s, n, [shift](T v) { return std::exp(v - shift); });
+    return static_cast<T>(shift + std::log(sum));
+  }
+};
+
+// Vector p-norms; the branch on p is taken once per row.
+struct NormRow {
+  double p;
+  template <class T> T operator()(const T* x, int64_t s, int64_t n) const {
+    auto sum = [&](auto map) { return cpu::pairwise_sum<double>(x, s, n, map); };
+    double r;
+    if (p == 0) {
+      r = sum([](T v) { return v != T(0) ? 1.0 : 0.0; });
+    } else if (p == 1) {
+      r = sum([](T v) { return std::fabs(static_cast<double>(v)); });
+    } else if (p == 2) {
+      r = std::sqrt(sum([](T v) { return static_cast<double>(v) * v; }));
+    } else if (std::isinf(p)) {
+      r = std::fabs(static_cast<double>(x[0]));  // rows are non-empty here
+      for (int64_t i = 1; i < n && r == r; ++i) {
+        double a = std::fabs(static_cast<double>(x[i * s]));
+        r = a != a ? a : p > 0 ? std::max(r, a) : std::min(r, a);
+      }
+    } else {
+      double q = p;
+      r = std::pow(sum([q](T v) { return std::pow(std::fabs(static_cast<double>(v)), q); }),
+                   1.0 / q);
+    }
+    return static_cast<T>(r);
+  }
+};
+
+template <class Row>
+Tensor float_rows(const char* op, const Tensor& x, const std::vector<bool>& mask,
+                  bool keepdim, const Row& row) {
+  return dispatch_float(x.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    return reduce_rows<T>(op, x, mask, keepdim, row);
+  });
+}
+
+Tensor var_impl(const char* op, const Tensor& x, const DimList& dim, double correction,
+                bool keepdim, bool take_sqrt) {
+  FG_CHECK(is_floating(x.dtype()), op,
+           ": std and var only support floating point and complex dtypes, got ", x.dtype());
+  return float_rows(op, x, reduce_mask(op, x, dim), keepdim, VarRow{correction, take_sqrt});
+}
+
+}  // namespace
+
+Tensor var(const Tensor& x, const DimList& dim, double correction, bool keepdim) {
+  return var_impl("var", x, dim, correction, keepdim, false);
+}
+
+Tensor stddev(const Tensor& x, const DimList& dim, double correction, bool keepdim) {
+  return var_impl("std", x, dim, correction, keepdim, true);
+}
+
+Tensor logsumexp(const Tensor& x, const DimList& dim, bool keepdim) {
+  auto mask = reduce_mask("logsumexp", x, dim);
+  return float_rows("logsumexp", to_dtype(x, to_float_dtype(x.dtype())), mask, keepdim,
+                    LogSumExpRow{});
+}
+
+Tensor norm(const Tensor& x, std::optional<double> p, const DimList& dim, bool keepdim,
+            OptDType dtype) {
+  FG_CHECK(is_floating(x.dtype()),
+           "norm: Expected a floating point or complex tensor as input. Got ", x.dtype());
+  if (dtype)
+    FG_CHECK(is_floating(*dtype), "norm: dtype must be a floating point type, got ", *dtype);
+  // PyTorch treats 'fro' over dims as a matrix norm: at most 2 of them.
+  FG_CHECK(p || !dim || dim->size() <= 2,
+           "norm: 'fro' is a matrix norm here: dim must be a 2-tuple, got ", dim ? dim->size() : 0,
+           " dims");
+  double order = p.value_or(2.0);
+  auto mask = reduce_mask("norm", x, dim);
+  if (std::isinf(order)) {
+    FG_CHECK(x.numel() != 0 || (dim && !dim->empty()),
+             "norm: cannot compute the inf norm on an empty tensor because the "
+             "operation does not have an identity");
+    for (int64_t d = 0; d < x.dim(); ++d)
+      FG_CHECK(!mask[d] || x.sizes()[d] != 0, "norm: cannot compute the inf norm on "
+               "the dimension ", d, " because this dimension is empty and the operation "
+               "does not have an identity");
+  }
+  return float_rows("norm", to_dtype(x, dtype.value_or(x.dtype())), mask, keepdim,
+                    NormRow{order});
+}
+
+}  // namespace fastgrad
