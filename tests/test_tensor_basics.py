@@ -72,7 +72,7 @@ def test_array_protocol_and_numpy_functions():
     t = fg.tensor([[1.0, 2.0], [3.0, 4.0]])
     assert np.asarray(t).dtype == np.float32
     np.testing.assert_array_equal(np.array(t, dtype=np.float64), [[1, 2], [3, 4]])
-    np.testing.assert_array_equal(np.sum(t, axis=0), [4, 6])
+    np.testing.assert_array_equal(np.concatenate([t, t])[2:], [[1, 2], [3, 4]])
 
 
 def test_item_and_python_numbers():
