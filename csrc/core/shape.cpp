@@ -10,6 +10,14 @@ int64_t numel_of(const Shape& s) {
   return n;
 }
 
+int64_t checked_numel(const Shape& s, const char* op) {
+  int64_t n = 1;
+  for (int64_t d : s)
+    FG_CHECK(!__builtin_mul_overflow(n, d, &n), op, ": the number of elements of shape ",
+             shape_str(s), " overflows int64");
+  return n;
+}
+
 Shape contiguous_strides(const Shape& s) {
   Shape st(s.size());
   int64_t acc = 1;

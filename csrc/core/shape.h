@@ -9,6 +9,8 @@ namespace fastgrad {
 using Shape = std::vector<int64_t>;
 
 int64_t numel_of(const Shape& s);
+// numel_of with a check: RuntimeError naming `op` if the product overflows int64.
+int64_t checked_numel(const Shape& s, const char* op);
 Shape contiguous_strides(const Shape& s);
 std::string shape_str(const Shape& s);  // "(3, 4)", "()" , "(5,)"
 

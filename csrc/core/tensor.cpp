@@ -3,10 +3,11 @@
 namespace fastgrad {
 
 int64_t Tensor::size(int64_t d) const {
+  FG_CHECK_INDEX(dim() > 0, "size: dimension specified as ", d, " but tensor has no dimensions");
   return impl_->sizes[wrap_dim(d, dim(), "size")];
 }
 int64_t Tensor::stride(int64_t d) const {
-  if (dim() == 0) return 1;
+  FG_CHECK_INDEX(dim() > 0, "stride: dimension specified as ", d, " but tensor has no dimensions");
   return impl_->strides[wrap_dim(d, dim(), "stride")];
 }
 
@@ -25,8 +26,12 @@ Tensor empty(const Shape& sizes, DType dtype, Device device) {
   for (int64_t s : sizes)
     FG_CHECK_VALUE(s >= 0, "empty: negative dimension ", s, " in shape ",
                    shape_str(sizes));
+  int64_t nbytes = 0;
+  FG_CHECK(!__builtin_mul_overflow(checked_numel(sizes, "empty"), itemsize(dtype), &nbytes),
+           "out of memory: a tensor of shape ", shape_str(sizes), " and dtype ", dtype,
+           " would need more than 2^63 bytes");
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = allocate_storage(numel_of(sizes) * itemsize(dtype), device);
+  impl->storage = allocate_storage(nbytes, device);
   impl->sizes = sizes;
   impl->strides = contiguous_strides(sizes);
   impl->dtype = dtype;

@@ -170,46 +170,48 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
 # ---- *_like: same size, dtype and device unless overridden -----------------------
 
 
-def _like(input, dtype, device):
+def _like(input, dtype, device, op="*_like"):
+    if not isinstance(input, _C.Tensor):
+        raise TypeError(f"{op}: expected a Tensor as input, got {type(input).__name__}")
     return input.shape, input.dtype if dtype is None else dtype, input.device if device is None else _device(device)
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
-    s, dt, dev = _like(input, dtype, device)
+    s, dt, dev = _like(input, dtype, device, "empty_like")
     return _finish(_C._empty(s, dt, dev), requires_grad)
 
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
-    s, dt, dev = _like(input, dtype, device)
+    s, dt, dev = _like(input, dtype, device, "zeros_like")
     return _finish(_C._zeros(s, dt, dev), requires_grad)
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
-    s, dt, dev = _like(input, dtype, device)
+    s, dt, dev = _like(input, dtype, device, "ones_like")
     return _finish(_C._ones(s, dt, dev), requires_grad)
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False,
               memory_format=None):
-    s, dt, dev = _like(input, dtype, device)
+    s, dt, dev = _like(input, dtype, device, "full_like")
     return _finish(_C._full(s, _number(fill_value), dt, dev), requires_grad)
 
 
 def rand_like(input, *, generator=None, dtype=None, device=None, requires_grad=False,
               memory_format=None):
-    s, dt, dev = _like(input, dtype, device)
+    s, dt, dev = _like(input, dtype, device, "rand_like")
     return _finish(_C._rand(s, dt, dev, generator), requires_grad)
 
 
 def randn_like(input, *, generator=None, dtype=None, device=None, requires_grad=False,
                memory_format=None):
-    s, dt, dev = _like(input, dtype, device)
+    s, dt, dev = _like(input, dtype, device, "randn_like")
     return _finish(_C._randn(s, dt, dev, generator), requires_grad)
 
 
 def randint_like(input, *args, low=None, high=None, generator=None, dtype=None, device=None,
                  requires_grad=False, memory_format=None):
     """randint_like(input, high) or randint_like(input, low, high)."""
+    s, dt, dev = _like(input, dtype, device, "randint_like")
     lo, hi = _int_bounds("randint_like", args, low, high)
-    s, dt, dev = _like(input, dtype, device)
     return _finish(_C._randint(lo, hi, s, dt, dev, generator), requires_grad)

@@ -76,8 +76,14 @@ def _numpy_of(data):
     raise TypeError(f"tensor: unsupported data type {arr.dtype}")
 
 
+def _check_dtype(op, dtype):
+    if dtype is not None and not isinstance(dtype, _C.dtype):
+        raise TypeError(f"{op}: dtype must be a fastgrad dtype (e.g. fastgrad.float32), got {dtype!r}")
+
+
 def tensor(data, *, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of `data` (number, nested lists, ndarray, Tensor)."""
+    _check_dtype("tensor", dtype)
     arr, inferred = _numpy_of(data)
     dtype = dtype or inferred
     out = _C.from_numpy(np.array(arr, dtype=_fg_to_np[dtype], order="C", copy=True))
@@ -90,6 +96,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False):
 
 def as_tensor(data, dtype=None, device=None):
     """Like tensor(), but shares memory with a Tensor or ndarray when it can."""
+    _check_dtype("as_tensor", dtype)
     if isinstance(data, Tensor):
         return data if dtype in (None, data.dtype) else data.to(dtype)
     if isinstance(data, np.ndarray) and data.dtype in _np_to_fg and dtype in (None, _np_to_fg[data.dtype]):
@@ -174,6 +181,12 @@ def _type_conv(dt):
     return lambda self: self if self.dtype == dt else self._to_dtype(dt)
 
 
+def _type_as(self, other):
+    if not isinstance(other, Tensor):
+        raise TypeError(f"type_as: expected a Tensor, got {type(other).__name__}")
+    return self.to(other.dtype)
+
+
 def _install():
     _C.dtype.__repr__ = lambda self: f"fastgrad.{self.name}"
     _C.dtype.__str__ = _C.dtype.__repr__
@@ -196,7 +209,7 @@ def _install():
     T.long = _type_conv(_C.dtype.int64)
     T.bool = _type_conv(_C.dtype.bool)
     T.cpu = lambda self: self.to("cpu")
-    T.type_as = lambda self, other: self._to_dtype(other.dtype)
+    T.type_as = _type_as
 
 
 _install()
