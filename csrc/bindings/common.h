@@ -25,6 +25,7 @@ void bind_shape(py::module_& m, TensorClass& cls);
 void bind_indexing(py::module_& m, TensorClass& cls);
 void bind_linalg(py::module_& m, TensorClass& cls);
 void bind_cuda(py::module_& m);
+void bind_autograd(py::module_& m, TensorClass& cls);
 
 // A Python number (bool, int, float or a numpy scalar), never a Tensor.
 bool is_python_scalar(py::handle h);

@@ -10,7 +10,7 @@ using OptTensor = std::optional<Tensor>;
 using OptStr = std::optional<std::string>;
 
 void bind_elementwise(py::module_& m, TensorClass& cls) {
-#define FG_BIND_UNARY(name, Fn)                                             \
+#define FG_BIND_UNARY(name, Fn, save, grad)                                        \
   m.def(#name, py::overload_cast<const Tensor&>(&fastgrad::name), "input"_a); \
   cls.def(#name, py::overload_cast<const Tensor&>(&fastgrad::name));        \
   cls.def(#name "_", &fastgrad::name##_);

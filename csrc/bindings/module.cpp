@@ -62,4 +62,5 @@ PYBIND11_MODULE(_C, m) {
   bind_indexing(m, cls);
   bind_linalg(m, cls);
   bind_cuda(m);
+  bind_autograd(m, cls);
 }

@@ -98,13 +98,6 @@ py::object item(const Tensor& t) {
   });
 }
 
-void set_requires_grad(const Tensor& t, bool v) {
-  FG_CHECK(!v || is_floating(t.dtype()),
-           "requires_grad_: only Tensors of floating point dtype can require gradients, got ",
-           t.dtype());
-  t.impl()->requires_grad = v;
-}
-
 }  // namespace
 
 void bind_tensor(py::module_& m, TensorClass& cls) {
@@ -141,18 +134,9 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
       .def("numpy", &to_numpy)
       .def("item", &item)
       .def("_is_same", &Tensor::is_same)
-      // Autograd (issue 3) fills these in; for now the flag and plain detach.
-      .def_property("requires_grad", &Tensor::requires_grad,
-                    [](const Tensor& t, bool v) { set_requires_grad(t, v); })
-      .def("requires_grad_", [](const Tensor& t, bool v) -> const Tensor& { set_requires_grad(t, v); return t; },
-           "requires_grad"_a = true)
-      .def("detach", [](const Tensor& t) {
-        return make_view(t, t.sizes(), t.strides(), t.offset());
-      })
       .def("contiguous", [](const Tensor& t) { return contiguous(t); })
       .def("clone", [](const Tensor& t) { return clone(t); })
-      .def("copy_", [](const Tensor& self, const Tensor& src) { return copy_(self, src); },
-           "src"_a)
+      .def("copy_", &copy_autograd, "src"_a)
       .def("_to_dtype", [](const Tensor& t, DType dt, bool copy) {
         Tensor r = to_dtype(t, dt);
         return copy && r.is_same(t) ? clone(t) : r;

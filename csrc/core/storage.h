@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "core/device.h"
 
@@ -26,6 +27,11 @@ class StorageImpl {
   // it against the value saved with a tensor to detect invalid saved tensors.
   uint64_t version() const { return version_; }
   void bump_version() { ++version_; }
+  // For autograd's error message: the last in-place op on this storage while
+  // a tensor on it was saved for backward, and where Python called it.
+  bool saved_for_backward = false;
+  std::string last_inplace_op;
+  std::string last_inplace_location;
 
  private:
   void* data_;

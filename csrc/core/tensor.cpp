@@ -11,6 +11,18 @@ int64_t Tensor::stride(int64_t d) const {
   return impl_->strides[wrap_dim(d, dim(), "stride")];
 }
 
+// Set by the autograd layer (core knows nothing about Python or autograd).
+std::string (*g_inplace_location)() = nullptr;
+
+void Tensor::bump_version(const char* op) const {
+  StorageImpl& s = *impl_->storage;
+  s.bump_version();
+  if (s.saved_for_backward) {  // only then can autograd need to explain it
+    s.last_inplace_op = op;
+    s.last_inplace_location = g_inplace_location ? g_inplace_location() : "";
+  }
+}
+
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
   for (int64_t i = dim() - 1; i >= 0; --i) {

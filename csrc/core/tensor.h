@@ -26,6 +26,12 @@ struct TensorImpl {
   std::shared_ptr<TensorImpl> grad;
   std::shared_ptr<autograd::Node> grad_fn;
   int output_nr = 0;  // which output of grad_fn this is
+  // Leaves: the AccumulateGrad sink, shared by every graph that uses the leaf.
+  std::weak_ptr<autograd::Node> grad_accumulator;
+  bool retains_grad = false;  // non-leaf with retain_grad()
+  // Set by view ops (reshape, slicing, ...): the tensor whose storage this
+  // views, so in-place ops can refuse cases autograd cannot track yet.
+  std::shared_ptr<TensorImpl> view_base;
 };
 
 class Tensor {
@@ -62,7 +68,8 @@ class Tensor {
   }
 
   // In-place ops call this after writing (autograd's saved-tensor check).
-  void bump_version() const { impl_->storage->bump_version(); }
+  // `op` names the in-place op for autograd's saved-tensor error.
+  void bump_version(const char* op = "an in-place operation") const;
   uint64_t version() const { return impl_->storage->version(); }
 
   bool requires_grad() const { return impl_->requires_grad; }

@@ -6,6 +6,7 @@
 #include "math/binary.h"
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
+#include "ops/grad_utils.h"
 
 namespace fastgrad {
 
@@ -109,39 +110,116 @@ const Tensor& inplace(const char* name, const Tensor& self, const Tensor& other,
   FG_CHECK(shape == self.sizes(), op, ": output with shape ", shape_str(self.sizes()),
            " doesn't match the broadcast shape ", shape_str(shape));
   check_writable(op.c_str(), self);
+  if (autograd::needs_grad({&self, &other})) {
+    check_inplace_cast(op.c_str(), rt, self.dtype());
+    return inplace_with_grad(op.c_str(), self,
+                             [&](const Tensor& s) { return rule(s, other, rt); });
+  }
   Tensor result = rule(self, other, rt);
   if (!bool_result(name)) check_inplace_cast(op.c_str(), result.dtype(), self.dtype());
   copy_(self, result);
   return self;
 }
 
+// ---- backward rules: (g, a, b) -> {grad_a, grad_b} (broadcast shapes are
+// summed away by the engine). nullptr: not differentiable (bool/int results).
+// Rules recompute a^b or a/b instead of saving the output, so that an in-place
+// op on the result does not invalidate the graph (PyTorch saves the same).
+using BinaryGrad = Tensors (*)(const Tensor& g, const Tensor& a, const Tensor& b);
+#define FG_GRAD(name) Tensors name##_grad(const Tensor& g, const Tensor& a, const Tensor& b)
+FG_GRAD(sub) { return {g, neg(g)}; }
+FG_GRAD(mul) { return {mul(g, b), mul(g, a)}; }
+FG_GRAD(div) { return {div(g, b), neg(mul(g, div(div(a, b), b)))}; }
+FG_GRAD(floor_divide) { return {mul(g, 0), mul(g, 0)}; }
+FG_GRAD(remainder) { return {g, neg(mul(g, floor_divide(a, b)))}; }
+FG_GRAD(fmod) { return {g, neg(mul(g, trunc(div(a, b))))}; }
+FG_GRAD(pow) {
+  Tensor ga = mul(g, mul(b, pow(a, sub(b, 1))));
+  // d/db a^b = a^b log a, defined as 0 where a == 0 and b >= 0 (PyTorch).
+  Tensor gb = mul(g, mul(pow(a, b), log(a)));
+  gb = where(logical_and(eq(a, 0), ge(b, 0)), 0.0, gb);
+  return {ga, gb};
+}
+FG_GRAD(atan2) {
+  Tensor d = add(square(a), square(b));
+  return {mul(g, div(b, d)), neg(mul(g, div(a, d)))};
+}
+// Ties split the gradient evenly, like PyTorch.
+FG_GRAD(maximum) {
+  Tensor half = mul(g, 0.5);
+  return {where(eq(a, b), half, where(gt(a, b), g, 0.0)), where(eq(a, b), half, where(lt(a, b), g, 0.0))};
+}
+FG_GRAD(minimum) {
+  Tensor half = mul(g, 0.5);
+  return {where(eq(a, b), half, where(lt(a, b), g, 0.0)), where(eq(a, b), half, where(gt(a, b), g, 0.0))};
+}
+#undef FG_GRAD
+#define FG_NO_GRAD(name) constexpr BinaryGrad name##_grad = nullptr;
+FG_NO_GRAD(eq) FG_NO_GRAD(ne) FG_NO_GRAD(lt) FG_NO_GRAD(le) FG_NO_GRAD(gt) FG_NO_GRAD(ge)
+FG_NO_GRAD(logical_and) FG_NO_GRAD(logical_or) FG_NO_GRAD(logical_xor)
+FG_NO_GRAD(bitwise_and) FG_NO_GRAD(bitwise_or) FG_NO_GRAD(bitwise_xor)
+#undef FG_NO_GRAD
+
+std::string binary_backward_name(const char* op) {
+  std::string r;
+  bool up = true;
+  for (const char* c = op; *c; ++c) {
+    if (*c == '_') { up = true; continue; }
+    r += up ? static_cast<char>(std::toupper(*c)) : *c;
+    up = false;
+  }
+  return r + "Backward";
+}
+
+// Records out = op(a, b) when autograd needs it.
+void record_binary(const char* name, const std::string& node_name, BinaryGrad grad,
+                   const Tensor& a, const Tensor& b, const Tensor& out) {
+  if (!grad || !autograd::needs_grad({&a, &b})) return;
+  (void)name;
+  autograd::record(node_name.c_str(), {a, b}, {out}, {a, b},
+                   [grad](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                     return grad(gs[0], n.saved(0), n.saved(1));
+                   });
+}
+
+// Out-of-place forms that also record.
+#define FG_RECORDED(name)                                                       \
+  Tensor name##_recorded(const Tensor& a, const Tensor& b, DType rt) {          \
+    static const std::string kNode = binary_backward_name(#name);               \
+    Tensor out = name##_rule(a, b, rt);                                         \
+    record_binary(#name, kNode, name##_grad, a, b, out);                        \
+    return out;                                                                 \
+  }
+FG_BINARY_OPS(FG_RECORDED)
+#undef FG_RECORDED
+
 }  // namespace
 
 #define FG_DEFINE_BINARY(name)                                                  \
   Tensor name(const Tensor& a, const Tensor& b) {                               \
-    return name##_rule(a, b, result_type(a, b));                                \
+    return name##_recorded(a, b, result_type(a, b));                            \
   }                                                                             \
   Tensor name(const Tensor& a, const Scalar& b) {                               \
     DType rt = result_type(a, b);                                               \
-    return name##_rule(a, scalar_tensor(b, rt), rt);                            \
+    return name##_recorded(a, scalar_tensor(b, rt), rt);                        \
   }                                                                             \
   Tensor name(const Scalar& a, const Tensor& b) {                               \
     DType rt = result_type(b, a);                                               \
-    return name##_rule(scalar_tensor(a, rt), b, rt);                            \
+    return name##_recorded(scalar_tensor(a, rt), b, rt);                        \
   }                                                                             \
   const Tensor& name##_(const Tensor& self, const Tensor& b) {                  \
-    return inplace(#name, self, b, result_type(self, b), &name##_rule);         \
+    return inplace(#name, self, b, result_type(self, b), &name##_recorded);     \
   }                                                                             \
   const Tensor& name##_(const Tensor& self, const Scalar& b) {                  \
     DType rt = result_type(self, b);                                            \
-    return inplace(#name, self, scalar_tensor(b, rt), rt, &name##_rule);        \
+    return inplace(#name, self, scalar_tensor(b, rt), rt, &name##_recorded);    \
   }
 FG_BINARY_OPS(FG_DEFINE_BINARY)
 #undef FG_DEFINE_BINARY
 
 // ---- add / sub with alpha ------------------------------------------------------
 namespace {
-Tensor add_rule(const Tensor& a, const Tensor& b, DType rt, const Scalar& alpha) {
+Tensor add_kernel(const Tensor& a, const Tensor& b, DType rt, const Scalar& alpha) {
   FG_CHECK_TYPE(!alpha.is_float() || is_floating(rt),
                 "add: for integral input tensors, argument alpha must not be a "
                 "floating point number.");
@@ -159,6 +237,18 @@ Tensor add_rule(const Tensor& a, const Tensor& b, DType rt, const Scalar& alpha)
     }
   });
 }
+// a + alpha * b, recorded as AddBackward: (g, alpha * g).
+Tensor add_rule(const Tensor& a, const Tensor& b, DType rt, const Scalar& alpha) {
+  Tensor out = add_kernel(a, b, rt, alpha);
+  if (autograd::needs_grad({&a, &b})) {
+    double k = alpha.is_float() ? alpha.f : static_cast<double>(alpha.i);
+    autograd::record("AddBackward", {a, b}, {out}, {},
+                     [k](const FunctionNode&, const Tensors& gs) -> Tensors {
+                       return {gs[0], k == 1.0 ? gs[0] : mul(gs[0], k)};
+                     });
+  }
+  return out;
+}
 Scalar negate(const Scalar& s) {
   return s.is_float() ? Scalar(-s.f) : Scalar(static_cast<int64_t>(-s.i));
 }
@@ -175,6 +265,8 @@ Tensor add(const Scalar& a, const Tensor& b) { return add(b, a); }
 const Tensor& add_(const Tensor& self, const Tensor& b, const Scalar& alpha) {
   DType rt = result_type(self, b);
   check_inplace_cast("add_", rt, self.dtype());
+  if (autograd::needs_grad({&self, &b}))
+    return inplace_with_grad("add_", self, [&](const Tensor& s) { return add_rule(s, b, rt, alpha); });
   if (rt == self.dtype() && alpha.kind != Scalar::Kind::Float && alpha.i == 1)
     return binary_inplace("add_", self, b, rt, math::AddFn{});
   copy_(self, add_rule(self, b, rt, alpha));

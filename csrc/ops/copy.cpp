@@ -1,6 +1,8 @@
 // Conversions and copies: to_dtype, contiguous, clone, copy_, and PyTorch's
 // promotion rules (result_type).
 #include "ops/elementwise.h"
+#include "ops/elementwise_ops.h"
+#include "ops/grad_utils.h"
 
 namespace fastgrad {
 
@@ -64,11 +66,33 @@ void copy_(const Tensor& dst, const Tensor& src) {
   dst.bump_version();
 }
 
+// The copies below are differentiable: their gradient is the output gradient
+// (cast back to the input dtype by the engine).
+static Tensor recorded_copy(const char* node, const Tensor& x, Tensor out) {
+  {
+    autograd::GradModeGuard no_grad(false);
+    copy_(out, x);
+  }
+  if (is_floating(out.dtype()))
+    maybe_record(node, {x}, {out}, {},
+                 [](const FunctionNode&, const Tensors& gs) -> Tensors { return {gs[0]}; });
+  return out;
+}
+
+const Tensor& copy_autograd(const Tensor& dst, const Tensor& src) {
+  if (!autograd::needs_grad({&dst, &src})) {
+    copy_(dst, src);
+    return dst;
+  }
+  // dst's old value gets no gradient; src's gradient is g summed to its shape.
+  return inplace_with_grad("copy_", dst, [&](const Tensor& s) {
+    return add(mul(s, 0), to_dtype(src, dst.dtype()));
+  });
+}
+
 Tensor to_dtype(const Tensor& x, DType dtype) {
   if (x.dtype() == dtype) return x;
-  Tensor out = empty(x.sizes(), dtype, x.device());
-  copy_(out, x);
-  return out;
+  return recorded_copy("ToCopyBackward", x, empty(x.sizes(), dtype, x.device()));
 }
 
 void copy_between_devices(const Tensor& dst, const Tensor& src);  // backend/cuda
@@ -78,6 +102,10 @@ Tensor to_device(const Tensor& x, Device device) {
   Tensor src = contiguous(x);
   Tensor out = empty(x.sizes(), x.dtype(), device);  // raises in a CPU build
   copy_between_devices(out, src);
+  maybe_record("ToCopyBackward", {x}, {out}, {},
+               [d = x.device()](const FunctionNode&, const Tensors& gs) -> Tensors {
+                 return {to_device(gs[0], d)};
+               });
   return out;
 }
 
@@ -86,9 +114,7 @@ Tensor contiguous(const Tensor& x) {
 }
 
 Tensor clone(const Tensor& x) {
-  Tensor out = empty(x.sizes(), x.dtype(), x.device());
-  copy_(out, x);
-  return out;
+  return recorded_copy("CloneBackward", x, empty(x.sizes(), x.dtype(), x.device()));
 }
 
 Tensor scalar_tensor(const Scalar& s, DType dtype) {

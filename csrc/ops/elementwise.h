@@ -21,6 +21,8 @@ Tensor clone(const Tensor& x);
 Tensor scalar_tensor(const Scalar& s, DType dtype);
 // dst[...] = src (broadcast to dst, any dtypes); bumps dst's version.
 void copy_(const Tensor& dst, const Tensor& src);
+// Tensor.copy_ as users call it: differentiable w.r.t. src (and dst's history).
+const Tensor& copy_autograd(const Tensor& dst, const Tensor& src);
 // Checks `t` may be written element-wise (no two elements share memory).
 void check_writable(const char* op, const Tensor& t);
 

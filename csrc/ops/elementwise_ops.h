@@ -10,25 +10,51 @@
 
 namespace fastgrad {
 
-// name, functor in math/unary.h. Ints and bool compute in float32.
-#define FG_UNARY_FLOAT_OPS(X)                                              \
-  X(exp, ExpFn) X(exp2, Exp2Fn) X(log, LogFn) X(log2, Log2Fn)              \
-  X(log10, Log10Fn) X(log1p, Log1pFn) X(expm1, Expm1Fn) X(sqrt, SqrtFn)    \
-  X(rsqrt, RsqrtFn) X(sin, SinFn) X(cos, CosFn) X(tan, TanFn)              \
-  X(asin, AsinFn) X(acos, AcosFn) X(atan, AtanFn) X(sinh, SinhFn)          \
-  X(cosh, CoshFn) X(tanh, TanhFn) X(erf, ErfFn) X(sigmoid, SigmoidFn)      \
-  X(silu, SiluFn) X(reciprocal, ReciprocalFn)
+// name, functor in math/unary.h, what backward saves (x, y or nothing), and
+// backward: the input gradient given g (output gradient), x (input) and
+// y (output), written with fastgrad ops.
+// Ints and bool compute in float32.
+#define FG_UNARY_FLOAT_OPS(X)                                                  \
+  X(exp, ExpFn, SaveY, mul(g, y))                                                     \
+  X(exp2, Exp2Fn, SaveY, mul(g, mul(y, M_LN2)))                                       \
+  X(log, LogFn, SaveX, div(g, x))                                                     \
+  X(log2, Log2Fn, SaveX, div(g, mul(x, M_LN2)))                                       \
+  X(log10, Log10Fn, SaveX, div(g, mul(x, M_LN10)))                                   \
+  X(log1p, Log1pFn, SaveX, div(g, add(x, Scalar(1))))                                 \
+  X(expm1, Expm1Fn, SaveY, mul(g, add(y, Scalar(1))))                                 \
+  X(sqrt, SqrtFn, SaveY, div(g, mul(y, 2)))                                           \
+  X(rsqrt, RsqrtFn, SaveY, mul(g, mul(pow(y, 3), -0.5)))                              \
+  X(sin, SinFn, SaveX, mul(g, cos(x)))                                                \
+  X(cos, CosFn, SaveX, mul(g, neg(sin(x))))                                           \
+  X(tan, TanFn, SaveY, mul(g, add(square(y), Scalar(1))))                             \
+  X(asin, AsinFn, SaveX, mul(g, rsqrt(sub(1, square(x)))))                            \
+  X(acos, AcosFn, SaveX, neg(mul(g, rsqrt(sub(1, square(x))))))                       \
+  X(atan, AtanFn, SaveX, div(g, add(square(x), Scalar(1))))                           \
+  X(sinh, SinhFn, SaveX, mul(g, cosh(x)))                                             \
+  X(cosh, CoshFn, SaveX, mul(g, sinh(x)))                                             \
+  X(tanh, TanhFn, SaveY, mul(g, sub(1, square(y))))                                   \
+  X(erf, ErfFn, SaveX, mul(g, mul(exp(neg(square(x))), M_2_SQRTPI)))                  \
+  X(sigmoid, SigmoidFn, SaveY, mul(g, mul(y, sub(1, y))))                             \
+  X(silu, SiluFn, SaveX, silu_backward(g, x))                                         \
+  X(reciprocal, ReciprocalFn, SaveY, mul(g, neg(square(y))))
 // Keep the input dtype. (neg, abs, relu reject bool like PyTorch.)
-#define FG_UNARY_SAME_OPS(X)                                               \
-  X(neg, NegFn) X(abs, AbsFn) X(sign, SignFn) X(relu, ReluFn)              \
-  X(square, SquareFn) X(floor, FloorFn) X(ceil, CeilFn) X(trunc, TruncFn)  \
-  X(round, RoundFn) X(bitwise_not, BitwiseNotFn)
-// Bool results.
+#define FG_UNARY_SAME_OPS(X)                                                   \
+  X(neg, NegFn, SaveNone, neg(g))                                                        \
+  X(abs, AbsFn, SaveX, mul(g, sign(x)))                                               \
+  X(sign, SignFn, SaveNone, mul(g, 0))                                                   \
+  X(relu, ReluFn, SaveY, mul(g, gt(y, 0)))                                            \
+  X(square, SquareFn, SaveX, mul(g, mul(x, 2)))                                       \
+  X(floor, FloorFn, SaveNone, mul(g, 0))                                                 \
+  X(ceil, CeilFn, SaveNone, mul(g, 0))                                                   \
+  X(trunc, TruncFn, SaveNone, mul(g, 0))                                                 \
+  X(round, RoundFn, SaveNone, mul(g, 0))                                                 \
+  X(bitwise_not, BitwiseNotFn, SaveNone, Tensor())
+// Bool results (never differentiable).
 #define FG_UNARY_BOOL_OPS(X)                                               \
   X(isnan, IsNanFn) X(isinf, IsInfFn) X(isfinite, IsFiniteFn)              \
   X(logical_not, LogicalNotFn)
 
-#define FG_DECLARE_UNARY(name, Fn) \
+#define FG_DECLARE_UNARY(name, Fn, save, grad) \
   Tensor name(const Tensor& x);    \
   const Tensor& name##_(const Tensor& x);
 FG_UNARY_FLOAT_OPS(FG_DECLARE_UNARY)

@@ -1,7 +1,11 @@
 // Unary elementwise ops: forward definitions generated from the lists in
 // elementwise_ops.h; the math is in math/unary.h.
+#include <cmath>
+#include <string>
+
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
+#include "ops/grad_utils.h"
 
 namespace fastgrad {
 
@@ -45,26 +49,77 @@ const Tensor& unary_inplace(const char* op, const Tensor& self, DType compute, F
 
 }  // namespace
 
-#define FG_DEFINE_UNARY_FLOAT(name, Fn)                                  \
-  Tensor name(const Tensor& x) { return unary_float(#name, x, math::Fn{}); } \
-  const Tensor& name##_(const Tensor& x) {                               \
+namespace {
+
+// "sigmoid" -> "SigmoidBackward"
+std::string backward_name(const char* op) {
+  std::string r;
+  bool up = true;
+  for (const char* c = op; *c; ++c) {
+    if (*c == '_') { up = true; continue; }
+    r += up ? static_cast<char>(std::toupper(*c)) : *c;
+    up = false;
+  }
+  return r + "Backward";
+}
+
+Tensor silu_backward(const Tensor& g, const Tensor& x) {
+  Tensor s = sigmoid(x);
+  return mul(g, mul(s, add(mul(x, sub(1, s)), Scalar(1))));
+}
+
+// What a unary backward keeps: saving only what the rule reads means fewer
+// false "modified by an inplace operation" errors (PyTorch saves the same).
+enum Save { SaveX, SaveY, SaveNone };
+
+// Records y = op(x) with the rule `grad` (g, x, y -> input gradient).
+#define FG_RECORD_UNARY(name, save, grad)                                        \
+  if (autograd::needs_grad({&x})) {                                              \
+    static const std::string kName = backward_name(#name);                       \
+    std::vector<Tensor> keep;                                                    \
+    if (save != SaveNone) keep.push_back(save == SaveX ? x : out);               \
+    autograd::record(kName.c_str(), {x}, {out}, keep,                            \
+                     [](const FunctionNode& n, const Tensors& gs) -> Tensors {   \
+                       const Tensor& g = gs[0];                                  \
+                       Tensor x = save == SaveX ? n.saved(0) : Tensor();         \
+                       Tensor y = save == SaveY ? n.saved(0) : Tensor();         \
+                       (void)x; (void)y;                                         \
+                       return {grad};                                            \
+                     });                                                         \
+  }
+
+}  // namespace
+
+#define FG_DEFINE_UNARY_FLOAT(name, Fn, save, grad)                                  \
+  Tensor name(const Tensor& x) {                                               \
+    Tensor out = unary_float(#name, x, math::Fn{});                            \
+    FG_RECORD_UNARY(name, save, grad)                                                \
+    return out;                                                                \
+  }                                                                            \
+  const Tensor& name##_(const Tensor& x) {                                     \
+    if (autograd::needs_grad({&x}))                                            \
+      return inplace_with_grad(#name "_", x, [](const Tensor& s) { return name(s); }); \
     return unary_inplace(#name "_", x, to_float_dtype(x.dtype()), math::Fn{}); \
   }
 FG_UNARY_FLOAT_OPS(FG_DEFINE_UNARY_FLOAT)
 #undef FG_DEFINE_UNARY_FLOAT
 
-#define FG_DEFINE_UNARY_SAME(name, Fn)                                   \
-  Tensor name(const Tensor& x) {                                         \
-    check_not_bool(#name, x);                                            \
-    check_integer_only(#name, x);                                        \
-    if (x.dtype() == DType::Bool && std::string(#name) == "square")      \
-      return unary_any(#name, to_dtype(x, kDefaultInt), math::Fn{});     \
-    return unary_any(#name, x, math::Fn{});                              \
-  }                                                                      \
-  const Tensor& name##_(const Tensor& x) {                               \
-    check_not_bool(#name "_", x);                                        \
-    check_integer_only(#name "_", x);                                    \
-    return unary_inplace(#name "_", x, x.dtype(), math::Fn{});           \
+#define FG_DEFINE_UNARY_SAME(name, Fn, save, grad)                                   \
+  Tensor name(const Tensor& x) {                                               \
+    check_not_bool(#name, x);                                                  \
+    check_integer_only(#name, x);                                              \
+    if (x.dtype() == DType::Bool && std::string(#name) == "square")            \
+      return unary_any(#name, to_dtype(x, kDefaultInt), math::Fn{});           \
+    Tensor out = unary_any(#name, x, math::Fn{});                              \
+    FG_RECORD_UNARY(name, save, grad)                                                \
+    return out;                                                                \
+  }                                                                            \
+  const Tensor& name##_(const Tensor& x) {                                     \
+    check_not_bool(#name "_", x);                                              \
+    check_integer_only(#name "_", x);                                          \
+    if (autograd::needs_grad({&x}))                                            \
+      return inplace_with_grad(#name "_", x, [](const Tensor& s) { return name(s); }); \
+    return unary_inplace(#name "_", x, x.dtype(), math::Fn{});                 \
   }
 FG_UNARY_SAME_OPS(FG_DEFINE_UNARY_SAME)
 #undef FG_DEFINE_UNARY_SAME
@@ -74,10 +129,31 @@ FG_UNARY_SAME_OPS(FG_DEFINE_UNARY_SAME)
 FG_UNARY_BOOL_OPS(FG_DEFINE_UNARY_BOOL)
 #undef FG_DEFINE_UNARY_BOOL
 
+// gelu = x * Phi(x); d/dx = Phi(x) + x * phi(x). The tanh form differentiates
+// its own formula, written with fastgrad ops (so it is twice differentiable).
 Tensor gelu(const Tensor& x, const std::string& approximate) {
-  if (approximate == "none") return unary_float("gelu", x, math::GeluFn{});
-  if (approximate == "tanh") return unary_float("gelu", x, math::GeluTanhFn{});
-  fail<ValueError>("gelu: approximate must be 'none' or 'tanh', got '", approximate, "'");
+  Tensor out;
+  if (approximate == "none") out = unary_float("gelu", x, math::GeluFn{});
+  else if (approximate == "tanh") out = unary_float("gelu", x, math::GeluTanhFn{});
+  else fail<ValueError>("gelu: approximate must be 'none' or 'tanh', got '", approximate, "'");
+  if (!autograd::needs_grad({&x})) return out;
+  bool exact = approximate == "none";
+  autograd::record("GeluBackward", {x}, {out}, {x},
+                   [exact](const FunctionNode& n, const Tensors& gs) -> Tensors {
+    Tensor x = n.saved(0);
+    if (exact) {
+      Tensor cdf = mul(add(erf(mul(x, M_SQRT1_2)), Scalar(1)), 0.5);
+      Tensor pdf = mul(exp(mul(square(x), -0.5)), 0.5 * M_2_SQRTPI * M_SQRT1_2);
+      return {mul(gs[0], add(cdf, mul(x, pdf)))};
+    }
+    const double k = std::sqrt(2.0 / M_PI);
+    Tensor inner = mul(add(x, mul(pow(x, 3), 0.044715)), k);
+    Tensor t = tanh(inner);
+    Tensor dinner = mul(add(mul(square(x), 3 * 0.044715), Scalar(1)), k);
+    Tensor d = add(mul(add(t, Scalar(1)), 0.5), mul(mul(x, 0.5), mul(sub(1, square(t)), dinner)));
+    return {mul(gs[0], d)};
+  });
+  return out;
 }
 
 }  // namespace fastgrad

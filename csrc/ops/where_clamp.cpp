@@ -2,6 +2,7 @@
 #include "math/binary.h"
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
+#include "ops/grad_utils.h"
 
 namespace fastgrad {
 
@@ -18,6 +19,11 @@ Tensor where_impl(const Tensor& cond, const Tensor& a, const Tensor& b, DType rt
     using T = decltype(tag);
     launch<T, bool, T, T>("where", out, {&cond, &ai, &bi}, math::WhereFn{});
   });
+  maybe_record("WhereBackward", {cond, a, b}, {out}, {cond},
+               [](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 Tensor c = n.saved(0);
+                 return {Tensor(), where(c, gs[0], 0.0), where(c, 0.0, gs[0])};
+               });
   return out;
 }
 }  // namespace
@@ -64,6 +70,15 @@ Tensor clamp(const Tensor& x, const std::optional<Scalar>& lo,
     Tensor xi = to_dtype(x, rt);
     Tensor out = empty(x.sizes(), rt, x.device());
     launch<T, T>("clamp", out, {&xi}, fn);
+    // The gradient passes where x lies within the bounds (PyTorch's rule).
+    maybe_record("ClampBackward", {x}, {out}, {x},
+                 [lo, hi](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                   Tensor x = n.saved(0);
+                   Tensor g = gs[0];
+                   if (lo) g = where(ge(x, *lo), g, 0.0);
+                   if (hi) g = where(le(x, *hi), g, 0.0);
+                   return {g};
+                 });
     return out;
   });
 }
@@ -81,6 +96,8 @@ Tensor clamp(const Tensor& x, const std::optional<Tensor>& lo,
 
 const Tensor& clamp_(const Tensor& x, const std::optional<Scalar>& lo,
                      const std::optional<Scalar>& hi) {
+  if (autograd::needs_grad({&x}))
+    return inplace_with_grad("clamp_", x, [&](const Tensor& s) { return clamp(s, lo, hi); });
   Tensor r = clamp(x, lo, hi);
   check_inplace_cast("clamp_", r.dtype(), x.dtype());
   check_writable("clamp_", x);
@@ -91,6 +108,8 @@ const Tensor& clamp_(const Tensor& x, const std::optional<Scalar>& lo,
 // ---- fills ----------------------------------------------------------------------
 const Tensor& fill_(const Tensor& self, const Scalar& value) {
   check_writable("fill_", self);
+  if (autograd::needs_grad({&self}))  // the old value's gradient is zero
+    return inplace_with_grad("fill_", self, [&](const Tensor& s) { return add(mul(s, 0), value); });
   copy_(self, scalar_tensor(value, self.dtype()));
   return self;
 }

@@ -187,6 +187,13 @@ def _type_as(self, other):
     return self.to(other.dtype)
 
 
+def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulates d(self)/d(leaf) into every leaf's .grad (PyTorch's Tensor.backward)."""
+    if retain_graph is None:
+        retain_graph = create_graph
+    self._backward(gradient, retain_graph, create_graph, inputs)
+
+
 def _install():
     _C.dtype.__repr__ = lambda self: f"fastgrad.{self.name}"
     _C.dtype.__str__ = _C.dtype.__repr__
@@ -202,6 +209,7 @@ def _install():
     T.__array__ = _array
     T.__array_priority__ = 1000  # numpy defers to Tensor's reflected operators
     T.tolist = _tolist
+    T.backward = _backward
     T.to = _to
     T.float = _type_conv(_C.dtype.float32)
     T.double = _type_conv(_C.dtype.float64)

@@ -1,0 +1,155 @@
+// Nodes, saved tensors and recording (see node.h).
+#include "autograd/node.h"
+
+#include <atomic>
+
+#include "autograd/grad_mode.h"
+#include "core/check.h"
+#include "ops/elementwise.h"
+#include "ops/grad_utils.h"
+
+namespace fastgrad {
+extern std::string (*g_inplace_location)();
+}
+
+namespace fastgrad::autograd {
+
+namespace {
+std::atomic<uint64_t> g_seq{0};
+LocationFn g_location = nullptr;
+}  // namespace
+
+void set_location_capture(LocationFn fn) {
+  g_location = fn;
+  g_inplace_location = fn;
+}
+std::string capture_location() { return g_location ? g_location() : std::string(); }
+
+Node::Node() : seq(g_seq.fetch_add(1, std::memory_order_relaxed)) {}
+
+// ---- SavedTensor ------------------------------------------------------------------
+SavedTensor::SavedTensor(const Tensor& t, bool is_output)
+    : is_output_(is_output), defined_(t.defined()) {
+  if (!t.defined()) return;
+  version_ = t.version();
+  requires_grad_ = t.requires_grad();
+  t.storage()->saved_for_backward = true;
+  if (is_output) {
+    // Same data and geometry, no grad_fn: the node owning us is that grad_fn.
+    data_ = make_view(t, t.sizes(), t.strides(), t.offset());
+  } else {
+    data_ = t;
+  }
+}
+
+Tensor SavedTensor::unpack(const Node& owner) const {
+  if (!defined_) return Tensor();
+  FG_CHECK(!released_,
+           "Trying to backward through the graph a second time (or directly access saved "
+           "tensors after they have already been freed). Saved intermediate values of the "
+           "graph are freed when you call .backward() or autograd.grad(). Specify "
+           "retain_graph=True if you need to backward through the graph a second time or "
+           "if you need to access saved tensors after calling backward. (node ",
+           owner.name(), ")");
+  if (data_.version() != version_) {
+    const StorageImpl& s = *data_.storage();
+    fail<RuntimeError>(
+        "one of the variables needed for gradient computation has been modified by an "
+        "inplace operation: [", dtype_name(data_.dtype()), " ", shape_str(data_.sizes()),
+        "] is at version ", data_.version(), "; expected version ", version_,
+        " instead. It was saved by ", owner.name(),
+        owner.location.empty() ? std::string() : " (forward called at " + owner.location + ")",
+        " and modified by ", s.last_inplace_op.empty() ? "an in-place operation" : s.last_inplace_op,
+        s.last_inplace_location.empty() ? std::string() : " at " + s.last_inplace_location,
+        ". Hint: clone() the tensor before modifying it in place, or do the in-place "
+        "operation out of place.");
+  }
+  if (!is_output_) return data_;
+  Tensor t = make_view(data_, data_.sizes(), data_.strides(), data_.offset());
+  t.impl()->requires_grad = requires_grad_;
+  if (requires_grad_) t.impl()->grad_fn = std::const_pointer_cast<Node>(owner.shared_from_this());
+  return t;
+}
+
+// ---- FunctionNode ---------------------------------------------------------------------
+// Rules may return gradients in the broadcast shape or the computation dtype;
+// here they are reduced and cast to each input's shape and dtype (PyTorch's
+// validate_outputs), so rules stay short.
+Tensors FunctionNode::apply(const Tensors& grads) {
+  Tensors r = fn_(*this, grads);
+  FG_CHECK(r.size() <= next_edges.size(), "internal: ", name(), " returned ", r.size(),
+           " gradients for ", next_edges.size(), " inputs");
+  for (size_t i = 0; i < r.size(); ++i) {
+    if (!r[i].defined() || !next_edges[i].valid()) {
+      r[i] = Tensor();
+      continue;
+    }
+    const OutputMeta& m = inputs[i];
+    if (r[i].sizes() != m.sizes) r[i] = sum_to(r[i], m.sizes);
+    FG_CHECK(r[i].sizes() == m.sizes, "internal: ", name(), " produced a gradient of shape ",
+             shape_str(r[i].sizes()), " for an input of shape ", shape_str(m.sizes));
+    if (r[i].dtype() != m.dtype) r[i] = to_dtype(r[i], m.dtype);
+  }
+  return r;
+}
+
+void FunctionNode::release_saved() {
+  for (auto& s : saved_) s.release();
+}
+
+// ---- recording --------------------------------------------------------------------------
+bool needs_grad(std::initializer_list<const Tensor*> inputs) {
+  if (!grad_enabled()) return false;
+  for (const Tensor* t : inputs)
+    if (t->defined() && t->requires_grad()) return true;
+  return false;
+}
+
+bool needs_grad(const std::vector<Tensor>& inputs) {
+  if (!grad_enabled()) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+Edge gradient_edge(const Tensor& t) {
+  if (!t.defined() || !t.requires_grad()) return {};
+  TensorImpl* impl = t.impl();
+  if (impl->grad_fn) return {impl->grad_fn, static_cast<uint32_t>(impl->output_nr)};
+  std::shared_ptr<Node> acc = impl->grad_accumulator.lock();
+  if (!acc) {
+    acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
+    impl->grad_accumulator = acc;
+  }
+  return {acc, 0};
+}
+
+std::shared_ptr<FunctionNode> record(const char* name, const std::vector<Tensor>& inputs,
+                                     const std::vector<Tensor>& outputs,
+                                     const std::vector<Tensor>& saved, BackwardFn fn) {
+  auto node = std::make_shared<FunctionNode>(name, std::move(fn));
+  node->next_edges.reserve(inputs.size());
+  node->inputs.reserve(inputs.size());
+  for (const Tensor& t : inputs) {
+    node->next_edges.push_back(gradient_edge(t));
+    if (t.defined()) node->inputs.push_back({t.sizes(), t.dtype(), t.device()});
+    else node->inputs.push_back({{}, DType::Float32, Device{}});
+  }
+  node->location = capture_location();
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    TensorImpl* o = outputs[i].impl();
+    node->outputs.push_back({o->sizes, o->dtype, outputs[i].device()});
+    if (!is_floating(o->dtype)) continue;  // int/bool outputs never require grad
+    o->requires_grad = true;
+    o->grad_fn = node;
+    o->output_nr = static_cast<int>(i);
+  }
+  for (const Tensor& s : saved) {
+    bool is_output = false;
+    for (const Tensor& o : outputs) is_output |= s.defined() && s.is_same(o);
+    node->saved_.emplace_back(s, is_output);
+  }
+  return node;
+}
+
+}  // namespace fastgrad::autograd

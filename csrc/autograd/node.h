@@ -1,0 +1,136 @@
+// The tape: every differentiable result owns a Node (its grad_fn) that knows
+// how to turn gradients of its outputs into gradients of its inputs, and holds
+// edges to the inputs' Nodes (or their AccumulateGrad sinks for leaves).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace fastgrad::autograd {
+
+using Tensors = std::vector<Tensor>;
+class Node;
+
+struct Edge {
+  std::shared_ptr<Node> fn;
+  uint32_t input_nr = 0;  // which output of fn this edge feeds
+  bool valid() const { return fn != nullptr; }
+};
+
+// Where Python called an op from ("train.py:42 in step"). The bindings install
+// the capture function; without Python it stays empty.
+using LocationFn = std::string (*)();
+void set_location_capture(LocationFn fn);
+std::string capture_location();
+
+// Note [Saved tensors and versions]
+// A tensor saved for backward remembers its storage's version counter. If an
+// in-place op bumps it before backward, unpack() raises, naming the op that
+// saved it and the in-place op that modified it (recorded on the storage).
+// A saved *output* of the node itself is kept without its grad_fn (the node
+// owns it: keeping the link would be a reference cycle) and re-linked on unpack.
+class SavedTensor {
+ public:
+  SavedTensor() = default;
+  SavedTensor(const Tensor& t, bool is_output);
+  Tensor unpack(const Node& owner) const;
+  void release() { data_ = Tensor(); released_ = true; }
+  bool defined() const { return defined_; }
+
+ private:
+  Tensor data_;
+  uint64_t version_ = 0;
+  bool is_output_ = false;
+  bool defined_ = false;
+  bool released_ = false;
+  bool requires_grad_ = false;
+};
+
+// Shape, dtype and device of one output: lets the engine make zeros for an
+// output that received no gradient.
+struct OutputMeta {
+  Shape sizes;
+  DType dtype;
+  Device device;
+};
+
+class Node : public std::enable_shared_from_this<Node> {
+ public:
+  Node();
+  virtual ~Node() = default;
+  virtual std::string name() const = 0;
+  // grads[i]: gradient w.r.t. output i (may be undefined: no gradient flowed).
+  // Returns one gradient per next_edges entry (undefined where not needed).
+  virtual Tensors apply(const Tensors& grads) = 0;
+  virtual void release_saved() {}
+
+  std::vector<Edge> next_edges;
+  std::vector<OutputMeta> outputs;
+  uint64_t seq;                 // creation order: the engine runs newer first
+  std::string location;         // Python line of the forward call
+  // Hooks on the gradients flowing into this node (tensor.register_hook on a
+  // non-leaf is a pre-hook on its grad_fn for its output_nr).
+  struct PreHook {
+    int output_nr;
+    std::function<Tensor(const Tensor&)> fn;
+    int id;
+  };
+  std::vector<PreHook> pre_hooks;
+  bool needs_input_grad(size_t i) const { return i < next_edges.size() && next_edges[i].valid(); }
+};
+
+// ---- the generic node ops use ------------------------------------------------
+// An op's backward rule: given the node (for saved tensors and input metadata)
+// and the output gradients, return one gradient per input.
+class FunctionNode;
+using BackwardFn = std::function<Tensors(const FunctionNode&, const Tensors&)>;
+
+class FunctionNode : public Node {
+ public:
+  FunctionNode(const char* name, BackwardFn fn) : name_(name), fn_(std::move(fn)) {}
+  std::string name() const override { return name_; }
+  Tensors apply(const Tensors& grads) override;
+  void release_saved() override;
+  Tensor saved(size_t i) const { return saved_.at(i).unpack(*this); }
+  std::vector<SavedTensor> saved_;
+  std::vector<OutputMeta> inputs;  // metadata of each input (sum_to, zeros)
+
+ private:
+  const char* name_;
+  BackwardFn fn_;
+};
+
+// Leaves: accumulates into .grad and runs post-accumulate hooks.
+class AccumulateGrad : public Node {
+ public:
+  explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : leaf_(std::move(leaf)) {}
+  std::string name() const override { return "AccumulateGrad"; }
+  Tensors apply(const Tensors& grads) override;
+  const std::shared_ptr<TensorImpl>& leaf() const { return leaf_; }
+  std::vector<std::pair<int, std::function<void(const Tensor&)>>> post_hooks;
+
+ private:
+  std::shared_ptr<TensorImpl> leaf_;
+};
+
+// ---- recording ------------------------------------------------------------------
+// True when grad mode is on and any input requires grad.
+bool needs_grad(std::initializer_list<const Tensor*> inputs);
+bool needs_grad(const std::vector<Tensor>& inputs);
+
+// The edge a gradient for `t` must flow along (its grad_fn, or the leaf's
+// AccumulateGrad, created on first use); invalid when t doesn't require grad.
+Edge gradient_edge(const Tensor& t);
+
+// Records `fn` as the grad_fn of `outputs`, with edges to `inputs` and the
+// listed tensors saved (outputs among them are saved without a cycle). Call
+// only when needs_grad(inputs).
+std::shared_ptr<FunctionNode> record(const char* name, const std::vector<Tensor>& inputs,
+                                     const std::vector<Tensor>& outputs,
+                                     const std::vector<Tensor>& saved, BackwardFn fn);
+
+}  // namespace fastgrad::autograd

@@ -1,0 +1,51 @@
+// Helpers for backward rules (written with fastgrad ops, so that rules are
+// differentiable again for create_graph=True).
+#pragma once
+#include "autograd/grad_mode.h"
+#include "autograd/node.h"
+
+namespace fastgrad {
+
+using autograd::FunctionNode;
+using autograd::Tensors;
+
+// Sums `grad` down to `shape`: undoes broadcasting in a backward rule.
+Tensor sum_to(const Tensor& grad, const Shape& shape);
+
+// Records `fn` as the backward of `outputs` when grad mode is on and an input
+// requires grad. `saved` tensors are checked against in-place changes.
+inline void maybe_record(const char* name, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& outputs,
+                         const std::vector<Tensor>& saved, autograd::BackwardFn fn) {
+  if (autograd::needs_grad(inputs)) autograd::record(name, inputs, outputs, saved, std::move(fn));
+}
+
+// In-place ops on tensors that require grad: PyTorch forbids it on leaves.
+void check_inplace_autograd(const char* op, const Tensor& self);
+
+// View ops call this on their result: records which tensor it views.
+void mark_view(const Tensor& view, const Tensor& base);
+
+Tensor clone(const Tensor& x);
+void copy_(const Tensor& dst, const Tensor& src);
+
+// Runs `out_of_place(src)` on a recorded copy of self's current value and
+// writes the result into self, which takes over the result's history. Used by
+// in-place ops when autograd is recording, so that tensors saved for backward
+// are never the ones being overwritten.
+template <class F>
+const Tensor& inplace_with_grad(const char* op, const Tensor& self, F out_of_place) {
+  check_inplace_autograd(op, self);
+  Tensor result = out_of_place(clone(self));  // clone is recorded (identity backward)
+  {
+    autograd::GradModeGuard no_grad(false);
+    copy_(self, result);
+  }
+  TensorImpl* s = self.impl();
+  s->grad_fn = result.impl()->grad_fn;
+  s->output_nr = result.impl()->output_nr;
+  s->requires_grad = result.requires_grad();
+  return self;
+}
+
+}  // namespace fastgrad
