@@ -117,7 +117,7 @@ const Tensor& inplace(const char* name, const Tensor& self, const Tensor& other,
   }
   Tensor result = rule(self, other, rt);
   if (!bool_result(name)) check_inplace_cast(op.c_str(), result.dtype(), self.dtype());
-  copy_(self, result);
+  copy_(self, result, op.c_str());
   return self;
 }
 
@@ -160,6 +160,12 @@ FG_NO_GRAD(logical_and) FG_NO_GRAD(logical_or) FG_NO_GRAD(logical_xor)
 FG_NO_GRAD(bitwise_and) FG_NO_GRAD(bitwise_or) FG_NO_GRAD(bitwise_xor)
 #undef FG_NO_GRAD
 
+// Whether a rule reads a and b (sub and the others ignore them: saving them
+// anyway would turn harmless in-place updates into version errors).
+bool binary_grad_reads_inputs(const char* op) {
+  return std::strcmp(op, "sub") != 0 && std::strcmp(op, "floor_divide") != 0;
+}
+
 std::string binary_backward_name(const char* op) {
   std::string r;
   bool up = true;
@@ -175,10 +181,11 @@ std::string binary_backward_name(const char* op) {
 void record_binary(const char* name, const std::string& node_name, BinaryGrad grad,
                    const Tensor& a, const Tensor& b, const Tensor& out) {
   if (!grad || !autograd::needs_grad({&a, &b})) return;
-  (void)name;
-  autograd::record(node_name.c_str(), {a, b}, {out}, {a, b},
-                   [grad](const FunctionNode& n, const Tensors& gs) -> Tensors {
-                     return grad(gs[0], n.saved(0), n.saved(1));
+  const bool reads = binary_grad_reads_inputs(name);
+  autograd::record(node_name.c_str(), {a, b}, {out}, reads ? Tensors{a, b} : Tensors{},
+                   [grad, reads](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                     return reads ? grad(gs[0], n.saved(0), n.saved(1))
+                                  : grad(gs[0], Tensor(), Tensor());
                    });
 }
 
@@ -269,7 +276,7 @@ const Tensor& add_(const Tensor& self, const Tensor& b, const Scalar& alpha) {
     return inplace_with_grad("add_", self, [&](const Tensor& s) { return add_rule(s, b, rt, alpha); });
   if (rt == self.dtype() && alpha.kind != Scalar::Kind::Float && alpha.i == 1)
     return binary_inplace("add_", self, b, rt, math::AddFn{});
-  copy_(self, add_rule(self, b, rt, alpha));
+  copy_(self, add_rule(self, b, rt, alpha), "add_");
   return self;
 }
 const Tensor& add_(const Tensor& self, const Scalar& b, const Scalar& alpha) {

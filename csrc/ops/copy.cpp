@@ -50,7 +50,7 @@ void check_writable(const char* op, const Tensor& t) {
              "tensor before performing the operation.");
 }
 
-void copy_(const Tensor& dst, const Tensor& src) {
+void copy_(const Tensor& dst, const Tensor& src, const char* op) {
   Shape shape = broadcast_shapes(dst.sizes(), src.sizes(), "copy_");
   FG_CHECK(shape == dst.sizes(), "copy_: source of shape ", shape_str(src.sizes()),
            " cannot be broadcast to destination shape ", shape_str(dst.sizes()));
@@ -63,7 +63,7 @@ void copy_(const Tensor& dst, const Tensor& src) {
       launch<To, From>("copy_", dst, {&s}, math::CastFn<To>{});
     });
   });
-  dst.bump_version();
+  dst.bump_version(op);
 }
 
 // The copies below are differentiable: their gradient is the output gradient

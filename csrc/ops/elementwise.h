@@ -19,8 +19,9 @@ Tensor contiguous(const Tensor& x);              // x itself if contiguous
 Tensor to_device(const Tensor& x, Device device);  // x itself if already there
 Tensor clone(const Tensor& x);
 Tensor scalar_tensor(const Scalar& s, DType dtype);
-// dst[...] = src (broadcast to dst, any dtypes); bumps dst's version.
-void copy_(const Tensor& dst, const Tensor& src);
+// dst[...] = src (broadcast to dst, any dtypes); bumps dst's version,
+// recording `op` as the in-place op for autograd's saved-tensor error.
+void copy_(const Tensor& dst, const Tensor& src, const char* op = "copy_");
 // Tensor.copy_ as users call it: differentiable w.r.t. src (and dst's history).
 const Tensor& copy_autograd(const Tensor& dst, const Tensor& src);
 // Checks `t` may be written element-wise (no two elements share memory).
@@ -92,9 +93,9 @@ const Tensor& binary_inplace(const char* op, const Tensor& self, const Tensor& o
       launch<T, T, T>(op, self, {&self, &oi}, [fn](T x, T y) { return static_cast<T>(fn(x, y)); });
     });
   } else {
-    copy_(self, binary_any(op, self, o, compute, fn));
+    copy_(self, binary_any(op, self, o, compute, fn), op);
   }
-  self.bump_version();
+  self.bump_version(op);
   return self;
 }
 

@@ -27,7 +27,7 @@ void check_inplace_autograd(const char* op, const Tensor& self);
 void mark_view(const Tensor& view, const Tensor& base);
 
 Tensor clone(const Tensor& x);
-void copy_(const Tensor& dst, const Tensor& src);
+void copy_(const Tensor& dst, const Tensor& src, const char* op);
 
 // Runs `out_of_place(src)` on a recorded copy of self's current value and
 // writes the result into self, which takes over the result's history. Used by
@@ -39,7 +39,7 @@ const Tensor& inplace_with_grad(const char* op, const Tensor& self, F out_of_pla
   Tensor result = out_of_place(clone(self));  // clone is recorded (identity backward)
   {
     autograd::GradModeGuard no_grad(false);
-    copy_(self, result);
+    copy_(self, result, op);
   }
   TensorImpl* s = self.impl();
   s->grad_fn = result.impl()->grad_fn;

@@ -41,9 +41,9 @@ const Tensor& unary_inplace(const char* op, const Tensor& self, DType compute, F
       launch<T, T>(op, self, {&self}, [fn](T x) { return static_cast<T>(fn(x)); });
     });
   } else {
-    copy_(self, unary_float(op, self, fn));
+    copy_(self, unary_float(op, self, fn), op);
   }
-  self.bump_version();
+  self.bump_version(op);
   return self;
 }
 

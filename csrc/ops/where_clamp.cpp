@@ -101,7 +101,7 @@ const Tensor& clamp_(const Tensor& x, const std::optional<Scalar>& lo,
   Tensor r = clamp(x, lo, hi);
   check_inplace_cast("clamp_", r.dtype(), x.dtype());
   check_writable("clamp_", x);
-  copy_(x, r);
+  copy_(x, r, "clamp_");
   return x;
 }
 
@@ -110,7 +110,7 @@ const Tensor& fill_(const Tensor& self, const Scalar& value) {
   check_writable("fill_", self);
   if (autograd::needs_grad({&self}))  // the old value's gradient is zero
     return inplace_with_grad("fill_", self, [&](const Tensor& s) { return add(mul(s, 0), value); });
-  copy_(self, scalar_tensor(value, self.dtype()));
+  copy_(self, scalar_tensor(value, self.dtype()), "fill_");
   return self;
 }
 const Tensor& zero_(const Tensor& self) { return fill_(self, Scalar(int64_t{0})); }

@@ -15,22 +15,20 @@ def _flat_outputs(out):
 
 def _numerical_jacobian(fn, inputs, i, eps):
     """d(outputs)/d(inputs[i]) by central differences, as a (n_in, n_out) array."""
-    from .. import no_grad
-
+    # Grad mode stays on: fn may itself differentiate (gradgradcheck).
     x = inputs[i]
     base = np.array(x.detach().numpy(), copy=True)
     cols = []
-    with no_grad():
-        for k in range(base.size):
-            vals = []
-            for sign in (1, -1):
-                pert = base.copy().reshape(-1)
-                pert[k] += sign * eps
-                arg = list(inputs)
-                arg[i] = _C.from_numpy(pert.reshape(base.shape))
-                outs = _flat_outputs(fn(*arg))
-                vals.append(np.concatenate([np.asarray(o.detach().numpy(), np.float64).reshape(-1) for o in outs]))
-            cols.append((vals[0] - vals[1]) / (2 * eps))
+    for k in range(base.size):
+        vals = []
+        for sign in (1, -1):
+            pert = base.copy().reshape(-1)
+            pert[k] += sign * eps
+            arg = list(inputs)
+            arg[i] = _C.from_numpy(pert.reshape(base.shape)).requires_grad_(x.requires_grad)
+            outs = _flat_outputs(fn(*arg))
+            vals.append(np.concatenate([np.asarray(o.detach().numpy(), np.float64).reshape(-1) for o in outs]))
+        cols.append((vals[0] - vals[1]) / (2 * eps))
     return np.stack(cols) if cols else np.zeros((0, 0))
 
 
@@ -45,7 +43,7 @@ def _analytical_jacobian(fn, inputs, i, create_graph=False):
         for k in range(o.numel()):
             seed = np.zeros(o.numel(), dtype=np.float64)
             seed[k] = 1.0
-            g = _C.from_numpy(seed.reshape(tuple(o.shape)).astype(o.numpy().dtype if not o.requires_grad else o.detach().numpy().dtype))
+            g = _C.from_numpy(seed.reshape(tuple(o.shape)).astype(o.detach().numpy().dtype))
             (gi,) = grad(o, inputs[i], grad_outputs=g, retain_graph=True, allow_unused=True)
             if gi is not None:
                 jac[:, col] = np.asarray(gi.detach().numpy(), np.float64).reshape(-1)
