@@ -58,6 +58,27 @@ def workloads():
     small = lambda: [rng.standard_normal(4).astype(np.float32) for _ in range(2)]
     yield "add tiny (4)", impls(small, lambda m, a, b: a + b)
     yield "mul+add tiny chain x10", impls(small, lambda m, a, b: ((a * b + a) * b + a) * b + a)
+    # Tape overhead: recording one op, and a 10-op chain plus its backward.
+    def grad_impls(body):
+        out = {"fastgrad": None, "torch": None, "numpy": None}
+        a = rng.standard_normal(4).astype(np.float32)
+        fa = fg.tensor(a, requires_grad=True)
+        out["fastgrad"] = lambda: body(fg, fa)
+        if torch is not None:
+            ta = torch.tensor(a, requires_grad=True)
+            out["torch"] = lambda: body(torch, ta)
+        return out
+
+    yield "add tiny, requires_grad (record 1 op)", grad_impls(lambda m, x: x + x)
+
+    def chain(m, x):
+        y = x
+        for _ in range(5):
+            y = y * 1.01 + 0.1
+        y.backward(m.ones(4))
+        x.grad = None
+
+    yield "10-op chain + backward (per 10 nodes)", grad_impls(chain)
     big = lambda: [rng.standard_normal(1 << 24).astype(np.float32) for _ in range(2)]
     yield "add 16M", impls(big, lambda m, a, b: a + b)
     yield "mul 16M", impls(big, lambda m, a, b: a * b)
