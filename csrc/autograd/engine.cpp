@@ -34,6 +34,24 @@ Tensor zeros_for(const OutputMeta& m) {
   return z;
 }
 
+// detect_anomaly: the first node whose gradients hold NaN/Inf is named, with
+// the Python stack of its forward call.
+void check_finite(const Node& n, const Tensors& grads) {
+  GradModeGuard no_grad(false);
+  for (size_t i = 0; i < grads.size(); ++i) {
+    const Tensor& g = grads[i];
+    if (!g.defined() || !is_floating(g.dtype())) continue;
+    Tensor bad = logical_not(isfinite(g));
+    const bool* p = nullptr;
+    Tensor flat = contiguous(bad);
+    p = flat.data<bool>();
+    bool any_bad = false;
+    for (int64_t k = 0; k < flat.numel() && !any_bad; ++k) any_bad = p[k];
+    FG_CHECK(!any_bad, "Function '", n.name(), "' returned nan or inf values in its ", i,
+             "th output (detect_anomaly). Its forward was called at:\n", n.location);
+  }
+}
+
 }  // namespace
 
 void queue_callback(std::function<void()> fn) {
@@ -128,6 +146,7 @@ Tensors run_backward(const Tensors& roots, const Tensors& grad_roots,
         for (size_t k = 0; k < grads.size() && k < n->outputs.size(); ++k)
           if (!grads[k].defined()) grads[k] = zeros_for(n->outputs[k]);
         in_grads = n->apply(grads);
+        if (anomaly_enabled()) check_finite(*n, in_grads);
       }
       if (!opt.retain_graph) n->release_saved();
     }

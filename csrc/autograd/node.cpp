@@ -17,13 +17,18 @@ namespace fastgrad::autograd {
 namespace {
 std::atomic<uint64_t> g_seq{0};
 LocationFn g_location = nullptr;
+LocationFn g_stack = nullptr;
 }  // namespace
 
-void set_location_capture(LocationFn fn) {
-  g_location = fn;
-  g_inplace_location = fn;
+void set_location_capture(LocationFn line, LocationFn stack) {
+  g_location = line;
+  g_stack = stack;
+  g_inplace_location = line;
 }
-std::string capture_location() { return g_location ? g_location() : std::string(); }
+std::string capture_location() {
+  LocationFn f = anomaly_enabled() && g_stack ? g_stack : g_location;
+  return f ? f() : std::string();
+}
 
 Node::Node() : seq(g_seq.fetch_add(1, std::memory_order_relaxed)) {}
 

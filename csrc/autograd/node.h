@@ -24,7 +24,8 @@ struct Edge {
 // Where Python called an op from ("train.py:42 in step"). The bindings install
 // the capture function; without Python it stays empty.
 using LocationFn = std::string (*)();
-void set_location_capture(LocationFn fn);
+// `stack` gives the whole Python stack (anomaly mode), `line` one line.
+void set_location_capture(LocationFn line, LocationFn stack);
 std::string capture_location();
 
 // Note [Saved tensors and versions]

@@ -29,6 +29,14 @@ std::string python_location() {
   return r;
 }
 
+// The whole Python stack (anomaly mode): traceback.format_stack().
+std::string python_stack() {
+  py::object lines = py::module_::import("traceback").attr("format_stack")();
+  std::string r;
+  for (py::handle l : lines) r += l.cast<std::string>();
+  return r;
+}
+
 void set_requires_grad(const Tensor& t, bool v) {
   FG_CHECK(!v || is_floating(t.dtype()),
            "requires_grad_: only Tensors of floating point dtype can require gradients, got ",
@@ -144,7 +152,9 @@ Tensors default_grads(const Tensors& roots, const py::object& grads, const char*
 }  // namespace
 
 void bind_autograd(py::module_& m, TensorClass& cls) {
-  autograd::set_location_capture(&python_location);
+  autograd::set_location_capture(&python_location, &python_stack);
+  m.def("_set_anomaly_enabled", &autograd::set_anomaly_enabled, "mode"_a);
+  m.def("is_anomaly_enabled", &autograd::anomaly_enabled);
 
   py::class_<Node, std::shared_ptr<Node>>(m, "Node")
       .def("name", &Node::name)
@@ -240,6 +250,29 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
     for (size_t i = 0; i < got.size(); ++i)
       r[i] = got[i].defined() ? py::cast(got[i]) : py::none();
     return r;
+  });
+  // autograd.Function: a Python backward on the C++ tape. `backward(saved, grads)`
+  // returns one gradient (or None) per tensor input.
+  m.def("_record_function", [](const std::string& name, const Tensors& inputs,
+                               const Tensors& outputs, const Tensors& saved, py::function backward) {
+    static std::vector<std::unique_ptr<std::string>> names;  // node names must outlive nodes
+    names.push_back(std::make_unique<std::string>(name));
+    const char* cname = names.back()->c_str();
+    autograd::record(cname, inputs, outputs, saved,
+                     [backward, n_saved = saved.size(), n_in = inputs.size()](
+                         const autograd::FunctionNode& n, const Tensors& gs) -> Tensors {
+      py::tuple sv(n_saved), gt(gs.size());
+      for (size_t i = 0; i < n_saved; ++i) sv[i] = py::cast(n.saved(i));
+      for (size_t i = 0; i < gs.size(); ++i) gt[i] = py::cast(gs[i]);
+      py::object r = backward(sv, gt);
+      py::tuple rt = py::isinstance<py::tuple>(r) ? r.cast<py::tuple>() : py::make_tuple(r);
+      FG_CHECK(rt.size() == n_in, n.name(), ": backward returned ", rt.size(),
+               " gradients but expected ", n_in, " (one per tensor input)");
+      Tensors out(n_in);
+      for (size_t i = 0; i < n_in; ++i)
+        if (!rt[i].is_none()) out[i] = rt[i].cast<Tensor>();
+      return out;
+    });
   });
   m.def("_queue_callback", [](py::function fn) { autograd::queue_callback([fn]() { fn(); }); });
 }

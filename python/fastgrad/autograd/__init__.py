@@ -1,11 +1,13 @@
 """fastgrad.autograd: reverse-mode differentiation on the C++ tape."""
 
 from .. import _C
+from .anomaly_mode import detect_anomaly, set_detect_anomaly  # noqa: F401
+from .function import Function, FunctionCtx  # noqa: F401
 from .gradcheck import gradcheck, gradgradcheck  # noqa: F401
 from .grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
 
-__all__ = ["grad", "backward", "gradcheck", "gradgradcheck", "no_grad", "enable_grad",
-           "set_grad_enabled", "inference_mode"]
+__all__ = ["grad", "backward", "Function", "gradcheck", "gradgradcheck", "no_grad", "enable_grad",
+           "set_grad_enabled", "inference_mode", "detect_anomaly", "set_detect_anomaly"]
 
 
 def _seq(x):
