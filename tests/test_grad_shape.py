@@ -28,6 +28,7 @@ UNARY = [
     ("flatten_0d", (), lambda m, x: x.flatten()),
     ("unflatten", (2, 12), lambda m, x: x.unflatten(-1, (3, -1))),
     ("squeeze", (1, 3, 1, 2), lambda m, x: x.squeeze()),
+    ("squeeze_0d", (), lambda m, x: x.squeeze()),
     ("squeeze_dim", (1, 3, 1, 2), lambda m, x: x.squeeze(-2)),
     ("squeeze_dims", (1, 3, 1, 2), lambda m, x: m.squeeze(x, (0, 2))),
     ("unsqueeze", (3, 2), lambda m, x: x.unsqueeze(1)),
@@ -36,12 +37,17 @@ UNARY = [
     ("as_strided", (3, 4), lambda m, x: m.as_strided(x, (2, 2), (4, 1), 1)),
     ("as_strided_overlap", (8,), lambda m, x: x.as_strided((3, 4), (2, 1))),
     ("as_strided_stride0", (6,), lambda m, x: x.as_strided((2, 3), (0, 2))),
+    ("as_strided_windows", (10,), lambda m, x: x.as_strided((7, 4), (1, 1))),
+    ("as_strided_expanded", (6,), lambda m, x: x.as_strided((2, 5, 3), (0, 0, 2), 0)),
+    ("permute_0d", (), lambda m, x: m.permute(x, ())),
     ("permute", (2, 3, 4), lambda m, x: x.permute(2, 0, 1)),
     ("permute_neg", (2, 3, 4), lambda m, x: m.permute(x, (-1, -3, -2))),
     ("transpose", (2, 3, 4), lambda m, x: x.transpose(0, -1)),
     ("swapdims", (2, 3), lambda m, x: m.swapdims(x, 0, 1)),
     ("t", (3, 4), lambda m, x: x.t()),
     ("t_1d", (3,), lambda m, x: m.t(x)),
+    ("t_0d", (), lambda m, x: x.t()),
+    ("transpose_0d", (), lambda m, x: x.transpose(0, -1)),
     ("T", (2, 3, 4), lambda m, x: x.T if m is fg else x.permute(2, 1, 0)),  # torch warns on 3-D .T
     ("T2d", (3, 4), lambda m, x: x.T),
     ("mT", (2, 3, 4), lambda m, x: x.mT),
@@ -79,6 +85,8 @@ UNARY = [
     ("flip", (3, 4), lambda m, x: x.flip(0)),
     ("flip_neg", (2, 3, 4), lambda m, x: m.flip(x, (-1, 0))),
     ("flip_empty", (0, 3), lambda m, x: x.flip(1)),
+    ("flip_0d", (), lambda m, x: x.flip(0)),
+    ("roll_0d", (), lambda m, x: x.roll(1)),
     ("roll", (3, 4), lambda m, x: x.roll(1, 1)),
     ("roll_multi", (3, 4), lambda m, x: m.roll(x, (-2, 5), (0, -1))),
     ("roll_flat", (3, 4), lambda m, x: x.roll(5)),
@@ -93,7 +101,8 @@ UNARY = [
 UNARY_IDS = [u[0] for u in UNARY]
 # Not run on non-contiguous inputs: as_strided indexes storage (the numerical
 # side perturbs a contiguous copy) and view() needs a viewable layout.
-NOT_STRIDED = {"as_strided", "as_strided_overlap", "as_strided_stride0", "view", "view_-1", "view_as"}
+NOT_STRIDED = {"as_strided", "as_strided_overlap", "as_strided_stride0", "as_strided_windows",
+               "as_strided_expanded", "view", "view_-1", "view_as"}
 STRIDED = [u for u in UNARY if len(u[1]) >= 2 and u[0] not in NOT_STRIDED]
 
 
@@ -216,6 +225,7 @@ def test_noncontiguous_join_inputs():
 # ---- double backward ------------------------------------------------------------
 GRADGRAD = [
     ("reshape", (2, 6), lambda x: x.reshape(3, 4) * x.reshape(3, 4)),
+    ("as_strided_windows", (6,), lambda x: x.as_strided((4, 3), (1, 1)) * x.as_strided((4, 3), (1, 1))),
     ("permute", (2, 3, 4), lambda x: x.permute(1, 2, 0) * x.permute(1, 2, 0)),
     ("expand", (3, 1), lambda x: x.expand(2, 3, 4) * x.expand(-1, 4).expand(2, 3, 4)),
     ("narrow", (4, 3), lambda x: x.narrow(0, 1, 2) * x.narrow(0, 0, 2)),

@@ -7,6 +7,7 @@
 
 #include "ops/elementwise_ops.h"
 #include "ops/factory_ops.h"
+#include "ops/reduce_ops.h"
 #include "ops/shape_ops.h"
 
 namespace fastgrad {
@@ -40,18 +41,31 @@ bool non_overlapping(const Shape& sizes, const Shape& strides) {
 
 namespace {
 
-// dst += src where dst may overlap itself: split along the largest dim until
-// each piece is overlap-free (one add_ per piece).
+// dst += src where dst may overlap itself. Stride-0 dims (one location
+// repeated) take src summed over them; any other overlap (sliding windows) is
+// split along its smallest dim until each piece is overlap-free.
 void accumulate(const Tensor& dst, const Tensor& src) {
   if (dst.numel() == 0) return;
+  std::vector<int64_t> repeated;
+  Shape sizes = dst.sizes();
+  for (int64_t d = 0; d < dst.dim(); ++d)
+    if (sizes[d] > 1 && dst.strides()[d] == 0) {
+      repeated.push_back(d);
+      sizes[d] = 1;
+    }
+  if (!repeated.empty()) {
+    accumulate(make_view(dst, sizes, dst.strides(), dst.offset()),
+               sum(src, repeated, /*keepdim=*/true));
+    return;
+  }
   if (non_overlapping(dst.sizes(), dst.strides())) {
     add_(dst, src);
     return;
   }
-  int64_t best = 0;
-  for (int64_t d = 1; d < dst.dim(); ++d)
-    if (dst.sizes()[d] > dst.sizes()[best]) best = d;
-  for (int64_t i = 0; i < dst.sizes()[best]; ++i)
+  int64_t best = -1;
+  for (int64_t d = 0; d < dst.dim(); ++d)
+    if (sizes[d] > 1 && (best < 0 || sizes[d] < sizes[best])) best = d;
+  for (int64_t i = 0; i < sizes[best]; ++i)
     accumulate(select(dst, best, i), select(src, best, i));
 }
 }  // namespace
