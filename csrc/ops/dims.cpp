@@ -3,6 +3,7 @@
 
 #include "core/check.h"
 #include "ops/shape_ops.h"
+#include "ops/view_grad.h"
 
 namespace fastgrad {
 
@@ -26,7 +27,15 @@ Tensor permuted(const Tensor& x, const Dims& order) {
     sizes.push_back(x.sizes()[d]);
     strides.push_back(x.strides()[d]);
   }
-  return make_view(x, sizes, strides, x.offset());
+  Tensor out = make_view(x, sizes, strides, x.offset());
+  // Output dim i is input dim order[i]: the inverse permutation undoes it.
+  Dims inverse(order.size());
+  for (size_t i = 0; i < order.size(); ++i) inverse[order[i]] = static_cast<int64_t>(i);
+  record_view("PermuteBackward", x, out,
+              [inverse](const FunctionNode&, const Tensors& gs) -> Tensors {
+                return {permute(gs[0], inverse)};
+              });
+  return out;
 }
 }  // namespace
 
@@ -54,7 +63,12 @@ Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1) {
     std::swap(sizes[a], sizes[b]);
     std::swap(strides[a], strides[b]);
   }
-  return make_view(x, sizes, strides, x.offset());
+  Tensor out = make_view(x, sizes, strides, x.offset());
+  record_view("TransposeBackward", x, out,
+              [a, b](const FunctionNode&, const Tensors& gs) -> Tensors {
+                return {transpose(gs[0], a, b)};
+              });
+  return out;
 }
 
 Tensor t(const Tensor& x) {
@@ -83,7 +97,7 @@ Tensor movedim(const Tensor& x, const Dims& source, const Dims& destination) {
   Dims src = wrap_unique(source, x.dim(), "movedim", "source");
   Dims dst = wrap_unique(destination, x.dim(), "movedim", "destination");
   int64_t n = x.dim();
-  if (n == 0) return make_view(x, x.sizes(), x.strides(), x.offset());
+  if (n == 0) return permuted(x, {});
   // Moved dims land at their destinations; the rest keep their relative order
   // in the free slots.
   Dims order(n, -1);
@@ -119,7 +133,14 @@ Tensor diagonal(const Tensor& x, int64_t offset, int64_t dim1, int64_t dim2) {
   }
   sizes.push_back(n);
   strides.push_back(x.strides()[a] + x.strides()[b]);
-  return make_view(x, sizes, strides, start);
+  Tensor out = make_view(x, sizes, strides, start);
+  record_view("DiagonalBackward", x, out,
+              [offset, a, b](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                return {view_scatter(gs[0], n.inputs[0].sizes, [offset, a, b](const Tensor& z) {
+                  return diagonal(z, offset, a, b);
+                })};
+              });
+  return out;
 }
 
 }  // namespace fastgrad

@@ -3,6 +3,7 @@
 // views are read-only for in-place ops: see check_writable).
 #include "core/check.h"
 #include "ops/shape_ops.h"
+#include "ops/view_grad.h"
 
 namespace fastgrad {
 
@@ -42,7 +43,11 @@ Tensor expand_impl(const char* op, const Tensor& x, const Shape& target) {
   for (int64_t s : sizes)
     FG_CHECK(!__builtin_mul_overflow(numel, s, &numel), op,
              ": the number of elements of ", list_str(sizes), " overflows int64");
-  return make_view(x, sizes, strides, x.offset());
+  Tensor out = make_view(x, sizes, strides, x.offset());
+  record_view("ExpandBackward", x, out, [](const FunctionNode& n, const Tensors& gs) -> Tensors {
+    return {sum_to_grad(gs[0], n.inputs[0].sizes)};
+  });
+  return out;
 }
 
 Shape broadcast_impl(const char* op, const std::vector<Shape>& shapes) {

@@ -3,6 +3,7 @@
 #include "core/check.h"
 #include "ops/elementwise.h"
 #include "ops/shape_ops.h"
+#include "ops/view_grad.h"
 
 namespace fastgrad {
 
@@ -46,12 +47,37 @@ Tensor cat(const Tensors& xs, int64_t dim) {
   }
   Tensor out = empty(shape, dtype, xs[0].device());
   int64_t start = 0;
+  Shape lengths;  // each input's extent along d; -1 for skipped legacy empties
   for (const Tensor& x : xs) {
-    if (legacy_empty(x)) continue;
+    if (legacy_empty(x)) {
+      lengths.push_back(-1);
+      continue;
+    }
     int64_t n = x.sizes()[d];
     if (n > 0) copy_(narrow(out, d, start, n), x);
     start += n;
+    lengths.push_back(n);
   }
+  // Each input's gradient is its slice of g.
+  maybe_record("CatBackward", xs, {out}, {},
+               [d, lengths](const FunctionNode& nd, const Tensors& gs) -> Tensors {
+                 Tensors r;
+                 int64_t at = 0;
+                 for (size_t i = 0; i < lengths.size(); ++i) {
+                   if (!nd.needs_input_grad(i)) {
+                     r.push_back(Tensor());
+                     at += std::max<int64_t>(lengths[i], 0);
+                     continue;
+                   }
+                   if (lengths[i] < 0) {  // skipped legacy empty: an empty gradient
+                     r.push_back(narrow(flatten(gs[0]), 0, 0, 0));
+                     continue;
+                   }
+                   r.push_back(narrow(gs[0], d, at, lengths[i]));
+                   at += lengths[i];
+                 }
+                 return r;
+               });
   return out;
 }
 
@@ -68,7 +94,10 @@ Tensor stack(const Tensors& xs, int64_t dim) {
 }
 
 Tensor atleast_1d(const Tensor& x) {
-  return x.dim() == 0 ? make_view(x, {1}, {1}, x.offset()) : x;
+  if (x.dim() != 0) return x;
+  Tensor out = make_view(x, {1}, {1}, x.offset());
+  record_view("ViewBackward", x, out, reshape_back);
+  return out;
 }
 
 Tensor atleast_2d(const Tensor& x) {

@@ -7,10 +7,12 @@
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
 #include "ops/shape_ops.h"
+#include "ops/view_grad.h"
 
 namespace fastgrad {
 
-Tensor repeat(const Tensor& x, const Shape& repeats) {
+namespace {
+Tensor repeat_impl(const Tensor& x, const Shape& repeats) {
   const int64_t n = static_cast<int64_t>(repeats.size());
   FG_CHECK(n >= x.dim(), "repeat: Number of dimensions of repeat dims can not be "
            "smaller than number of dimensions of tensor");
@@ -43,6 +45,25 @@ Tensor repeat(const Tensor& x, const Shape& repeats) {
   }
   copy_(make_view(out, dst_sizes, dst_strides, 0),
         make_view(x, src_sizes, src_strides, x.offset()));
+  return out;
+}
+}  // namespace
+
+Tensor repeat(const Tensor& x, const Shape& repeats) {
+  Tensor out = repeat_impl(x, repeats);
+  // g seen as (r0, s0, r1, s1, ...) summed over the repeat dims.
+  maybe_record("RepeatBackward", {x}, {out}, {},
+               [repeats](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 const Shape& xs = n.inputs[0].sizes;
+                 const size_t lead = repeats.size() - xs.size();
+                 Shape blocks, kept;
+                 for (size_t i = 0; i < repeats.size(); ++i) {
+                   int64_t s = i < lead ? 1 : xs[i - lead];
+                   blocks.insert(blocks.end(), {repeats[i], s});
+                   kept.insert(kept.end(), {1, s});
+                 }
+                 return {reshape(sum_to_grad(reshape(gs[0], blocks), kept), xs)};
+               });
   return out;
 }
 
@@ -80,9 +101,8 @@ Tensor empty_like_layout(const Tensor& x) {
     dense &= x.sizes()[d] == 1 || st[d] == strides[d];
   return make_view(buf, x.sizes(), dense ? st : strides, 0);
 }
-}  // namespace
 
-Tensor flip(const Tensor& x, const Dims& dims) {
+Tensor flip_impl(const Tensor& x, const Dims& dims) {
   std::vector<bool> flipped(std::max<int64_t>(x.dim(), 1), false);
   for (int64_t dim : dims) {
     int64_t d = wrap_dim(dim, x.dim(), "flip");
@@ -103,12 +123,27 @@ Tensor flip(const Tensor& x, const Dims& dims) {
   copy_(out, make_view(x, x.sizes(), strides, offset));
   return out;
 }
+}  // namespace
 
-Tensor roll(const Tensor& x, const Shape& shifts, const Dims& dims) {
+Tensor flip(const Tensor& x, const Dims& dims) {
+  Tensor out;
+  {
+    autograd::GradModeGuard no_grad(false);  // one node for the whole op
+    out = flip_impl(x, dims);
+  }
+  maybe_record("FlipBackward", {x}, {out}, {},
+               [dims](const FunctionNode&, const Tensors& gs) -> Tensors {
+                 return {flip(gs[0], dims)};
+               });
+  return out;
+}
+
+namespace {
+Tensor roll_impl(const Tensor& x, const Shape& shifts, const Dims& dims) {
   if (dims.empty()) {
     FG_CHECK(shifts.size() == 1, "roll: shifts and dimensions must align. shifts: ",
              shifts.size(), ", dims:", dims.size());
-    return reshape(roll(flatten(x), shifts, {0}), x.sizes());
+    return reshape(roll_impl(flatten(x), shifts, {0}), x.sizes());
   }
   FG_CHECK(shifts.size() == dims.size(), "roll: shifts and dimensions must align. "
            "shifts: ", shifts.size(), ", dims:", dims.size());
@@ -127,6 +162,27 @@ Tensor roll(const Tensor& x, const Shape& shifts, const Dims& dims) {
     cur = out;
   }
   return cur.is_same(x) ? clone(x) : cur;
+}
+}  // namespace
+
+Tensor roll(const Tensor& x, const Shape& shifts, const Dims& dims) {
+  Tensor out;
+  {
+    autograd::GradModeGuard no_grad(false);  // one node for the whole op
+    out = roll_impl(x, shifts, dims);
+  }
+  // Rolling back by -shift; shifts are reduced mod the size first, so that
+  // negating cannot overflow.
+  Shape back;
+  for (size_t i = 0; i < shifts.size(); ++i) {
+    int64_t n = dims.empty() ? x.numel() : x.dim() == 0 ? 1 : x.sizes()[wrap_dim(dims[i], x.dim(), "roll")];
+    back.push_back(n == 0 ? 0 : -(shifts[i] % n));
+  }
+  maybe_record("RollBackward", {x}, {out}, {},
+               [back, dims](const FunctionNode&, const Tensors& gs) -> Tensors {
+                 return {roll(gs[0], back, dims)};
+               });
+  return out;
 }
 
 namespace {
@@ -163,24 +219,36 @@ const Tensor& triangle_(const char* op, const Tensor& x, int64_t k, bool lower) 
 }  // namespace
 
 const Tensor& tril_(const Tensor& x, int64_t diagonal) {
+  if (autograd::needs_grad({&x}))
+    return inplace_with_grad("tril_", x, [&](const Tensor& s) { return tril(s, diagonal); });
   return triangle_("tril_", x, diagonal, true);
 }
 const Tensor& triu_(const Tensor& x, int64_t diagonal) {
+  if (autograd::needs_grad({&x}))
+    return inplace_with_grad("triu_", x, [&](const Tensor& s) { return triu(s, diagonal); });
   return triangle_("triu_", x, diagonal, false);
 }
 
-Tensor tril(const Tensor& x, int64_t diagonal) {
-  FG_CHECK(x.dim() >= 2, "tril: input tensor must have at least 2 dimensions");
-  Tensor out = clone(x);
-  tril_(out, diagonal);
+namespace {
+// tril/triu: a copy with the other triangle zeroed; the gradient is g with
+// the same triangle kept.
+Tensor triangle(const char* op, const Tensor& x, int64_t k, bool lower) {
+  FG_CHECK(x.dim() >= 2, op, ": input tensor must have at least 2 dimensions");
+  Tensor out;
+  {
+    autograd::GradModeGuard no_grad(false);
+    out = clone(x);
+    triangle_(op, out, k, lower);
+  }
+  maybe_record(lower ? "TrilBackward" : "TriuBackward", {x}, {out}, {},
+               [k, lower](const FunctionNode&, const Tensors& gs) -> Tensors {
+                 return {lower ? tril(gs[0], k) : triu(gs[0], k)};
+               });
   return out;
 }
+}  // namespace
 
-Tensor triu(const Tensor& x, int64_t diagonal) {
-  FG_CHECK(x.dim() >= 2, "triu: input tensor must have at least 2 dimensions");
-  Tensor out = clone(x);
-  triu_(out, diagonal);
-  return out;
-}
+Tensor tril(const Tensor& x, int64_t diagonal) { return triangle("tril", x, diagonal, true); }
+Tensor triu(const Tensor& x, int64_t diagonal) { return triangle("triu", x, diagonal, false); }
 
 }  // namespace fastgrad

@@ -1,6 +1,7 @@
 // Slicing views along one dim: narrow, select, unbind, split, chunk.
 #include "core/check.h"
 #include "ops/shape_ops.h"
+#include "ops/view_grad.h"
 
 namespace fastgrad {
 
@@ -10,6 +11,28 @@ Tensor slice(const Tensor& x, int64_t d, int64_t start, int64_t length) {
   Shape sizes = x.sizes();
   sizes[d] = length;
   return make_view(x, sizes, x.strides(), x.offset() + start * x.strides()[d]);
+}
+
+// select without validation or recording (index already wrapped).
+Tensor select_raw(const Tensor& x, int64_t d, int64_t index) {
+  Shape sizes = x.sizes(), strides = x.strides();
+  int64_t offset = x.offset() + index * strides[d];
+  sizes.erase(sizes.begin() + d);
+  strides.erase(strides.begin() + d);
+  return make_view(x, sizes, strides, offset);
+}
+
+// split/split_with_sizes/unbind: the pieces are views of x with one node
+// whose backward joins the pieces' gradients again (cat, or stack for unbind);
+// pieces that got no gradient arrive as zeros.
+Tensors record_pieces(const char* name, const Tensor& x, Tensors pieces, int64_t d,
+                      bool stacked) {
+  for (const Tensor& p : pieces) mark_view(p, x);
+  maybe_record(name, {x}, pieces, {},
+               [d, stacked](const FunctionNode&, const Tensors& gs) -> Tensors {
+                 return {stacked ? stack(gs, d) : cat(gs, d)};
+               });
+  return pieces;
 }
 
 int64_t wrap_nonscalar(const Tensor& x, int64_t dim, const char* op) {
@@ -29,7 +52,14 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   FG_CHECK(length >= 0, "narrow: narrow(): length must be non-negative.");
   FG_CHECK(length <= n - start, "narrow: start (", start, ") + length (", length,
            ") exceeds dimension size (", n, ").");
-  return slice(x, d, start, length);
+  Tensor out = slice(x, d, start, length);
+  record_view("NarrowBackward", x, out,
+              [d, start, length](const FunctionNode& nd, const Tensors& gs) -> Tensors {
+                return {view_scatter(gs[0], nd.inputs[0].sizes, [=](const Tensor& z) {
+                  return narrow(z, d, start, length);
+                })};
+              });
+  return out;
 }
 
 Tensor select(const Tensor& x, int64_t dim, int64_t index) {
@@ -40,11 +70,14 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
                  " out of range for tensor of size ", list_str(x.sizes()),
                  " at dimension ", d);
   if (index < 0) index += n;
-  Shape sizes = x.sizes(), strides = x.strides();
-  int64_t offset = x.offset() + index * strides[d];
-  sizes.erase(sizes.begin() + d);
-  strides.erase(strides.begin() + d);
-  return make_view(x, sizes, strides, offset);
+  Tensor out = select_raw(x, d, index);
+  record_view("SelectBackward", x, out,
+              [d, index](const FunctionNode& nd, const Tensors& gs) -> Tensors {
+                return {view_scatter(gs[0], nd.inputs[0].sizes, [=](const Tensor& z) {
+                  return select(z, d, index);
+                })};
+              });
+  return out;
 }
 
 Tensors unbind(const Tensor& x, int64_t dim) {
@@ -52,8 +85,8 @@ Tensors unbind(const Tensor& x, int64_t dim) {
                  " but tensor has no dimensions");
   int64_t d = wrap_dim(dim, x.dim(), "unbind");
   Tensors out;
-  for (int64_t i = 0; i < x.sizes()[d]; ++i) out.push_back(select(x, d, i));
-  return out;
+  for (int64_t i = 0; i < x.sizes()[d]; ++i) out.push_back(select_raw(x, d, i));
+  return record_pieces("UnbindBackward", x, std::move(out), d, /*stacked=*/true);
 }
 
 Tensors split(const Tensor& x, int64_t split_size, int64_t dim) {
@@ -70,7 +103,7 @@ Tensors split(const Tensor& x, int64_t split_size, int64_t dim) {
     int64_t start = i * split_size;
     out.push_back(slice(x, d, start, std::min(split_size, n - start)));
   }
-  return out;
+  return record_pieces("SplitBackward", x, std::move(out), d, /*stacked=*/false);
 }
 
 Tensors split_with_sizes(const Tensor& x, const Shape& sizes, int64_t dim) {
@@ -91,7 +124,7 @@ Tensors split_with_sizes(const Tensor& x, const Shape& sizes, int64_t dim) {
     out.push_back(slice(x, d, start, s));
     start += s;
   }
-  return out;
+  return record_pieces("SplitWithSizesBackward", x, std::move(out), d, /*stacked=*/false);
 }
 
 Tensors chunk(const Tensor& x, int64_t chunks, int64_t dim) {

@@ -6,6 +6,7 @@
 #include "core/check.h"
 #include "ops/elementwise.h"
 #include "ops/shape_ops.h"
+#include "ops/view_grad.h"
 
 namespace fastgrad {
 
@@ -94,16 +95,25 @@ Tensor view(const Tensor& x, const Shape& shape) {
            "view: view size is not compatible with input tensor's size and "
            "stride (at least one dimension spans across two contiguous "
            "subspaces). Use .reshape(...) instead.");
-  return make_view(x, sizes, *st, x.offset());
+  Tensor out = make_view(x, sizes, *st, x.offset());
+  record_view("ViewBackward", x, out, reshape_back);
+  return out;
 }
 
 namespace {
 // Shared by reshape and flatten: `sizes` already resolved.
 Tensor reshape_to(const Tensor& x, const Shape& sizes) {
-  if (auto st = view_strides(x.sizes(), x.strides(), sizes))
-    return make_view(x, sizes, *st, x.offset());
+  if (auto st = view_strides(x.sizes(), x.strides(), sizes)) {
+    Tensor out = make_view(x, sizes, *st, x.offset());
+    record_view("ViewBackward", x, out, reshape_back);
+    return out;
+  }
+  // A copy (not a view of x: in-place ops on it are fine). clone is recorded,
+  // the reshaped view of the private copy records the shape change.
   Tensor c = clone(x);  // contiguous, so any shape of the same numel is a view
-  return make_view(c, sizes, contiguous_strides(sizes), 0);
+  Tensor out = make_view(c, sizes, contiguous_strides(sizes), 0);
+  maybe_record("UnsafeViewBackward", {c}, {out}, {}, reshape_back);
+  return out;
 }
 }  // namespace
 
@@ -148,8 +158,10 @@ Tensor unflatten(const Tensor& x, int64_t dim, const Shape& sizes) {
   full.insert(full.end(), inner.begin(), inner.end());
   full.insert(full.end(), x.sizes().begin() + d + 1, x.sizes().end());
   // Splitting one dim is always expressible as a view.
-  return make_view(x, full, *view_strides(x.sizes(), x.strides(), full),
-                   x.offset());
+  Tensor out = make_view(x, full, *view_strides(x.sizes(), x.strides(), full),
+                         x.offset());
+  record_view("UnflattenBackward", x, out, reshape_back);
+  return out;
 }
 
 Tensor squeeze(const Tensor& x) {
@@ -159,7 +171,9 @@ Tensor squeeze(const Tensor& x) {
     sizes.push_back(x.sizes()[d]);
     strides.push_back(x.strides()[d]);
   }
-  return make_view(x, sizes, strides, x.offset());
+  Tensor out = make_view(x, sizes, strides, x.offset());
+  record_view("SqueezeBackward", x, out, reshape_back);
+  return out;
 }
 
 Tensor squeeze(const Tensor& x, const Dims& dims) {
@@ -176,7 +190,9 @@ Tensor squeeze(const Tensor& x, const Dims& dims) {
     sizes.push_back(x.sizes()[d]);
     strides.push_back(x.strides()[d]);
   }
-  return make_view(x, sizes, strides, x.offset());
+  Tensor out = make_view(x, sizes, strides, x.offset());
+  record_view("SqueezeBackward", x, out, reshape_back);
+  return out;
 }
 
 Tensor unsqueeze(const Tensor& x, int64_t dim) {
@@ -186,8 +202,52 @@ Tensor unsqueeze(const Tensor& x, int64_t dim) {
   int64_t st = d >= x.dim() ? 1 : sizes[d] * strides[d];
   sizes.insert(sizes.begin() + d, 1);
   strides.insert(strides.begin() + d, st);
-  return make_view(x, sizes, strides, x.offset());
+  Tensor out = make_view(x, sizes, strides, x.offset());
+  record_view("UnsqueezeBackward", x, out, reshape_back);
+  return out;
 }
+
+namespace {
+// Storage elements a geometry reaches past its offset (0 when empty).
+int64_t extent(const Shape& sizes, const Shape& strides) {
+  if (numel_of(sizes) == 0) return 0;
+  int64_t e = 1;
+  for (size_t i = 0; i < sizes.size(); ++i) e += (sizes[i] - 1) * strides[i];
+  return e;
+}
+
+// as_strided's view_fn in view_scatter: it indexes storage, so it needs a
+// buffer that is exactly its storage (contiguous, offset 0).
+Tensor flat_buffer(const Tensor& t) {
+  return t.is_contiguous() && t.offset() == 0 ? t : clone(t);
+}
+
+// Note [as_strided backward]
+// as_strided indexes x's storage, not x's elements. The gradient is built on
+// a flat buffer spanning the storage both x's and the result's geometry
+// reach: g is added at the result's positions (view_scatter accumulates where
+// they overlap) and x's gradient is x's geometry read back from the buffer.
+// Storage positions outside x get no gradient, as in PyTorch.
+void record_as_strided(const Tensor& x, const Tensor& out) {
+  const int64_t base = std::min(x.offset(), out.offset());
+  const int64_t end = std::max(x.offset() + extent(x.sizes(), x.strides()),
+                               out.offset() + extent(out.sizes(), out.strides()));
+  record_view("AsStridedBackward", x, out,
+              [len = end - base, xst = x.strides(), xoff = x.offset() - base,
+               ost = out.strides(), ooff = out.offset() - base](
+                  const FunctionNode& n, const Tensors& gs) -> Tensors {
+                const Shape& xs = n.inputs[0].sizes;
+                FG_CHECK(non_overlapping(xs, xst), "as_strided: backward through an input "
+                         "whose elements overlap in memory (e.g. an expand()ed tensor) is "
+                         "not supported; clone() the input first");
+                Shape os = gs[0].sizes();
+                Tensor buf = view_scatter(gs[0], {len}, [os, ost, ooff](const Tensor& b) {
+                  return as_strided(flat_buffer(b), os, ost, ooff);
+                });
+                return {as_strided(buf, xs, xst, xoff)};
+              });
+}
+}  // namespace
 
 Tensor as_strided(const Tensor& x, const Shape& size, const Shape& stride,
                   std::optional<int64_t> storage_offset) {
@@ -220,7 +280,9 @@ Tensor as_strided(const Tensor& x, const Shape& size, const Shape& stride,
            offset, ", and itemsize ", x.itemsize(), " requiring a storage size of ",
            overflow ? std::string("(overflow)") : std::to_string(bytes),
            " are out of bounds for storage of size ", x.storage()->nbytes());
-  return make_view(x, size, stride, offset);
+  Tensor out = make_view(x, size, stride, offset);
+  record_as_strided(x, out);
+  return out;
 }
 
 }  // namespace fastgrad

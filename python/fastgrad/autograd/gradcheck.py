@@ -83,10 +83,19 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
             _C.from_numpy(rng.standard_normal(tuple(o.shape)).astype(o.detach().numpy().dtype)) for o in outs)
     grad_outputs = _inputs(grad_outputs)
 
+    from .grad_mode import enable_grad
+
+    differentiable = [isinstance(x, _C.Tensor) and x.requires_grad for x in inputs]
+
     def first_derivative(*args):
-        outs = _flat_outputs(func(*args))
-        wrt = [a for a in args if isinstance(a, _C.Tensor) and a.requires_grad]
-        gs = grad(outs, wrt, grad_outputs=grad_outputs, create_graph=True, allow_unused=True)
+        # The numerical Jacobian calls this under no_grad with plain perturbed
+        # copies: the first derivative still needs a graph to differentiate.
+        with enable_grad():
+            args = tuple(a.detach().requires_grad_() if d and not a.requires_grad else a
+                         for a, d in zip(args, differentiable))
+            outs = _flat_outputs(func(*args))
+            wrt = [a for a, d in zip(args, differentiable) if d]
+            gs = grad(outs, wrt, grad_outputs=grad_outputs, create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
     return gradcheck(first_derivative, inputs, eps=eps, atol=atol, rtol=rtol,
