@@ -515,3 +515,46 @@ def test_backward_rules_are_differentiable(name, op):
         shape = tuple(op(x).shape)
     g = fg.tensor(rng.standard_normal(shape)).requires_grad_()
     assert gradcheck(vjp(op), (x, g))
+
+
+ZERO_D_OPS = [
+    ("none", lambda a: a[None]),
+    ("ellipsis", lambda a: a[...]),
+    ("none_ellipsis_int", lambda a: a[None, ..., None][0]),
+    ("gather", lambda a: fg.gather(a, 0, fg.tensor(np.array(0)))),
+    ("take", lambda a: fg.take(a, ix([0, 0]))),
+    ("masked_fill", lambda a: a.masked_fill(fg.tensor(np.array(True)), 1.0)),
+    ("index_fill", lambda a: a.index_fill(0, ix([0]), 1.0)),
+    ("masked_select", lambda a: a.masked_select(fg.tensor(np.array([True, False, True])))),
+]
+
+
+@pytest.mark.parametrize("name,op", ZERO_D_OPS, ids=[c[0] for c in ZERO_D_OPS])
+def test_zero_d_inputs(name, op):
+    x = fg.tensor(np.array(1.5)).requires_grad_()
+    assert gradcheck(op, (x,))
+
+
+EMPTY_OPS = [
+    ("empty_int_index", lambda a: a[ix(np.zeros(0, np.int64))]),
+    ("empty_slice", lambda a: a[1:1]),
+    ("empty_gather", lambda a: fg.gather(a, 1, fg.tensor(np.zeros((2, 0), np.int64)))),
+    ("empty_mask", lambda a: a.masked_select(fg.zeros(2, 3, dtype=fg.bool))),
+]
+
+
+@pytest.mark.parametrize("name,op", EMPTY_OPS, ids=[c[0] for c in EMPTY_OPS])
+def test_empty_results_give_zero_grad(torch, name, op):
+    x = fg.tensor(np.arange(6.0).reshape(2, 3)).requires_grad_()
+    y = op(x)
+    assert y.numel() == 0 and y.requires_grad
+    y.backward(fg.zeros(*y.shape, dtype=fg.float64))
+    assert_close(x.grad, np.zeros((2, 3)))
+
+
+def test_int32_index_and_float32_grads(torch):
+    rng = np.random.default_rng(31)
+    a = rng.standard_normal((3, 4)).astype(np.float32)
+    i = np.array([2, 2, 0], dtype=np.int32)
+    both_grads(torch, lambda t: t[fg.tensor(i)], lambda t: t[torch.tensor(i)], [a], rng)
+    both_grads(torch, lambda t: t[:, 1::2], lambda t: t[:, 1::2], [a], rng)
