@@ -101,19 +101,6 @@ Tensor value_tensor(TT self, py::handle v) {
   return py::module_::import("fastgrad").attr("tensor")(v).cast<Tensor>();
 }
 
-// A fill value given as a 0-d tensor.
-Scalar scalar_of(const char* op, TT v) {
-  FG_CHECK(v.dim() == 0, op, ": only supports a 0-dimensional value tensor, but got tensor "
-           "with ", v.dim(), " dimension(s)");
-  return dispatch(v.dtype(), [&](auto tag) -> Scalar {
-    using T = decltype(tag);
-    T x = *static_cast<const T*>(v.raw_data());
-    if constexpr (std::is_same_v<T, bool>) return Scalar(x);
-    else if constexpr (std::is_integral_v<T>) return Scalar(static_cast<int64_t>(x));
-    else return Scalar(static_cast<double>(x));
-  });
-}
-
 // In-place methods return the Python object they were called on (x.op_() is x).
 template <class... A>
 auto returning_self(const Tensor& (*f)(const Tensor&, A...)) {
@@ -176,23 +163,23 @@ void bind_indexing(py::module_& m, TensorClass& cls) {
   cls.def("index_add_", returning_self(&index_add_), "dim"_a, "index"_a, "source"_a, py::kw_only(), "alpha"_a = 1);
 
   // index_fill / masked_fill: the value is a number or a 0-d tensor.
-  m.def("index_fill", &index_fill, "input"_a, "dim"_a, "index"_a, "value"_a);
-  m.def("index_fill", [](TT x, int64_t d, TT i, TT v) { return index_fill(x, d, i, scalar_of("index_fill", v)); },
+  m.def("index_fill", [](TT x, int64_t d, TT i, const Scalar& v) { return index_fill(x, d, i, v); }, "input"_a, "dim"_a, "index"_a, "value"_a);
+  m.def("index_fill", [](TT x, int64_t d, TT i, TT v) { return index_fill(x, d, i, v); },
         "input"_a, "dim"_a, "index"_a, "value"_a);
-  cls.def("index_fill", &index_fill, "dim"_a, "index"_a, "value"_a);
-  cls.def("index_fill", [](TT x, int64_t d, TT i, TT v) { return index_fill(x, d, i, scalar_of("index_fill", v)); },
+  cls.def("index_fill", [](TT x, int64_t d, TT i, const Scalar& v) { return index_fill(x, d, i, v); }, "dim"_a, "index"_a, "value"_a);
+  cls.def("index_fill", [](TT x, int64_t d, TT i, TT v) { return index_fill(x, d, i, v); },
           "dim"_a, "index"_a, "value"_a);
-  cls.def("index_fill_", returning_self(&index_fill_), "dim"_a, "index"_a, "value"_a);
-  cls.def("index_fill_", returning_self(+[](TT x, int64_t d, TT i, TT v) -> TT { return index_fill_(x, d, i, scalar_of("index_fill_", v)); }),
+  cls.def("index_fill_", returning_self(+[](TT x, int64_t d, TT i, const Scalar& v) -> TT { return index_fill_(x, d, i, v); }), "dim"_a, "index"_a, "value"_a);
+  cls.def("index_fill_", returning_self(+[](TT x, int64_t d, TT i, TT v) -> TT { return index_fill_(x, d, i, v); }),
           "dim"_a, "index"_a, "value"_a);
-  m.def("masked_fill", &masked_fill, "input"_a, "mask"_a, "value"_a);
-  m.def("masked_fill", [](TT x, TT mask, TT v) { return masked_fill(x, mask, scalar_of("masked_fill", v)); },
+  m.def("masked_fill", [](TT x, TT mask, const Scalar& v) { return masked_fill(x, mask, v); }, "input"_a, "mask"_a, "value"_a);
+  m.def("masked_fill", [](TT x, TT mask, TT v) { return masked_fill(x, mask, v); },
         "input"_a, "mask"_a, "value"_a);
-  cls.def("masked_fill", &masked_fill, "mask"_a, "value"_a);
-  cls.def("masked_fill", [](TT x, TT mask, TT v) { return masked_fill(x, mask, scalar_of("masked_fill", v)); },
+  cls.def("masked_fill", [](TT x, TT mask, const Scalar& v) { return masked_fill(x, mask, v); }, "mask"_a, "value"_a);
+  cls.def("masked_fill", [](TT x, TT mask, TT v) { return masked_fill(x, mask, v); },
           "mask"_a, "value"_a);
-  cls.def("masked_fill_", returning_self(&masked_fill_), "mask"_a, "value"_a);
-  cls.def("masked_fill_", returning_self(+[](TT x, TT mask, TT v) -> TT { return masked_fill_(x, mask, scalar_of("masked_fill_", v)); }),
+  cls.def("masked_fill_", returning_self(+[](TT x, TT mask, const Scalar& v) -> TT { return masked_fill_(x, mask, v); }), "mask"_a, "value"_a);
+  cls.def("masked_fill_", returning_self(+[](TT x, TT mask, TT v) -> TT { return masked_fill_(x, mask, v); }),
           "mask"_a, "value"_a);
 
   m.def("masked_select", &masked_select, "input"_a, "mask"_a);

@@ -9,6 +9,7 @@
 // result[i] = view[i + off[i]]: one generic gather loop, any number of indices.
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
+#include "ops/factory_ops.h"
 #include "ops/index_launch.h"
 
 namespace fastgrad {
@@ -132,14 +133,33 @@ Plan make_plan(const Tensor& self, const Indices& raw) {
 
 Tensor index(const Tensor& self, const Indices& indices) {
   Plan p = make_plan(self, indices);
-  if (!p.any) return clone(self);
-  Tensor out = empty(p.shape, self.dtype(), self.device());
-  gather_offsets("index", out, p.view, p.off);
+  Tensor out;
+  if (!p.any) {
+    autograd::GradModeGuard no_grad(false);
+    out = clone(self);
+  } else {
+    out = empty(p.shape, self.dtype(), self.device());
+    gather_offsets("index", out, p.view, p.off);
+  }
+  if (autograd::needs_grad({&self})) {
+    // Backward: g accumulated into zeros at the indexed positions (repeated
+    // indices add up).
+    std::vector<bool> present;
+    std::vector<Tensor> saved = defined_indices(indices, present);
+    maybe_record("IndexBackward", {self}, {out}, saved,
+                 [present, sizes = self.sizes()](const FunctionNode& n,
+                                                 const Tensors& gs) -> Tensors {
+                   const Tensor& g = gs[0];
+                   return {index_put(zeros(sizes, g.dtype(), g.device()),
+                                     restore_indices(n, 0, present), g, true)};
+                 });
+  }
   return out;
 }
 
-const Tensor& index_put_(const Tensor& self, const Indices& indices, const Tensor& values,
-                         bool accumulate) {
+namespace {
+void index_put_raw(const Tensor& self, const Indices& indices, const Tensor& values,
+                   bool accumulate) {
   FG_CHECK(values.dtype() == self.dtype(),
            "index_put_: requires the source and destination dtypes match, got ",
            self.dtype(), " for the destination and ", values.dtype(), " for the source");
@@ -158,13 +178,45 @@ const Tensor& index_put_(const Tensor& self, const Indices& indices, const Tenso
   scatter_offsets("index_put_", p.shape, p.view, p.off, v,
                   accumulate ? ScatterMode::Add : ScatterMode::Assign);
   self.bump_version();
+}
+}  // namespace
+
+const Tensor& index_put_(const Tensor& self, const Indices& indices, const Tensor& values,
+                         bool accumulate) {
+  if (autograd::needs_grad({&self, &values}))
+    return inplace_with_grad("index_put_", self, [&](const Tensor& s) {
+      return index_put(s, indices, values, accumulate);
+    });
+  index_put_raw(self, indices, values, accumulate);
   return self;
 }
 
 Tensor index_put(const Tensor& self, const Indices& indices, const Tensor& values,
                  bool accumulate) {
-  Tensor out = clone(self);
-  index_put_(out, indices, values, accumulate);
+  Tensor out;
+  {
+    autograd::GradModeGuard no_grad(false);
+    out = clone(self);
+    index_put_raw(out, indices, values, accumulate);
+  }
+  if (autograd::needs_grad({&self, &values})) {
+    std::vector<bool> present;
+    std::vector<Tensor> saved = defined_indices(indices, present);
+    maybe_record("IndexPutBackward", {self, values}, {out}, saved,
+                 [present, accumulate](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                   Indices ix = restore_indices(n, 0, present);
+                   const Tensor& g = gs[0];
+                   Tensors r(2);
+                   // self: g, except at overwritten positions (assign mode).
+                   if (n.needs_input_grad(0))
+                     r[0] = accumulate ? g
+                                       : index_put(g, ix, scalar_tensor(Scalar(0.0), g.dtype()));
+                   // values: g read back at the indices (the engine sums
+                   // away the broadcast dims).
+                   if (n.needs_input_grad(1)) r[1] = index(g, ix);
+                   return r;
+                 });
+  }
   return out;
 }
 

@@ -1,8 +1,12 @@
 // Tensor.__getitem__ / __setitem__: basic indexing (ints, slices, None,
 // Ellipsis) is pure stride arithmetic and yields a view; tensor and bool parts
 // are collected per result dim and handed to advanced indexing (a copy).
+#include <limits>
+
 #include "ops/elementwise.h"
+#include "ops/factory_ops.h"
 #include "ops/index_launch.h"
+#include "ops/shape_ops.h"
 
 namespace fastgrad {
 
@@ -123,14 +127,32 @@ Sliced apply_slicing(const Tensor& self, const std::vector<TensorIndex>& idx) {
   return r;
 }
 
-}  // namespace
-
-Tensor getitem(const Tensor& self, const std::vector<TensorIndex>& idx) {
-  Sliced s = apply_slicing(self, idx);
-  return s.has_adv ? index(s.view, s.adv) : s.view;
+// Basic-only twin of idx: the same view geometry as apply_slicing(self,
+// idx).view, without tensors (an advanced part keeps its dims, like `:`).
+std::vector<TensorIndex> basic_only(const std::vector<TensorIndex>& idx) {
+  std::vector<TensorIndex> r;
+  for (const auto& ix : idx) {
+    if (ix.kind == Kind::Bool) {
+      r.push_back(TensorIndex::none());
+    } else if (ix.kind != Kind::Tensor) {
+      r.push_back(ix);
+    } else if (ix.tensor.dim() == 0) {
+      const Tensor& t = ix.tensor;
+      if (t.dtype() == DType::Bool) r.push_back(TensorIndex::none());
+      else r.push_back(TensorIndex::integer(
+          t.dtype() == DType::Int64 ? *static_cast<const int64_t*>(t.raw_data())
+                                    : *static_cast<const int32_t*>(t.raw_data())));
+    } else {
+      const int64_t k = ix.tensor.dtype() == DType::Bool ? ix.tensor.dim() : 1;
+      for (int64_t j = 0; j < k; ++j)
+        r.push_back(TensorIndex::slice(0, std::numeric_limits<int64_t>::max(), 1));
+    }
+  }
+  return r;
 }
 
-void setitem(const Tensor& self, const std::vector<TensorIndex>& idx, const Tensor& value) {
+// Plain setitem: no autograd.
+void setitem_raw(const Tensor& self, const std::vector<TensorIndex>& idx, const Tensor& value) {
   Sliced s = apply_slicing(self, idx);
   // PyTorch drops the value's leading size-1 dims (x[0] = ones(1, n) works).
   Tensor v = value;
@@ -154,6 +176,89 @@ void setitem(const Tensor& self, const std::vector<TensorIndex>& idx, const Tens
     return;
   }
   index_put_(s.view, s.adv, to_dtype(v, self.dtype()));
+}
+
+// The value's gradient: g at the indexed positions, summed to the value's
+// shape without the leading size-1 dims setitem dropped, then given them back.
+Tensor setitem_value_grad(const Tensor& g, const Shape& vsizes) {
+  size_t lead = 0;
+  while (lead < vsizes.size() && vsizes[lead] == 1) ++lead;
+  Shape stripped(vsizes.begin() + lead, vsizes.end());
+  Tensor r = sum_to(g, stripped);
+  return lead ? reshape(r, vsizes) : r;
+}
+
+// Out-of-place setitem (a copy of self with idx set to value), recorded: the
+// differentiable core of __setitem__ when autograd is involved.
+Tensor setitem_recorded(const Tensor& self, const std::vector<TensorIndex>& idx,
+                        const Tensor& value) {
+  Tensor out;
+  {
+    autograd::GradModeGuard no_grad(false);
+    out = clone(self);
+    setitem_raw(out, idx, value);
+  }
+  if (!autograd::needs_grad({&self, &value})) return out;
+  std::vector<TensorIndex> spec = idx;
+  std::vector<Tensor> saved = take_index_tensors(spec);
+  maybe_record("IndexPutBackward", {self, value}, {out}, saved,
+               [spec, vsizes = value.sizes()](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 std::vector<TensorIndex> ix = restore_index_tensors(spec, n, 0);
+                 const Tensor& g = gs[0];
+                 Tensors r(2);
+                 // self: g with the overwritten positions zeroed.
+                 if (n.needs_input_grad(0))
+                   r[0] = setitem_recorded(g, ix, scalar_tensor(Scalar(0.0), g.dtype()));
+                 if (n.needs_input_grad(1)) r[1] = setitem_value_grad(getitem(g, ix), vsizes);
+                 return r;
+               });
+  return out;
+}
+
+}  // namespace
+
+Tensor view_scatter(const Tensor& g, const Shape& sizes, const std::vector<TensorIndex>& basic) {
+  Tensor z;
+  {
+    autograd::GradModeGuard no_grad(false);
+    z = zeros(sizes, g.dtype(), g.device());
+    copy_(apply_slicing(z, basic).view, g);
+  }
+  // Linear in g: its backward re-applies the view (double backward of getitem).
+  maybe_record("IndexViewBackwardBackward", {g}, {z}, {},
+               [basic](const FunctionNode&, const Tensors& gs) -> Tensors {
+                 return {getitem(gs[0], basic)};
+               });
+  return z;
+}
+
+Tensor getitem(const Tensor& self, const std::vector<TensorIndex>& idx) {
+  Sliced s = apply_slicing(self, idx);
+  // Pure advanced indexing (x[t]) leaves self's geometry alone: index self.
+  const bool same = s.has_adv && s.view.sizes() == self.sizes() &&
+                    s.view.strides() == self.strides() && s.view.offset() == self.offset();
+  if (same) return index(self, s.adv);
+  mark_view(s.view, self);
+  if (autograd::needs_grad({&self})) {
+    // Backward: zeros of self's shape with g written through the same view.
+    maybe_record("IndexViewBackward", {self}, {s.view}, {},
+                 [basic = basic_only(idx), sizes = self.sizes()](const FunctionNode&,
+                                                                 const Tensors& gs) -> Tensors {
+                   return {view_scatter(gs[0], sizes, basic)};
+                 });
+  }
+  return s.has_adv ? index(s.view, s.adv) : s.view;
+}
+
+void setitem(const Tensor& self, const std::vector<TensorIndex>& idx, const Tensor& value) {
+  if (!autograd::needs_grad({&self, &value})) return setitem_raw(self, idx, value);
+  check_inplace_autograd("setitem", self);
+  // Writing history into a view would leave its base's history stale.
+  FG_CHECK(!self.impl()->view_base, "setitem: in-place write that needs autograd into a view "
+           "of another tensor is not supported (the base tensor's history cannot be "
+           "updated); index the base tensor directly or clone() the view first.");
+  inplace_with_grad("setitem", self,
+                    [&](const Tensor& s) { return setitem_recorded(s, idx, value); });
 }
 
 }  // namespace fastgrad

@@ -1,9 +1,10 @@
 // The one-dim gather/scatter family: index_select, gather, scatter(_add),
-// index_add, index_fill, take. Each validates shapes and indices, then builds
+// index_add, index_fill. Each validates shapes and indices, then builds
 // the restrided views of Note [Advanced indexing as offsets] and runs the
 // shared gather/scatter loop.
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
+#include "ops/factory_ops.h"
 #include "ops/index_launch.h"
 
 namespace fastgrad {
@@ -71,6 +72,20 @@ void scatter_core(const char* op, const Tensor& self, int64_t dim, const Tensor&
   self.bump_version();
 }
 
+// src's gradient when only the index-shaped corner of src was read: the
+// gathered g placed in that corner of zeros (differentiably).
+Tensor corner_grad(const Tensor& gathered, const Shape& src_sizes) {
+  if (gathered.sizes() == src_sizes) return gathered;
+  std::vector<TensorIndex> corner;
+  for (size_t k = 0; k < src_sizes.size(); ++k)
+    corner.push_back(TensorIndex::slice(0, k < gathered.sizes().size() ? gathered.sizes()[k] : 1, 1));
+  return view_scatter(gathered, src_sizes, corner);
+}
+
+Tensor zeros_for(const Tensor& g, const Shape& sizes) {
+  return zeros(sizes, g.dtype(), g.device());
+}
+
 }  // namespace
 
 Tensor index_select(const Tensor& self, int64_t dim, const Tensor& index) {
@@ -83,7 +98,12 @@ Tensor index_select(const Tensor& self, int64_t dim, const Tensor& index) {
   Tensor out = empty(shape, self.dtype(), self.device());
   gather_offsets("index_select", out, restride(s, shape, strides_with(s, d, 0)), off);
   // A 0-d self gives a 0-d result (PyTorch).
-  return self.dim() == 0 ? restride(out, {}, {}) : out;
+  if (self.dim() == 0) out = restride(out, {}, {});
+  maybe_record("IndexSelectBackward", {self}, {out}, {index},
+               [d, sizes = self.sizes()](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 return {index_add(zeros_for(gs[0], sizes), d, n.saved(0), gs[0])};
+               });
+  return out;
 }
 
 Tensor gather(const Tensor& self, int64_t dim, const Tensor& index) {
@@ -97,11 +117,16 @@ Tensor gather(const Tensor& self, int64_t dim, const Tensor& index) {
   Tensor src = restride(s, ix.sizes(), strides_with(s, d, 0));
   gather_offsets("gather", restride(out, ix.sizes(), contiguous_strides(ix.sizes())), src,
                  off);
+  maybe_record("GatherBackward", {self}, {out}, {index},
+               [d, sizes = self.sizes()](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 return {scatter_add(zeros_for(gs[0], sizes), d, n.saved(0), gs[0])};
+               });
   return out;
 }
 
-const Tensor& scatter_(const Tensor& self, int64_t dim, const Tensor& index,
-                       const Tensor& src, const std::string& reduce) {
+namespace {
+void scatter_src_raw(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src,
+                     const std::string& reduce) {
   FG_CHECK(src.dtype() == self.dtype(), "scatter: expected self.dtype to be equal to "
            "src.dtype, got ", self.dtype(), " and ", src.dtype());
   ScatterMode mode = parse_reduce("scatter", reduce);
@@ -110,11 +135,32 @@ const Tensor& scatter_(const Tensor& self, int64_t dim, const Tensor& index,
   // Only the index-shaped corner of src is read.
   scatter_core("scatter", self, dim, index,
                restride(s1, ix.sizes(), s1.strides()), mode);
+}
+
+// PyTorch has no derivative for scatter with a reduction either; fail at the
+// forward instead of producing no gradient.
+void check_no_reduce_grad(const std::string& reduce) {
+  FG_CHECK_KIND(NotImplementedError, reduce.empty(), "scatter: the derivative for reduce='",
+                reduce, "' is not implemented (use scatter_add for a differentiable sum)");
+}
+}  // namespace
+
+const Tensor& scatter_(const Tensor& self, int64_t dim, const Tensor& index,
+                       const Tensor& src, const std::string& reduce) {
+  if (autograd::needs_grad({&self, &src}))
+    return inplace_with_grad("scatter_", self, [&](const Tensor& s) {
+      return scatter(s, dim, index, src, reduce);
+    });
+  scatter_src_raw(self, dim, index, src, reduce);
   return self;
 }
 
 const Tensor& scatter_(const Tensor& self, int64_t dim, const Tensor& index,
                        const Scalar& value, const std::string& reduce) {
+  if (autograd::needs_grad({&self}))
+    return inplace_with_grad("scatter_", self, [&](const Tensor& s) {
+      return scatter(s, dim, index, value, reduce);
+    });
   ScatterMode mode = parse_reduce("scatter", reduce);
   scatter_core("scatter", self, dim, index, scalar_tensor(value, self.dtype()), mode);
   return self;
@@ -122,19 +168,48 @@ const Tensor& scatter_(const Tensor& self, int64_t dim, const Tensor& index,
 
 Tensor scatter(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src,
                const std::string& reduce) {
-  Tensor out = clone(self);
-  scatter_(out, dim, index, src, reduce);
+  Tensor out;
+  {
+    autograd::GradModeGuard no_grad(false);
+    out = clone(self);
+    scatter_src_raw(out, dim, index, src, reduce);
+  }
+  if (autograd::needs_grad({&self, &src})) {
+    check_no_reduce_grad(reduce);
+    const int64_t d = wrap_dim(dim, self.dim(), "scatter");
+    // self: g where nothing was written; src: g read back at the indices.
+    maybe_record("ScatterBackward", {self, src}, {out}, {index},
+                 [d, ssizes = src.sizes()](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                   Tensor ix = n.saved(0);
+                   Tensors r(2);
+                   if (n.needs_input_grad(0)) r[0] = scatter(gs[0], d, ix, Scalar(0.0));
+                   if (n.needs_input_grad(1)) r[1] = corner_grad(gather(gs[0], d, ix), ssizes);
+                   return r;
+                 });
+  }
   return out;
 }
 Tensor scatter(const Tensor& self, int64_t dim, const Tensor& index, const Scalar& value,
                const std::string& reduce) {
-  Tensor out = clone(self);
-  scatter_(out, dim, index, value, reduce);
+  Tensor out;
+  {
+    autograd::GradModeGuard no_grad(false);
+    out = clone(self);
+    scatter_(out, dim, index, value, reduce);
+  }
+  if (autograd::needs_grad({&self})) {
+    check_no_reduce_grad(reduce);
+    const int64_t d = wrap_dim(dim, self.dim(), "scatter");
+    maybe_record("ScatterBackward", {self}, {out}, {index},
+                 [d](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                   return {scatter(gs[0], d, n.saved(0), Scalar(0.0))};
+                 });
+  }
   return out;
 }
 
-const Tensor& scatter_add_(const Tensor& self, int64_t dim, const Tensor& index,
-                           const Tensor& src) {
+namespace {
+void scatter_add_raw(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
   FG_CHECK(src.dtype() == self.dtype(), "scatter_add: expected self.dtype to be equal to "
            "src.dtype, got ", self.dtype(), " and ", src.dtype());
   Tensor s1 = as_1d(src), ix = as_1d(index);
@@ -142,16 +217,41 @@ const Tensor& scatter_add_(const Tensor& self, int64_t dim, const Tensor& index,
   check_no_larger("scatter_add", ix, s1, "src", -1);
   scatter_core("scatter_add", self, dim, index, restride(s1, ix.sizes(), s1.strides()),
                ScatterMode::Add);
+}
+}  // namespace
+
+const Tensor& scatter_add_(const Tensor& self, int64_t dim, const Tensor& index,
+                           const Tensor& src) {
+  if (autograd::needs_grad({&self, &src}))
+    return inplace_with_grad("scatter_add_", self, [&](const Tensor& s) {
+      return scatter_add(s, dim, index, src);
+    });
+  scatter_add_raw(self, dim, index, src);
   return self;
 }
 Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
-  Tensor out = clone(self);
-  scatter_add_(out, dim, index, src);
+  Tensor out;
+  {
+    autograd::GradModeGuard no_grad(false);
+    out = clone(self);
+    scatter_add_raw(out, dim, index, src);
+  }
+  if (autograd::needs_grad({&self, &src})) {
+    const int64_t d = wrap_dim(dim, self.dim(), "scatter_add");
+    maybe_record("ScatterAddBackward", {self, src}, {out}, {index},
+                 [d, ssizes = src.sizes()](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                   Tensors r{gs[0], Tensor()};
+                   if (n.needs_input_grad(1))
+                     r[1] = corner_grad(gather(gs[0], d, n.saved(0)), ssizes);
+                   return r;
+                 });
+  }
   return out;
 }
 
-const Tensor& index_add_(const Tensor& self, int64_t dim, const Tensor& index,
-                         const Tensor& source, const Scalar& alpha) {
+namespace {
+void index_add_raw(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source,
+                   const Scalar& alpha) {
   const char* op = "index_add_";
   check_vector_index(op, index);
   FG_CHECK(source.dtype() == self.dtype(), op, ": self (", self.dtype(), ") and source (",
@@ -176,17 +276,45 @@ const Tensor& index_add_(const Tensor& self, int64_t dim, const Tensor& index,
   scatter_offsets(op, src.sizes(), restride(s, src.sizes(), strides_with(s, d, 0)), off,
                   as_1d(v), ScatterMode::Add);
   self.bump_version();
+}
+}  // namespace
+
+const Tensor& index_add_(const Tensor& self, int64_t dim, const Tensor& index,
+                         const Tensor& source, const Scalar& alpha) {
+  if (autograd::needs_grad({&self, &source}))
+    return inplace_with_grad("index_add_", self, [&](const Tensor& s) {
+      return index_add(s, dim, index, source, alpha);
+    });
+  index_add_raw(self, dim, index, source, alpha);
   return self;
 }
 Tensor index_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source,
                  const Scalar& alpha) {
-  Tensor out = clone(self);
-  index_add_(out, dim, index, source, alpha);
+  Tensor out;
+  {
+    autograd::GradModeGuard no_grad(false);
+    out = clone(self);
+    index_add_raw(out, dim, index, source, alpha);
+  }
+  if (autograd::needs_grad({&self, &source})) {
+    const int64_t d = wrap_dim(dim, self.dim(), "index_add");
+    const bool unit = alpha.kind != Scalar::Kind::Float && alpha.i == 1;
+    // source: alpha * g read back at the indices.
+    maybe_record("IndexAddBackward", {self, source}, {out}, {index},
+                 [d, alpha, unit](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                   Tensors r{gs[0], Tensor()};
+                   if (n.needs_input_grad(1)) {
+                     r[1] = index_select(gs[0], d, n.saved(0));
+                     if (!unit) r[1] = mul(r[1], alpha);
+                   }
+                   return r;
+                 });
+  }
   return out;
 }
 
-const Tensor& index_fill_(const Tensor& self, int64_t dim, const Tensor& index,
-                          const Scalar& value) {
+namespace {
+void index_fill_raw(const Tensor& self, int64_t dim, const Tensor& index, const Scalar& value) {
   const char* op = "index_fill_";
   check_vector_index(op, index);
   Tensor s = as_1d(self);
@@ -198,23 +326,51 @@ const Tensor& index_fill_(const Tensor& self, int64_t dim, const Tensor& index,
   scatter_offsets(op, shape, restride(s, shape, strides_with(s, d, 0)), off,
                   scalar_tensor(value, self.dtype()), ScatterMode::Assign);
   self.bump_version();
+}
+}  // namespace
+
+const Tensor& index_fill_(const Tensor& self, int64_t dim, const Tensor& index,
+                          const Scalar& value) {
+  if (autograd::needs_grad({&self}))
+    return inplace_with_grad("index_fill_", self, [&](const Tensor& s) {
+      return index_fill(s, dim, index, value);
+    });
+  index_fill_raw(self, dim, index, value);
   return self;
 }
 Tensor index_fill(const Tensor& self, int64_t dim, const Tensor& index, const Scalar& value) {
-  Tensor out = clone(self);
-  index_fill_(out, dim, index, value);
+  Tensor out;
+  {
+    autograd::GradModeGuard no_grad(false);
+    out = clone(self);
+    index_fill_raw(out, dim, index, value);
+  }
+  if (autograd::needs_grad({&self})) {
+    const int64_t d = wrap_dim(dim, self.dim(), "index_fill");
+    maybe_record("IndexFillBackward", {self}, {out}, {index},
+                 [d](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                   return {index_fill(gs[0], d, n.saved(0), Scalar(0.0))};
+                 });
+  }
   return out;
 }
 
-Tensor take(const Tensor& self, const Tensor& index) {
-  check_index_dtype("take", index, false);
-  Tensor flat = contiguous(self);
-  const int64_t n = self.numel();
-  flat = restride(flat, {n}, {1});
-  Tensor off = index_offsets("take", index, n, 1, 0, true);
-  Tensor out = empty(index.sizes(), self.dtype(), self.device());
-  gather_offsets("take", out, restride(flat, index.sizes(), Shape(index.dim(), 0)), off);
-  return out;
+// A 0-d tensor value: differentiable in the value too. Its gradient is the sum
+// of g over the filled positions, so fill a mask and select with where.
+Tensor index_fill(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& value) {
+  if (!autograd::needs_grad({&value})) return index_fill(self, dim, index, item_scalar("index_fill", value));
+  item_scalar("index_fill", value);  // the 0-d check
+  Tensor mask = zeros(self.sizes(), DType::Bool, self.device());
+  index_fill_raw(mask, dim, index, Scalar(true));
+  return where(mask, to_dtype(value, self.dtype()), self);
+}
+const Tensor& index_fill_(const Tensor& self, int64_t dim, const Tensor& index,
+                          const Tensor& value) {
+  if (!autograd::needs_grad({&self, &value}))
+    return index_fill_(self, dim, index, item_scalar("index_fill_", value));
+  return inplace_with_grad("index_fill_", self, [&](const Tensor& s) {
+    return index_fill(s, dim, index, value);
+  });
 }
 
 }  // namespace fastgrad

@@ -7,6 +7,7 @@
 #include "backend/cpu/index_kernels.h"
 #include "core/check.h"
 #include "ops/elementwise.h"
+#include "ops/grad_utils.h"
 #include "ops/index_ops.h"
 
 namespace fastgrad {
@@ -60,6 +61,48 @@ inline Tensor restride(const Tensor& t, Shape sizes, Shape strides) {
 // 0-d tensors act as 1-element vectors in the one-dim ops (PyTorch's rule).
 inline Tensor as_1d(const Tensor& t) {
   return t.dim() == 0 ? restride(t, {1}, {1}) : t;
+}
+
+// Zeros of `sizes` with g written through the view that the tensor-free index
+// `basic` selects (index_basic.cpp): the backward of a basic-indexing view,
+// itself differentiable (its backward re-applies the view).
+Tensor view_scatter(const Tensor& g, const Shape& sizes, const std::vector<TensorIndex>& basic);
+// The value held by a 0-d tensor (fill values given as tensors); `op` names errors.
+Scalar item_scalar(const char* op, const Tensor& v);
+
+// ---- index tensors in backward rules ------------------------------------------
+// Rules may not capture tensors, so index tensors travel through the saved list:
+// `present` (captured) says which entries of an Indices list were defined.
+inline std::vector<Tensor> defined_indices(const Indices& ix, std::vector<bool>& present) {
+  std::vector<Tensor> out;
+  for (const auto& t : ix) {
+    present.push_back(t.has_value() && t->defined());
+    if (present.back()) out.push_back(*t);
+  }
+  return out;
+}
+inline Indices restore_indices(const FunctionNode& n, size_t first,
+                               const std::vector<bool>& present) {
+  Indices ix;
+  for (bool p : present) {
+    if (p) ix.emplace_back(n.saved(first++));
+    else ix.emplace_back();
+  }
+  return ix;
+}
+// The same for a parsed Python index: tensors move out of `idx` (leaving
+// Kind::Tensor entries empty) and are put back from the saved list.
+inline std::vector<Tensor> take_index_tensors(std::vector<TensorIndex>& idx) {
+  std::vector<Tensor> out;
+  for (auto& ix : idx)
+    if (ix.kind == TensorIndex::Kind::Tensor) out.push_back(std::move(ix.tensor)), ix.tensor = Tensor();
+  return out;
+}
+inline std::vector<TensorIndex> restore_index_tensors(std::vector<TensorIndex> idx,
+                                                      const FunctionNode& n, size_t first) {
+  for (auto& ix : idx)
+    if (ix.kind == TensorIndex::Kind::Tensor) ix.tensor = n.saved(first++);
+  return idx;
 }
 
 }  // namespace fastgrad

@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "ops/elementwise.h"
+#include "ops/elementwise_ops.h"
+#include "ops/factory_ops.h"
 #include "ops/index_launch.h"
 
 namespace fastgrad {
@@ -36,14 +38,46 @@ Tensor masked_fill(const Tensor& self, const Tensor& mask, const Scalar& value) 
   Shape shape = broadcast_shapes(self.sizes(), mask.sizes(), "masked_fill");
   Tensor out = empty(shape, self.dtype(), self.device());
   fill_where("masked_fill", out, mask, self, value);
+  // g passes where the mask is false (the engine sums broadcast dims away).
+  maybe_record("MaskedFillBackward", {self}, {out}, {mask},
+               [](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 return {where(n.saved(0), 0.0, gs[0])};
+               });
   return out;
 }
 
-const Tensor& masked_fill_(const Tensor& self, const Tensor& mask, const Scalar& value) {
+// A 0-d tensor value: where() carries both gradients (the value's is the
+// masked sum of g).
+Tensor masked_fill(const Tensor& self, const Tensor& mask, const Tensor& value) {
+  if (!autograd::needs_grad({&value})) return masked_fill(self, mask, item_scalar("masked_fill", value));
+  check_mask("masked_fill", mask);
+  item_scalar("masked_fill", value);  // the 0-d check
+  broadcast_shapes(self.sizes(), mask.sizes(), "masked_fill");
+  return where(mask, to_dtype(value, self.dtype()), self);
+}
+
+namespace {
+void check_masked_fill_(const Tensor& self, const Tensor& mask) {
   check_mask("masked_fill_", mask);
   Shape shape = broadcast_shapes(self.sizes(), mask.sizes(), "masked_fill_");
   FG_CHECK(shape == self.sizes(), "masked_fill_: output with shape ", shape_str(self.sizes()),
            " doesn't match the broadcast shape ", shape_str(shape));
+}
+}  // namespace
+
+const Tensor& masked_fill_(const Tensor& self, const Tensor& mask, const Tensor& value) {
+  if (!autograd::needs_grad({&self, &value}))
+    return masked_fill_(self, mask, item_scalar("masked_fill_", value));
+  check_masked_fill_(self, mask);
+  return inplace_with_grad("masked_fill_", self,
+                           [&](const Tensor& s) { return masked_fill(s, mask, value); });
+}
+
+const Tensor& masked_fill_(const Tensor& self, const Tensor& mask, const Scalar& value) {
+  check_masked_fill_(self, mask);
+  if (autograd::needs_grad({&self}))
+    return inplace_with_grad("masked_fill_", self,
+                             [&](const Tensor& s) { return masked_fill(s, mask, value); });
   check_writable_nonempty("masked_fill_", self);
   // A mask aliasing self with another layout must be read before writing.
   Tensor m = mask.storage() == self.storage() ? clone(mask) : mask;
@@ -56,8 +90,12 @@ Tensor masked_select(const Tensor& self, const Tensor& mask) {
   check_mask("masked_select", mask);
   FG_CHECK(self.device().is_cpu(), "masked_select: no kernel for device ", self.device());
   Shape shape = broadcast_shapes(self.sizes(), mask.sizes(), "masked_select");
-  Tensor m = contiguous(expand_to(mask, shape));
-  Tensor x = contiguous(expand_to(self, shape));
+  Tensor m, x;
+  {
+    autograd::GradModeGuard no_grad(false);  // plain reads: MaskedSelectBackward covers them
+    m = contiguous(expand_to(mask, shape));
+    x = contiguous(expand_to(self, shape));
+  }
   const bool* mp = m.data<bool>();
   const int64_t n = m.numel();
   const int64_t count = std::count(mp, mp + n, true);
@@ -69,6 +107,14 @@ Tensor masked_select(const Tensor& self, const Tensor& mask) {
     for (int64_t i = 0, j = 0; i < n; ++i)
       if (mp[i]) op[j++] = xp[i];
   });
+  // Backward: zeros of the broadcast shape with g placed at the mask's
+  // positions (an index_put, so double backward selects again).
+  maybe_record("MaskedSelectBackward", {self}, {out}, {mask},
+               [shape](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 const Tensor& g = gs[0];
+                 return {index_put(zeros(shape, g.dtype(), g.device()),
+                                   {expand_to(n.saved(0), shape)}, g)};
+               });
   return out;
 }
 

@@ -75,11 +75,20 @@ Tensor index_add(const Tensor& self, int64_t dim, const Tensor& index, const Ten
 const Tensor& index_fill_(const Tensor& self, int64_t dim, const Tensor& index,
                           const Scalar& value);
 Tensor index_fill(const Tensor& self, int64_t dim, const Tensor& index, const Scalar& value);
+// A 0-d value tensor (differentiable w.r.t. the value).
+const Tensor& index_fill_(const Tensor& self, int64_t dim, const Tensor& index,
+                          const Tensor& value);
+Tensor index_fill(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& value);
 Tensor take(const Tensor& self, const Tensor& index);
+// take's backward: zeros of `sizes` with g added at the flat indices.
+Tensor take_backward(const Tensor& g, const Tensor& index, const Shape& sizes);
 
 // ---- masks (index_masked.cpp) -------------------------------------------------
 Tensor masked_fill(const Tensor& self, const Tensor& mask, const Scalar& value);
 const Tensor& masked_fill_(const Tensor& self, const Tensor& mask, const Scalar& value);
+// A 0-d value tensor (differentiable w.r.t. the value: it gets the masked sum).
+Tensor masked_fill(const Tensor& self, const Tensor& mask, const Tensor& value);
+const Tensor& masked_fill_(const Tensor& self, const Tensor& mask, const Tensor& value);
 Tensor masked_select(const Tensor& self, const Tensor& mask);
 // (n, ndim) int64 coordinates of the non-zero elements, in row-major order.
 Tensor nonzero(const Tensor& self);
