@@ -107,7 +107,7 @@ Tensor var_impl(const char* op, const Tensor& x, const DimList& dim, double corr
 Tensor norm_backward(const Tensor& g, const Tensor& x, const Tensor& y, double p,
                      const std::vector<bool>& mask) {
   const Shape& full = x.sizes();
-  if (p == 0) return mul(expand_reduced(g, full, mask), 0.0);
+  if (p == 0) return Tensor();  // piecewise constant: no gradient (x.grad stays None)
   if (p == 1) return mul(expand_reduced(g, full, mask), sign(x));
   if (std::isinf(p)) {
     Tensor a = abs(x);

@@ -85,10 +85,21 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
             _C.from_numpy(rng.standard_normal(tuple(o.shape)).astype(o.detach().numpy().dtype)) for o in outs)
     grad_outputs = _inputs(grad_outputs)
 
+    diff_pos = [i for i, x in enumerate(inputs) if isinstance(x, _C.Tensor) and x.requires_grad]
+
     def first_derivative(*args):
-        outs = _flat_outputs(func(*args))
-        wrt = [a for a in args if isinstance(a, _C.Tensor) and a.requires_grad]
-        gs = grad(outs, wrt, grad_outputs=grad_outputs, create_graph=True, allow_unused=True)
+        # The numerical Jacobian calls this under no_grad with perturbed copies
+        # that don't require grad: the first derivative still needs a graph.
+        from .grad_mode import enable_grad
+
+        args = list(args)
+        for i in diff_pos:
+            if not args[i].requires_grad:
+                args[i] = args[i].detach().requires_grad_()
+        with enable_grad():
+            outs = _flat_outputs(func(*args))
+            wrt = [args[i] for i in diff_pos]
+            gs = grad(outs, wrt, grad_outputs=grad_outputs, create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
     return gradcheck(first_derivative, inputs, eps=eps, atol=atol, rtol=rtol,
