@@ -13,7 +13,7 @@ from helpers import NP_DTYPES, assert_close, make
 
 SHAPE = (2, 3, 4)
 LAYOUTS = ["contiguous", "transposed", "sliced"]
-DIMS = [None, 1, -1, (0, 2)]
+DIMS = [None, 1, -1, (0, 2), (-1, 0)]
 
 
 def leaf(rng, shape, layout="contiguous", dtype=np.float64, low=-2.0, high=2.0):
