@@ -59,4 +59,14 @@ Tensor map_lines(const char* op, const Tensor& x, int64_t dim, const F& f) {
   return out;
 }
 
+// ---- backward plumbing (reduce_grad.cpp) ----------------------------------------
+// Reduced dims of `mask` as a dim list; `full` with those dims set to 1; the
+// number of elements each output element reduces over.
+std::vector<int64_t> mask_dims(const std::vector<bool>& mask);
+Shape keepdim_shape(const Shape& full, const std::vector<bool>& mask);
+double reduced_count(const Shape& full, const std::vector<bool>& mask);
+// `t` (a reduction's output shape, keepdim or not) broadcast back to `full`.
+// Recorded (its backward is a sum), so rules built on it stay differentiable.
+Tensor expand_reduced(const Tensor& t, const Shape& full, const std::vector<bool>& mask);
+
 }  // namespace fastgrad

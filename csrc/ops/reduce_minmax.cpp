@@ -1,7 +1,11 @@
 // Extremes: max/min (all, or values + indices along a dim), amax/amin,
 // argmax/argmin. One row functor finds the index of the extreme; the value
 // ops read the element at that index.
+#include "ops/elementwise_ops.h"
+#include "ops/factory_ops.h"
+#include "ops/grad_utils.h"
 #include "ops/reduce.h"
+#include "ops/shape_ops.h"
 
 namespace fastgrad {
 
@@ -31,14 +35,25 @@ struct ValueRow {
   }
 };
 
+// Value extremes (amax, max over everything): like PyTorch, the gradient is
+// shared evenly among the elements equal to the extreme.
 template <bool IsMax>
-Tensor extreme_values(const char* op, const Tensor& x, const DimList& dim, bool keepdim) {
+Tensor extreme_values(const char* op, const char* node, const Tensor& x, const DimList& dim,
+                      bool keepdim) {
   auto mask = reduce_mask(op, x, dim);
   check_nonempty_reduction(op, x, mask, dim && !dim->empty());
-  return dispatch(x.dtype(), [&](auto tag) {
+  Tensor out = dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     return reduce_rows<T>(op, x, mask, keepdim, ValueRow<IsMax>{});
   });
+  maybe_record(node, {x}, {out}, {x, out},
+               [mask](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 Tensor x = n.saved(0);
+                 Tensor hit = eq(x, expand_reduced(n.saved(1), x.sizes(), mask));
+                 Tensor count = sum(hit, mask_dims(mask), /*keepdim=*/true);
+                 return {div(mul(expand_reduced(gs[0], x.sizes(), mask), hit), count)};
+               });
+  return out;
 }
 
 
@@ -62,6 +77,20 @@ std::pair<Tensor, Tensor> extreme_dim(const char* op, const Tensor& x, int64_t d
       vo[r] = p[i * s];
     });
   });
+  // The gradient goes to the selected index only: a one-hot mask along dim
+  // built by comparing positions with the indices.
+  maybe_record(IsMax ? "MaxBackward" : "MinBackward", {x}, {values, indices}, {indices},
+               [mask](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 Tensor idx = n.saved(0);
+                 const Shape& full = n.inputs[0].sizes;
+                 Shape line(full.size(), 1);
+                 int64_t len = 1;
+                 for (size_t d = 0; d < full.size(); ++d)
+                   if (mask[d]) line[d] = len = full[d];
+                 Tensor pos = reshape(arange(0, len, 1, DType::Int64, idx.device()), line);
+                 Tensor onehot = eq(pos, expand_reduced(idx, full, mask));
+                 return {where(onehot, expand_reduced(gs[0], full, mask), 0.0)};
+               });
   return {values, indices};
 }
 
@@ -82,8 +111,12 @@ Tensor arg_extreme(const char* op, const Tensor& x, std::optional<int64_t> dim,
 
 }  // namespace
 
-Tensor max_all(const Tensor& x) { return extreme_values<true>("max", x, std::nullopt, false); }
-Tensor min_all(const Tensor& x) { return extreme_values<false>("min", x, std::nullopt, false); }
+Tensor max_all(const Tensor& x) {
+  return extreme_values<true>("max", "MaxBackward", x, std::nullopt, false);
+}
+Tensor min_all(const Tensor& x) {
+  return extreme_values<false>("min", "MinBackward", x, std::nullopt, false);
+}
 std::pair<Tensor, Tensor> max_dim(const Tensor& x, int64_t dim, bool keepdim) {
   return extreme_dim<true>("max", x, dim, keepdim);
 }
@@ -91,10 +124,10 @@ std::pair<Tensor, Tensor> min_dim(const Tensor& x, int64_t dim, bool keepdim) {
   return extreme_dim<false>("min", x, dim, keepdim);
 }
 Tensor amax(const Tensor& x, const DimList& dim, bool keepdim) {
-  return extreme_values<true>("amax", x, dim, keepdim);
+  return extreme_values<true>("amax", "AmaxBackward", x, dim, keepdim);
 }
 Tensor amin(const Tensor& x, const DimList& dim, bool keepdim) {
-  return extreme_values<false>("amin", x, dim, keepdim);
+  return extreme_values<false>("amin", "AminBackward", x, dim, keepdim);
 }
 Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
   return arg_extreme<true>("argmax", x, dim, keepdim);

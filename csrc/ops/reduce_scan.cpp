@@ -3,7 +3,11 @@
 #include <cmath>
 #include <limits>
 
+#include "ops/elementwise_ops.h"
+#include "ops/factory_ops.h"
+#include "ops/grad_utils.h"
 #include "ops/reduce.h"
+#include "ops/shape_ops.h"
 
 namespace fastgrad {
 
@@ -57,15 +61,59 @@ struct SoftmaxLine {
   }
 };
 
+// sum_{j >= i} g_j along d: the backward of cumsum.
+Tensor reverse_cumsum(const Tensor& g, int64_t d) {
+  if (g.dim() == 0) return g;
+  return flip(cumsum(flip(g, {d}), d), {d});
+}
+
+// d y_j / d x_k = prod_{i <= j, i != k} x_i for j >= k. Without zeros that is
+// y_j / x_k, so grad_k = reverse_cumsum(g * y)_k / x_k. With zeros the
+// division is invalid: each k is then done exactly, as the cumprod of x with
+// x_k replaced by 1 (O(n) scans of the line; only taken when x has a zero).
+Tensor cumprod_backward(const Tensor& g, const Tensor& x, const Tensor& y, int64_t d) {
+  if (x.dim() == 0) return g;
+  bool has_zero;
+  {
+    autograd::GradModeGuard no_grad(false);
+    has_zero = *contiguous(any(eq(x, 0))).data<bool>();
+  }
+  if (!has_zero) return div(reverse_cumsum(mul(g, y), d), x);
+  const int64_t n = x.sizes()[d];
+  Shape line(x.dim(), 1);
+  line[d] = n;
+  Tensor pos = reshape(arange(0, n, 1, DType::Int64, x.device()), line);
+  Tensor grad;
+  for (int64_t k = 0; k < n; ++k) {
+    Tensor at_k = eq(pos, k);
+    Tensor partial = cumprod(where(at_k, 1.0, x), d);
+    Tensor gk = sum(mul(mul(g, partial), ge(pos, k)), std::vector<int64_t>{d}, true);
+    Tensor term = where(at_k, gk, 0.0);
+    grad = grad.defined() ? add(grad, term) : term;
+  }
+  return grad;
+}
+
 template <bool IsProd>
 Tensor scan(const char* op, const Tensor& x, int64_t dim, OptDType dtype) {
   int64_t d = wrap_dim(dim, x.dim(), op);
-  DType out = dtype.value_or(is_floating(x.dtype()) ? x.dtype() : DType::Int64);
-  Tensor xi = to_dtype(x, out);
-  return dispatch(out, [&](auto tag) {
+  DType out_dtype = dtype.value_or(is_floating(x.dtype()) ? x.dtype() : DType::Int64);
+  Tensor xi = to_dtype(x, out_dtype);
+  Tensor out = dispatch(out_dtype, [&](auto tag) {
     using T = decltype(tag);
     return map_lines<T, T>(op, xi, d, ScanLine<IsProd>{});
   });
+  if (IsProd)
+    maybe_record("CumprodBackward", {xi}, {out}, {xi, out},
+                 [d](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                   return {cumprod_backward(gs[0], n.saved(0), n.saved(1), d)};
+                 });
+  else
+    maybe_record("CumsumBackward", {xi}, {out}, {},
+                 [d](const FunctionNode&, const Tensors& gs) -> Tensors {
+                   return {reverse_cumsum(gs[0], d)};
+                 });
+  return out;
 }
 
 template <bool Log>
@@ -76,10 +124,21 @@ Tensor softmax_impl(const char* op, const Tensor& x, int64_t dim, OptDType dtype
     fail<NotImplementedError>(op, ": not implemented for ", compute,
                               " (pass a floating dtype=)");
   Tensor xi = to_dtype(x, compute);
-  return dispatch_float(compute, op, [&](auto tag) {
+  Tensor out = dispatch_float(compute, op, [&](auto tag) {
     using T = decltype(tag);
     return map_lines<T, T>(op, xi, d, SoftmaxLine<Log>{});
   });
+  // softmax: y (g - sum(g y)); log_softmax: g - exp(y) sum(g), sums along d.
+  maybe_record(Log ? "LogSoftmaxBackward" : "SoftmaxBackward", {xi}, {out}, {out},
+               [d](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 Tensor y = n.saved(0);
+                 const Tensor& g = gs[0];
+                 std::vector<int64_t> dims;
+                 if (y.dim() > 0) dims.push_back(d);
+                 if (Log) return {sub(g, mul(exp(y), sum(g, dims, true)))};
+                 return {mul(y, sub(g, sum(mul(g, y), dims, true)))};
+               });
+  return out;
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "ops/elementwise_ops.h"
+#include "ops/grad_utils.h"
 #include "ops/reduce.h"
 
 namespace fastgrad {
@@ -79,7 +81,48 @@ Tensor var_impl(const char* op, const Tensor& x, const DimList& dim, double corr
                 bool keepdim, bool take_sqrt) {
   FG_CHECK(is_floating(x.dtype()), op,
            ": std and var only support floating point and complex dtypes, got ", x.dtype());
-  return float_rows(op, x, reduce_mask(op, x, dim), keepdim, VarRow{correction, take_sqrt});
+  auto mask = reduce_mask(op, x, dim);
+  Tensor out = float_rows(op, x, mask, keepdim, VarRow{correction, take_sqrt});
+  // d var / d x = 2 (x - mean) / (N - correction); std divides by 2 std,
+  // with PyTorch's 0 where std is 0.
+  maybe_record(take_sqrt ? "StdBackward" : "VarBackward", {x}, {out}, {x, out},
+               [mask, correction, take_sqrt](const FunctionNode& n, const Tensors& gs) {
+                 Tensor x = n.saved(0);
+                 Tensor g = gs[0];
+                 if (take_sqrt) {
+                   Tensor y = n.saved(1);
+                   g = where(eq(y, 0), 0.0, div(g, mul(y, 2)));
+                 }
+                 double denom = std::max(0.0, reduced_count(x.sizes(), mask) - correction);
+                 Tensor centered = sub(x, mean(x, mask_dims(mask), /*keepdim=*/true));
+                 return Tensors{
+                     mul(expand_reduced(g, x.sizes(), mask), mul(centered, 2.0 / denom))};
+               });
+  return out;
+}
+
+// Vector p-norm gradients (x: the input in the computed dtype, y the norm,
+// both put back to x's shape where needed). Zero norms get gradient 0 like
+// PyTorch; inf norms share the gradient among the elements attaining them.
+Tensor norm_backward(const Tensor& g, const Tensor& x, const Tensor& y, double p,
+                     const std::vector<bool>& mask) {
+  const Shape& full = x.sizes();
+  if (p == 0) return Tensor();  // piecewise constant: no gradient (x.grad stays None)
+  if (p == 1) return mul(expand_reduced(g, full, mask), sign(x));
+  if (std::isinf(p)) {
+    Tensor a = abs(x);
+    Tensor hit = logical_or(eq(a, expand_reduced(y, full, mask)), isnan(a));
+    Tensor count = sum(hit, mask_dims(mask), /*keepdim=*/true);
+    return mul(mul(sign(x), hit), div(expand_reduced(g, full, mask), count));
+  }
+  if (p < 1) {
+    // |x|^(p-1) is infinite at 0: those elements get 0.
+    Tensor scaled = mul(sign(x), where(eq(x, 0), 0.0, pow(abs(x), p - 1)));
+    return mul(scaled, expand_reduced(mul(g, pow(y, 1 - p)), full, mask));
+  }
+  Tensor scale = where(eq(y, 0), 0.0, div(g, p == 2 ? y : pow(y, p - 1)));
+  Tensor scaled = p == 2 ? x : mul(sign(x), pow(abs(x), p - 1));
+  return mul(scaled, expand_reduced(scale, full, mask));
 }
 
 }  // namespace
@@ -94,8 +137,15 @@ Tensor stddev(const Tensor& x, const DimList& dim, double correction, bool keepd
 
 Tensor logsumexp(const Tensor& x, const DimList& dim, bool keepdim) {
   auto mask = reduce_mask("logsumexp", x, dim);
-  return float_rows("logsumexp", to_dtype(x, to_float_dtype(x.dtype())), mask, keepdim,
-                    LogSumExpRow{});
+  Tensor xf = to_dtype(x, to_float_dtype(x.dtype()));
+  Tensor out = float_rows("logsumexp", xf, mask, keepdim, LogSumExpRow{});
+  maybe_record("LogsumexpBackward", {xf}, {out}, {xf, out},
+               [mask](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 Tensor x = n.saved(0);
+                 Tensor y = expand_reduced(n.saved(1), x.sizes(), mask);
+                 return {mul(expand_reduced(gs[0], x.sizes(), mask), exp(sub(x, y)))};
+               });
+  return out;
 }
 
 Tensor norm(const Tensor& x, std::optional<double> p, const DimList& dim, bool keepdim,
@@ -119,8 +169,13 @@ Tensor norm(const Tensor& x, std::optional<double> p, const DimList& dim, bool k
                "the dimension ", d, " because this dimension is empty and the operation "
                "does not have an identity");
   }
-  return float_rows("norm", to_dtype(x, dtype.value_or(x.dtype())), mask, keepdim,
-                    NormRow{order});
+  Tensor xc = to_dtype(x, dtype.value_or(x.dtype()));
+  Tensor out = float_rows("norm", xc, mask, keepdim, NormRow{order});
+  maybe_record("NormBackward", {xc}, {out}, {xc, out},
+               [order, mask](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 return {norm_backward(gs[0], n.saved(0), n.saved(1), order, mask)};
+               });
+  return out;
 }
 
 }  // namespace fastgrad

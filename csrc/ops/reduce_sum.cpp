@@ -2,6 +2,8 @@
 // count_nonzero. Each op is a row functor; reduce_rows() does the rest.
 #include <cmath>
 
+#include "ops/elementwise_ops.h"
+#include "ops/grad_utils.h"
 #include "ops/reduce.h"
 
 namespace fastgrad {
@@ -101,13 +103,25 @@ DType sum_dtype(const Tensor& x, OptDType dtype) {
 }  // namespace
 
 Tensor sum(const Tensor& x, const DimList& dim, bool keepdim, OptDType dtype) {
-  return run("sum", x, reduce_mask("sum", x, dim), keepdim, sum_dtype(x, dtype),
-             SumRow<Identity>{});
+  auto mask = reduce_mask("sum", x, dim);
+  Tensor out = run("sum", x, mask, keepdim, sum_dtype(x, dtype), SumRow<Identity>{});
+  maybe_record("SumBackward", {x}, {out}, {},
+               [mask](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 return {expand_reduced(gs[0], n.inputs[0].sizes, mask)};
+               });
+  return out;
 }
 
 Tensor nansum(const Tensor& x, const DimList& dim, bool keepdim, OptDType dtype) {
-  return run("nansum", x, reduce_mask("nansum", x, dim), keepdim, sum_dtype(x, dtype),
-             SumRow<NanToZero>{});
+  auto mask = reduce_mask("nansum", x, dim);
+  Tensor out = run("nansum", x, mask, keepdim, sum_dtype(x, dtype), SumRow<NanToZero>{});
+  // NaN inputs were skipped: they get no gradient.
+  maybe_record("NansumBackward", {x}, {out}, {x},
+               [mask](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 Tensor x = n.saved(0);
+                 return {where(isnan(x), 0.0, expand_reduced(gs[0], x.sizes(), mask))};
+               });
+  return out;
 }
 
 Tensor mean(const Tensor& x, const DimList& dim, bool keepdim, OptDType dtype) {
@@ -118,18 +132,53 @@ Tensor mean(const Tensor& x, const DimList& dim, bool keepdim, OptDType dtype) {
     FG_CHECK(is_floating(x.dtype()), "mean(): could not infer output dtype. Input dtype "
              "must be either a floating point or complex dtype. Got: ", x.dtype());
   DType compute = dtype.value_or(x.dtype());
+  auto mask = reduce_mask("mean", x, dim);
   Tensor xi = to_dtype(x, compute);
-  return dispatch_float(compute, "mean", [&](auto tag) {
+  Tensor out = dispatch_float(compute, "mean", [&](auto tag) {
     using T = decltype(tag);
-    return reduce_rows<T>("mean", xi, reduce_mask("mean", x, dim), keepdim, MeanRow{});
+    return reduce_rows<T>("mean", xi, mask, keepdim, MeanRow{});
   });
+  maybe_record("MeanBackward", {x}, {out}, {},
+               [mask](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 const Shape& full = n.inputs[0].sizes;
+                 return {div(expand_reduced(gs[0], full, mask), reduced_count(full, mask))};
+               });
+  return out;
 }
+
+namespace {
+
+// d prod / d x_k is the product of the other elements. Without zeros that is
+// out / x_k; with exactly one zero only the zero's position gets a gradient
+// (the product of the nonzero elements); with more zeros all are 0. The
+// nonzero positions use the saved output so that the second derivative
+// through a single zero is right too.
+Tensor prod_backward(const Tensor& g, const Tensor& x, const Tensor& out,
+                     std::optional<int64_t> dim, const std::vector<bool>& mask) {
+  const Shape& full = x.sizes();
+  Tensor zero = eq(x, 0);
+  Tensor count = sum(zero, mask_dims(mask), /*keepdim=*/true);
+  Tensor x1 = where(zero, 1.0, x);
+  Tensor others = prod(x1, dim, /*keepdim=*/true);  // product of the nonzeros
+  Tensor at_zero = where(eq(count, 1), others, 0.0);
+  Tensor at_nonzero = div(expand_reduced(out, full, mask), x1);
+  return mul(expand_reduced(g, full, mask), where(zero, at_zero, at_nonzero));
+}
+
+}  // namespace
 
 Tensor prod(const Tensor& x, std::optional<int64_t> dim, bool keepdim, OptDType dtype) {
   DimList dims;
   if (dim) dims = std::vector<int64_t>{*dim};
-  return run("prod", x, reduce_mask("prod", x, dims), keepdim, sum_dtype(x, dtype),
-             ProdRow{});
+  auto mask = reduce_mask("prod", x, dims);
+  // Recorded on the converted input: the rule works in the output dtype.
+  Tensor xi = to_dtype(x, sum_dtype(x, dtype));
+  Tensor out = run("prod", xi, mask, keepdim, xi.dtype(), ProdRow{});
+  maybe_record("ProdBackward", {xi}, {out}, {xi, out},
+               [dim, mask](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 return {prod_backward(gs[0], n.saved(0), n.saved(1), dim, mask)};
+               });
+  return out;
 }
 
 Tensor all(const Tensor& x, const DimList& dim, bool keepdim) {
