@@ -132,7 +132,9 @@ Tensors run_backward(const Tensors& roots, const Tensors& grad_roots,
       if (r.defined()) g = r;
     }
     Tensors in_grads;
-    bool is_leaf_sink = dynamic_cast<AccumulateGrad*>(n) != nullptr;
+    auto* sink = dynamic_cast<AccumulateGrad*>(n);
+    bool is_leaf_sink = sink != nullptr;
+    if (sink && !grads.empty()) grads[0] = sink->run_pre_hooks(grads[0]);
     if (capturing) {
       for (size_t k = 0; k < grads.size(); ++k) capture_into(n, static_cast<uint32_t>(k), grads[k]);
     }
@@ -169,6 +171,15 @@ Tensors run_backward(const Tensors& roots, const Tensors& grad_roots,
 }
 
 // ---- AccumulateGrad ------------------------------------------------------------------
+Tensor AccumulateGrad::run_pre_hooks(Tensor g) const {
+  if (!g.defined() || !leaf_->leaf_hooks) return g;
+  for (const auto& h : leaf_->leaf_hooks->pre) {
+    Tensor r = h.fn(g);
+    if (r.defined()) g = r;
+  }
+  return g;
+}
+
 Tensors AccumulateGrad::apply(const Tensors& grads) {
   const Tensor& g = grads.at(0);
   if (!g.defined()) return {};
@@ -181,8 +192,10 @@ Tensors AccumulateGrad::apply(const Tensors& grads) {
   } else {
     add_(Tensor(leaf->grad), g);
   }
-  Tensor self(leaf_);
-  for (auto& [id, hook] : post_hooks) hook(self);
+  if (leaf_->leaf_hooks) {
+    Tensor self(leaf_);
+    for (auto& [id, hook] : leaf_->leaf_hooks->post) hook(self);
+  }
   return {};
 }
 

@@ -105,14 +105,22 @@ class FunctionNode : public Node {
   BackwardFn fn_;
 };
 
-// Leaves: accumulates into .grad and runs post-accumulate hooks.
+// Hooks registered on a leaf tensor: run on its incoming gradient (pre) and
+// once its .grad is final for this backward (post).
+struct LeafHooks {
+  std::vector<Node::PreHook> pre;
+  std::vector<std::pair<int, std::function<void(const Tensor&)>>> post;
+};
+
+// Leaves: runs the leaf's hooks, accumulates into .grad.
 class AccumulateGrad : public Node {
  public:
   explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : leaf_(std::move(leaf)) {}
   std::string name() const override { return "AccumulateGrad"; }
   Tensors apply(const Tensors& grads) override;
   const std::shared_ptr<TensorImpl>& leaf() const { return leaf_; }
-  std::vector<std::pair<int, std::function<void(const Tensor&)>>> post_hooks;
+  // The gradient after the leaf's pre-hooks (also used by autograd.grad).
+  Tensor run_pre_hooks(Tensor g) const;
 
  private:
   std::shared_ptr<TensorImpl> leaf_;

@@ -54,6 +54,8 @@ Tensor detach(const Tensor& t) {
 }
 
 int g_hook_id = 0;
+int hook_id(const Node::PreHook& h) { return h.id; }
+int hook_id(const std::pair<int, std::function<void(const Tensor&)>>& h) { return h.first; }
 
 // A Python hook returning None keeps the gradient, a Tensor replaces it.
 std::function<Tensor(const Tensor&)> wrap_hook(py::function fn) {
@@ -64,38 +66,52 @@ std::function<Tensor(const Tensor&)> wrap_hook(py::function fn) {
   };
 }
 
-// tensor.register_hook: a pre-hook on grad_fn (non-leaf) or on AccumulateGrad.
+autograd::LeafHooks& leaf_hooks(const Tensor& t) {
+  auto& h = t.impl()->leaf_hooks;
+  if (!h) h = std::make_shared<autograd::LeafHooks>();
+  return *h;
+}
+
+py::object removable(std::function<void()> remove) {
+  py::module_ handles = py::module_::import("fastgrad.autograd.hooks");
+  return handles.attr("RemovableHandle")(py::cpp_function(std::move(remove)));
+}
+
+template <class V>
+void erase_id(V& v, int id) {
+  v.erase(std::remove_if(v.begin(), v.end(), [id](const auto& h) { return hook_id(h) == id; }), v.end());
+}
+
+// tensor.register_hook: a pre-hook on grad_fn (non-leaf) or on the leaf itself.
 py::object register_hook(const Tensor& t, py::function fn) {
   FG_CHECK(t.requires_grad(),
            "register_hook: cannot register a hook on a tensor that doesn't require gradient");
-  autograd::Edge e = autograd::gradient_edge(t);
   int id = ++g_hook_id;
+  if (!t.impl()->grad_fn) {
+    leaf_hooks(t).pre.push_back({0, wrap_hook(fn), id});
+    std::weak_ptr<TensorImpl> weak = t.impl_ptr();
+    return removable([weak, id]() {
+      if (auto impl = weak.lock()) erase_id(impl->leaf_hooks->pre, id);
+    });
+  }
+  autograd::Edge e = autograd::gradient_edge(t);
   e.fn->pre_hooks.push_back({static_cast<int>(e.input_nr), wrap_hook(fn), id});
   std::weak_ptr<Node> weak = e.fn;
-  py::module_ handles = py::module_::import("fastgrad.autograd.hooks");
-  return handles.attr("RemovableHandle")(py::cpp_function([weak, id]() {
-    if (auto n = weak.lock()) {
-      auto& v = n->pre_hooks;
-      v.erase(std::remove_if(v.begin(), v.end(), [id](const Node::PreHook& h) { return h.id == id; }), v.end());
-    }
-  }));
+  return removable([weak, id]() {
+    if (auto n = weak.lock()) erase_id(n->pre_hooks, id);
+  });
 }
 
 py::object register_post_accumulate_grad_hook(const Tensor& t, py::function fn) {
   FG_CHECK(t.requires_grad() && !t.impl()->grad_fn,
            "register_post_accumulate_grad_hook: post accumulate grad hooks can only be "
            "registered on leaf tensors that require grad");
-  auto acc = std::static_pointer_cast<autograd::AccumulateGrad>(autograd::gradient_edge(t).fn);
   int id = ++g_hook_id;
-  acc->post_hooks.push_back({id, [fn](const Tensor& leaf) { fn(leaf); }});
-  std::weak_ptr<autograd::AccumulateGrad> weak = acc;
-  py::module_ handles = py::module_::import("fastgrad.autograd.hooks");
-  return handles.attr("RemovableHandle")(py::cpp_function([weak, id]() {
-    if (auto n = weak.lock()) {
-      auto& v = n->post_hooks;
-      v.erase(std::remove_if(v.begin(), v.end(), [id](const auto& h) { return h.first == id; }), v.end());
-    }
-  }));
+  leaf_hooks(t).post.push_back({id, [fn](const Tensor& leaf) { fn(leaf); }});
+  std::weak_ptr<TensorImpl> weak = t.impl_ptr();
+  return removable([weak, id]() {
+    if (auto impl = weak.lock()) erase_id(impl->leaf_hooks->post, id);
+  });
 }
 
 void retain_grad(const Tensor& t) {

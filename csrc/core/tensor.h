@@ -11,7 +11,7 @@
 
 namespace fastgrad {
 
-namespace autograd { class Node; }
+namespace autograd { class Node; struct LeafHooks; }
 class Tensor;
 
 struct TensorImpl {
@@ -29,6 +29,9 @@ struct TensorImpl {
   // Leaves: the AccumulateGrad sink, shared by every graph that uses the leaf.
   std::weak_ptr<autograd::Node> grad_accumulator;
   bool retains_grad = false;  // non-leaf with retain_grad()
+  // Leaves' hooks live on the tensor (the AccumulateGrad node may not exist yet
+  // when they are registered, and it is recreated per graph).
+  std::shared_ptr<autograd::LeafHooks> leaf_hooks;
   // Set by view ops (reshape, slicing, ...): the tensor whose storage this
   // views, so in-place ops can refuse cases autograd cannot track yet.
   std::shared_ptr<TensorImpl> view_base;

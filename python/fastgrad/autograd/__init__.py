@@ -6,8 +6,22 @@ from .function import Function, FunctionCtx  # noqa: F401
 from .gradcheck import gradcheck, gradgradcheck  # noqa: F401
 from .grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
 
-__all__ = ["grad", "backward", "Function", "gradcheck", "gradgradcheck", "no_grad", "enable_grad",
+__all__ = ["grad", "backward", "Function", "queue_callback", "gradcheck", "gradgradcheck", "no_grad", "enable_grad",
            "set_grad_enabled", "inference_mode", "detect_anomaly", "set_detect_anomaly"]
+
+
+def queue_callback(fn):
+    """Runs `fn()` once the current backward pass has finished (call it from a hook);
+    PyTorch spells it Variable._execution_engine.queue_callback."""
+    _C._queue_callback(fn)
+
+
+class _ExecutionEngine:
+    queue_callback = staticmethod(queue_callback)
+
+
+class Variable:  # PyTorch compatibility: Variable._execution_engine.queue_callback
+    _execution_engine = _ExecutionEngine()
 
 
 def _seq(x):
