@@ -42,6 +42,9 @@ def _analytical_jacobian(fn, inputs, i, create_graph=False):
     jac = np.zeros((inputs[i].numel(), n_out))
     col = 0
     for o in outs:
+        if not o.requires_grad:  # constant output (e.g. a gradient independent of the inputs)
+            col += o.numel()
+            continue
         for k in range(o.numel()):
             seed = np.zeros(o.numel(), dtype=np.float64)
             seed[k] = 1.0
@@ -85,10 +88,21 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
             _C.from_numpy(rng.standard_normal(tuple(o.shape)).astype(o.detach().numpy().dtype)) for o in outs)
     grad_outputs = _inputs(grad_outputs)
 
+    diff_idx = [i for i, x in enumerate(inputs) if isinstance(x, _C.Tensor) and x.requires_grad]
+
     def first_derivative(*args):
-        outs = _flat_outputs(func(*args))
-        wrt = [a for a in args if isinstance(a, _C.Tensor) and a.requires_grad]
-        gs = grad(outs, wrt, grad_outputs=grad_outputs, create_graph=True, allow_unused=True)
+        # The numerical Jacobian calls this under no_grad with perturbed copies
+        # that don't require grad: the first derivative needs a graph anyway.
+        from .grad_mode import enable_grad
+
+        with enable_grad():
+            args = list(args)
+            for i in diff_idx:
+                if not args[i].requires_grad:
+                    args[i] = args[i].detach().requires_grad_()
+            outs = _flat_outputs(func(*args))
+            wrt = [args[i] for i in diff_idx]
+            gs = grad(outs, wrt, grad_outputs=grad_outputs, create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
     return gradcheck(first_derivative, inputs, eps=eps, atol=atol, rtol=rtol,
