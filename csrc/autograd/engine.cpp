@@ -153,7 +153,9 @@ Tensors run_backward(const Tensors& roots, const Tensors& grad_roots,
 Tensors AccumulateGrad::apply(const Tensors& grads) {
   const Tensor& g = grads.at(0);
   if (!g.defined()) return {};
-  TensorImpl* leaf = leaf_.get();
+  std::shared_ptr<TensorImpl> leaf_ptr = leaf_.lock();
+  if (!leaf_ptr) return {};
+  TensorImpl* leaf = leaf_ptr.get();
   if (!leaf->grad) {
     // Without create_graph, store a copy: g may be shared with other values.
     leaf->grad = (grad_enabled() ? g : clone(g)).impl_ptr();
@@ -162,7 +164,7 @@ Tensors AccumulateGrad::apply(const Tensors& grads) {
   } else {
     add_(Tensor(leaf->grad), g);
   }
-  Tensor self(leaf_);
+  Tensor self(leaf_ptr);
   for (auto& [id, hook] : post_hooks) hook(self);
   return {};
 }

@@ -116,12 +116,8 @@ Edge gradient_edge(const Tensor& t) {
   if (!t.defined() || !t.requires_grad()) return {};
   TensorImpl* impl = t.impl();
   if (impl->grad_fn) return {impl->grad_fn, static_cast<uint32_t>(impl->output_nr)};
-  std::shared_ptr<Node> acc = impl->grad_accumulator.lock();
-  if (!acc) {
-    acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
-    impl->grad_accumulator = acc;
-  }
-  return {acc, 0};
+  if (!impl->grad_accumulator) impl->grad_accumulator = std::make_shared<AccumulateGrad>(t.impl_ptr());
+  return {impl->grad_accumulator, 0};
 }
 
 std::shared_ptr<FunctionNode> record(const char* name, const std::vector<Tensor>& inputs,

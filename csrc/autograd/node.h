@@ -107,14 +107,15 @@ class FunctionNode : public Node {
 // Leaves: accumulates into .grad and runs post-accumulate hooks.
 class AccumulateGrad : public Node {
  public:
-  explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : leaf_(std::move(leaf)) {}
+  explicit AccumulateGrad(const std::shared_ptr<TensorImpl>& leaf) : leaf_(leaf) {}
   std::string name() const override { return "AccumulateGrad"; }
   Tensors apply(const Tensors& grads) override;
-  const std::shared_ptr<TensorImpl>& leaf() const { return leaf_; }
+  // Null once the leaf is gone (then nobody can read its .grad).
+  std::shared_ptr<TensorImpl> leaf() const { return leaf_.lock(); }
   std::vector<std::pair<int, std::function<void(const Tensor&)>>> post_hooks;
 
  private:
-  std::shared_ptr<TensorImpl> leaf_;
+  std::weak_ptr<TensorImpl> leaf_;  // the leaf owns us (its grad_accumulator)
 };
 
 // ---- recording ------------------------------------------------------------------
