@@ -139,6 +139,31 @@ def test_hooks_run_in_registration_order():
     assert_close(x.grad, np.array([3.0]))
 
 
+@pytest.mark.parametrize("on", ["leaf", "non_leaf"])
+def test_hook_changing_shape_raises(on):
+    x = leaf([1.0, 2.0])
+    z = x * 2.0
+    (x if on == "leaf" else z).register_hook(lambda g: fg.ones((3,), dtype=F64))
+    with pytest.raises(RuntimeError, match=r"hook .* changed its shape from \(2,\) to \(3,\)"):
+        (z * 3.0).backward(ones((2,)))
+
+
+def test_hook_exception_propagates():
+    x = leaf([1.0])
+
+    def bad(g):
+        raise ValueError("from hook")
+
+    (x * 1.0).register_hook(bad)
+    y = x * 1.0
+    y.register_hook(bad)
+    with pytest.raises(ValueError, match="from hook"):
+        y.backward()
+    assert fg.is_grad_enabled()
+    (x * 2.0).backward()  # the engine is usable afterwards
+    assert_close(x.grad, np.array([2.0]))
+
+
 def test_register_hook_needs_requires_grad():
     with pytest.raises(RuntimeError, match="register_hook"):
         fg.tensor(np.ones(2)).register_hook(lambda g: g)
@@ -406,26 +431,76 @@ def test_inplace_with_itself_raises_like_torch():
 
 
 # ---- long chains and memory -------------------------------------------------------
-def test_long_chain_backward_does_not_overflow_stack():
-    n = 100_000
-    x = leaf([1.0])
+def _in_small_stack_thread(fn):
+    """Runs fn in a thread with a 1 MiB stack: recursion over a long graph
+    (in backward or in freeing it) would crash there."""
+    result = {}
+
+    def run():
+        try:
+            result["value"] = fn()
+        except BaseException as e:  # re-raised in the caller
+            result["error"] = e
+
+    old = threading.stack_size(1 << 20)
+    try:
+        t = threading.Thread(target=run)
+        t.start()
+        t.join()
+    finally:
+        threading.stack_size(old)
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def _chain(x, n):
     y = x
     for _ in range(n):
         y = y * 1.0001
-    y.backward()
-    np.testing.assert_allclose(x.grad.numpy(), [1.0001 ** n], rtol=1e-9)
-    del y
-    gc.collect()
+    return y
 
 
-def test_long_chain_freed_without_backward():
-    # Dropping a never-differentiated 100k-node graph must not recurse either.
+def test_long_chain_backward_does_not_overflow_stack():
+    n = 100_000
+
+    def run():
+        x = leaf([1.0])
+        y = _chain(x, n)
+        y.backward()
+        del y  # frees the 100k-node graph
+        return x.grad.numpy().copy()
+
+    np.testing.assert_allclose(_in_small_stack_thread(run), [1.0001 ** n], rtol=1e-9)
+
+
+@pytest.mark.parametrize("retain", [False, True])
+def test_long_chain_freed_iteratively(retain):
+    # Dropping a 100k-node graph whose saved tensors are still held (never
+    # differentiated, or retain_graph=True) must not recurse either.
+    def run():
+        x = leaf([1.0])
+        y = _chain(x, 100_000)
+        if retain:
+            y.backward(retain_graph=True)
+        del y
+        gc.collect()
+        return True
+
+    assert _in_small_stack_thread(run)
+
+
+def test_long_chain_create_graph():
+    # y = x^n built as n multiplications: dy/dx = n x^(n-1), d2y/dx2 = n (n-1) x^(n-2).
+    n = 2000
     x = leaf([1.0])
     y = x
-    for _ in range(100_000):
-        y = y * 1.0001
-    del y
-    gc.collect()
+    for _ in range(n - 1):
+        y = y * x
+    (g,) = fg.autograd.grad(y, x, create_graph=True)
+    (gg,) = fg.autograd.grad(g, x)
+    assert_close(g.detach(), np.array([float(n)]))
+    assert_close(gg, np.array([float(n * (n - 1))]))
 
 
 def _rss_bytes():

@@ -111,7 +111,10 @@ Tensors run_backward(const Tensors& roots, const Tensors& grad_roots,
       Tensor& g = grads[h.output_nr];
       if (!g.defined()) continue;
       Tensor r = h.fn(g);
-      if (r.defined()) g = r;
+      if (!r.defined()) continue;
+      FG_CHECK(r.sizes() == g.sizes(), "backward: a hook on the gradient of ", n->name(),
+               " changed its shape from ", shape_str(g.sizes()), " to ", shape_str(r.sizes()));
+      g = r;
     }
     Tensors in_grads;
     bool is_leaf_sink = dynamic_cast<AccumulateGrad*>(n) != nullptr;

@@ -39,6 +39,9 @@ class SavedTensor {
   SavedTensor(const Tensor& t, bool is_output);
   Tensor unpack(const Node& owner) const;
   void release() { data_ = Tensor(); released_ = true; }
+  // The saved tensor's grad_fn when this is the last reference to it (it is
+  // about to die with us): lets node destruction run iteratively.
+  std::shared_ptr<Node> take_history_if_last();
   bool defined() const { return defined_; }
 
  private:
@@ -61,7 +64,7 @@ struct OutputMeta {
 class Node : public std::enable_shared_from_this<Node> {
  public:
   Node();
-  virtual ~Node() = default;
+  virtual ~Node();
   virtual std::string name() const = 0;
   // grads[i]: gradient w.r.t. output i (may be undefined: no gradient flowed).
   // Returns one gradient per next_edges entry (undefined where not needed).
@@ -92,6 +95,7 @@ using BackwardFn = std::function<Tensors(const FunctionNode&, const Tensors&)>;
 class FunctionNode : public Node {
  public:
   FunctionNode(const char* name, BackwardFn fn) : name_(name), fn_(std::move(fn)) {}
+  ~FunctionNode() override;
   std::string name() const override { return name_; }
   Tensors apply(const Tensors& grads) override;
   void release_saved() override;
