@@ -129,7 +129,10 @@ Tensors run_backward(const Tensors& roots, const Tensors& grad_roots,
       Tensor& g = grads[h.output_nr];
       if (!g.defined()) continue;
       Tensor r = h.fn(g);
-      if (r.defined()) g = r;
+      if (!r.defined()) continue;
+      FG_CHECK(r.sizes() == g.sizes(), "backward: a hook on the gradient of ", n->name(),
+               " changed its shape from ", shape_str(g.sizes()), " to ", shape_str(r.sizes()));
+      g = r;
     }
     Tensors in_grads;
     auto* sink = dynamic_cast<AccumulateGrad*>(n);
@@ -172,10 +175,14 @@ Tensors run_backward(const Tensors& roots, const Tensors& grad_roots,
 
 // ---- AccumulateGrad ------------------------------------------------------------------
 Tensor AccumulateGrad::run_pre_hooks(Tensor g) const {
-  if (!g.defined() || !leaf_->leaf_hooks) return g;
-  for (const auto& h : leaf_->leaf_hooks->pre) {
+  std::shared_ptr<TensorImpl> leaf = leaf_.lock();
+  if (!g.defined() || !leaf || !leaf->leaf_hooks) return g;
+  for (const auto& h : leaf->leaf_hooks->pre) {
     Tensor r = h.fn(g);
-    if (r.defined()) g = r;
+    if (!r.defined()) continue;
+    FG_CHECK(r.sizes() == g.sizes(), "backward: a hook on the gradient of a leaf changed its "
+             "shape from ", shape_str(g.sizes()), " to ", shape_str(r.sizes()));
+    g = r;
   }
   return g;
 }
@@ -183,7 +190,9 @@ Tensor AccumulateGrad::run_pre_hooks(Tensor g) const {
 Tensors AccumulateGrad::apply(const Tensors& grads) {
   const Tensor& g = grads.at(0);
   if (!g.defined()) return {};
-  TensorImpl* leaf = leaf_.get();
+  std::shared_ptr<TensorImpl> leaf_ptr = leaf_.lock();
+  if (!leaf_ptr) return {};
+  TensorImpl* leaf = leaf_ptr.get();
   if (!leaf->grad) {
     // Without create_graph, store a copy: g may be shared with other values.
     leaf->grad = (grad_enabled() ? g : clone(g)).impl_ptr();
@@ -192,9 +201,9 @@ Tensors AccumulateGrad::apply(const Tensors& grads) {
   } else {
     add_(Tensor(leaf->grad), g);
   }
-  if (leaf_->leaf_hooks) {
-    Tensor self(leaf_);
-    for (auto& [id, hook] : leaf_->leaf_hooks->post) hook(self);
+  if (leaf->leaf_hooks) {
+    Tensor self(leaf_ptr);
+    for (auto& [id, hook] : leaf->leaf_hooks->post) hook(self);
   }
   return {};
 }

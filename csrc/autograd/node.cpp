@@ -32,6 +32,44 @@ std::string capture_location() {
 
 Node::Node() : seq(g_seq.fetch_add(1, std::memory_order_relaxed)) {}
 
+// Note [Iterative graph teardown]
+// Dropping the last reference to a long chain (x = x * c, 10^6 times) would
+// destroy node after node recursively and overflow the stack. Instead each
+// dying node hands the nodes it owns (edges, histories of saved tensors) to
+// the outermost destructor on this thread, which releases them in a loop.
+namespace {
+thread_local std::vector<std::shared_ptr<Node>>* t_teardown = nullptr;
+
+void teardown(std::vector<std::shared_ptr<Node>>&& owned) {
+  if (t_teardown) {
+    for (auto& n : owned) t_teardown->push_back(std::move(n));
+    return;
+  }
+  std::vector<std::shared_ptr<Node>> pending = std::move(owned);
+  t_teardown = &pending;
+  while (!pending.empty()) {
+    std::shared_ptr<Node> n = std::move(pending.back());
+    pending.pop_back();
+    n.reset();  // may push n's own children onto `pending`
+  }
+  t_teardown = nullptr;
+}
+}  // namespace
+
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> owned;
+  for (Edge& e : next_edges)
+    if (e.fn) owned.push_back(std::move(e.fn));
+  if (!owned.empty()) teardown(std::move(owned));
+}
+
+FunctionNode::~FunctionNode() {
+  std::vector<std::shared_ptr<Node>> owned;
+  for (SavedTensor& s : saved_)
+    if (auto h = s.take_history_if_last()) owned.push_back(std::move(h));
+  if (!owned.empty()) teardown(std::move(owned));
+}
+
 // ---- SavedTensor ------------------------------------------------------------------
 SavedTensor::SavedTensor(const Tensor& t, bool is_output)
     : is_output_(is_output), defined_(t.defined()) {
@@ -45,6 +83,11 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output)
   } else {
     data_ = t;
   }
+}
+
+std::shared_ptr<Node> SavedTensor::take_history_if_last() {
+  if (!data_.defined() || data_.impl_ptr().use_count() != 1) return nullptr;
+  return std::move(data_.impl()->grad_fn);
 }
 
 Tensor SavedTensor::unpack(const Node& owner) const {
@@ -121,12 +164,8 @@ Edge gradient_edge(const Tensor& t) {
   if (!t.defined() || !t.requires_grad()) return {};
   TensorImpl* impl = t.impl();
   if (impl->grad_fn) return {impl->grad_fn, static_cast<uint32_t>(impl->output_nr)};
-  std::shared_ptr<Node> acc = impl->grad_accumulator.lock();
-  if (!acc) {
-    acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
-    impl->grad_accumulator = acc;
-  }
-  return {acc, 0};
+  if (!impl->grad_accumulator) impl->grad_accumulator = std::make_shared<AccumulateGrad>(t.impl_ptr());
+  return {impl->grad_accumulator, 0};
 }
 
 std::shared_ptr<FunctionNode> record(const char* name, const std::vector<Tensor>& inputs,

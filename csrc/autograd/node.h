@@ -40,6 +40,9 @@ class SavedTensor {
   SavedTensor(const Tensor& t, bool is_output);
   Tensor unpack(const Node& owner) const;
   void release() { data_ = Tensor(); released_ = true; }
+  // The saved tensor's grad_fn when this is the last reference to it (it is
+  // about to die with us): lets node destruction run iteratively.
+  std::shared_ptr<Node> take_history_if_last();
   bool defined() const { return defined_; }
 
  private:
@@ -62,7 +65,7 @@ struct OutputMeta {
 class Node : public std::enable_shared_from_this<Node> {
  public:
   Node();
-  virtual ~Node() = default;
+  virtual ~Node();
   virtual std::string name() const = 0;
   // grads[i]: gradient w.r.t. output i (may be undefined: no gradient flowed).
   // Returns one gradient per next_edges entry (undefined where not needed).
@@ -93,6 +96,7 @@ using BackwardFn = std::function<Tensors(const FunctionNode&, const Tensors&)>;
 class FunctionNode : public Node {
  public:
   FunctionNode(const char* name, BackwardFn fn) : name_(name), fn_(std::move(fn)) {}
+  ~FunctionNode() override;
   std::string name() const override { return name_; }
   Tensors apply(const Tensors& grads) override;
   void release_saved() override;
@@ -115,15 +119,16 @@ struct LeafHooks {
 // Leaves: runs the leaf's hooks, accumulates into .grad.
 class AccumulateGrad : public Node {
  public:
-  explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : leaf_(std::move(leaf)) {}
+  explicit AccumulateGrad(const std::shared_ptr<TensorImpl>& leaf) : leaf_(leaf) {}
   std::string name() const override { return "AccumulateGrad"; }
   Tensors apply(const Tensors& grads) override;
-  const std::shared_ptr<TensorImpl>& leaf() const { return leaf_; }
+  // Null once the leaf is gone (then nobody can read its .grad).
+  std::shared_ptr<TensorImpl> leaf() const { return leaf_.lock(); }
   // The gradient after the leaf's pre-hooks (also used by autograd.grad).
   Tensor run_pre_hooks(Tensor g) const;
 
  private:
-  std::shared_ptr<TensorImpl> leaf_;
+  std::weak_ptr<TensorImpl> leaf_;  // the leaf owns us (its grad_accumulator)
 };
 
 // ---- recording ------------------------------------------------------------------

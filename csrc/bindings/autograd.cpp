@@ -181,7 +181,8 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
         return py::tuple(r);
       })
       .def_property_readonly("variable", [](Node& n) -> py::object {
-        if (auto* acc = dynamic_cast<autograd::AccumulateGrad*>(&n)) return py::cast(Tensor(acc->leaf()));
+        if (auto* acc = dynamic_cast<autograd::AccumulateGrad*>(&n))
+          if (auto leaf = acc->leaf()) return py::cast(Tensor(leaf));
         return py::none();
       })
       .def_property_readonly("metadata", [](const Node& n) { return py::dict(); })

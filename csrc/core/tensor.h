@@ -27,7 +27,9 @@ struct TensorImpl {
   std::shared_ptr<autograd::Node> grad_fn;
   int output_nr = 0;  // which output of grad_fn this is
   // Leaves: the AccumulateGrad sink, shared by every graph that uses the leaf.
-  std::weak_ptr<autograd::Node> grad_accumulator;
+  // Owned by the leaf (it holds the leaf's hooks, which must live as long as
+  // the leaf); the sink points back weakly, so there is no cycle.
+  std::shared_ptr<autograd::Node> grad_accumulator;
   bool retains_grad = false;  // non-leaf with retain_grad()
   // Leaves' hooks live on the tensor (the AccumulateGrad node may not exist yet
   // when they are registered, and it is recreated per graph).

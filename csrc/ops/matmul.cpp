@@ -1,6 +1,8 @@
 // Matrix products: matmul (and @), mm, bmm, mv, dot, outer, addmm. Every one
 // reduces to product(): a batched (..., m, k) @ (..., k, n) handed to
 // cpu::gemm_batched without copying operands BLAS can read as they are.
+// Each public product records its backward right after the forward; the
+// rules are products and transposes again, so they differentiate twice.
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -8,7 +10,9 @@
 #include "backend/cpu/blas.h"
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
+#include "ops/grad_utils.h"
 #include "ops/linalg_ops.h"
+#include "ops/shape_ops.h"
 
 namespace fastgrad {
 
@@ -204,6 +208,77 @@ void check_dims(const char* op, const Tensor& a, const Tensor& b, int64_t da,
            ", but got ", pair_str(a, b));
 }
 
+// ---- backward helpers ----------------------------------------------------------
+// mT with a differentiable result. While transpose records no backward of its
+// own (its rule lives with the shape ops), the transpose is recorded here so
+// that gradients of products can be differentiated again; once transpose
+// records, mT(x) already has a grad_fn and this is plain mT.
+Tensor tr(const Tensor& x) {
+  Tensor t = mT(x);
+  if (!t.impl()->grad_fn && autograd::needs_grad({&x})) {
+    mark_view(t, x);
+    autograd::record("TransposeBackward", {x}, {t}, {},
+                     [](const FunctionNode&, const Tensors& gs) -> Tensors { return {tr(gs[0])}; });
+  }
+  return t;
+}
+
+Tensor scaled(const Tensor& t, const Scalar& s) {
+  return s.to<double>() == 1.0 ? t : mul(t, s);
+}
+
+// Saved operands: each gradient reads only the *other* operand, so an operand
+// is saved only when the other one needs a gradient.
+std::vector<Tensor> save_other(const Tensor& a, const Tensor& b) {
+  return {b.requires_grad() ? a : Tensor(), a.requires_grad() ? b : Tensor()};
+}
+
+// Gradients of matmul(a, b) for upstream g. 1-D cases use dot/mv/outer forms
+// (no reshapes); N-D cases treat a 1-D operand as a (1, k) / (k, 1) matrix,
+// and sum the batched products over the batch dims the operand was broadcast
+// along (sum_to), so each gradient has its operand's shape.
+Tensors matmul_grads(const FunctionNode& n, const Tensor& g) {
+  Tensor a = n.saved(0), b = n.saved(1);
+  const bool need_a = n.needs_input_grad(0), need_b = n.needs_input_grad(1);
+  const int64_t da = static_cast<int64_t>(n.inputs[0].sizes.size());
+  const int64_t db = static_cast<int64_t>(n.inputs[1].sizes.size());
+  Tensor ga, gb;
+  if (da == 1 && db == 1) {  // g is 0-d
+    if (need_a) ga = mul(g, b);
+    if (need_b) gb = mul(g, a);
+  } else if (da == 2 && db == 1) {  // g (m,)
+    if (need_a) ga = outer(g, b);
+    if (need_b) gb = matmul(g, a);
+  } else if (da == 1 && db == 2) {  // g (n,)
+    if (need_a) ga = matmul(b, g);
+    if (need_b) gb = outer(a, g);
+  } else {
+    Tensor g2 = db == 1 ? unsqueeze(g, -1) : g;
+    if (da == 1) g2 = unsqueeze(g2, -2);
+    if (need_a) {
+      Tensor b2 = db == 1 ? unsqueeze(b, 1) : b;
+      ga = matmul(g2, tr(b2));
+      if (da == 1) ga = squeeze(ga, {-2});
+      ga = sum_to(ga, n.inputs[0].sizes);
+    }
+    if (need_b) {
+      Tensor a2 = da == 1 ? unsqueeze(a, 0) : a;
+      gb = matmul(tr(a2), g2);
+      if (db == 1) gb = squeeze(gb, {-1});
+      gb = sum_to(gb, n.inputs[1].sizes);
+    }
+  }
+  return {ga, gb};
+}
+
+// Node names follow PyTorch for the cases it maps to one kernel.
+const char* matmul_node_name(int64_t da, int64_t db) {
+  if (da == 1 && db == 1) return "DotBackward";
+  if (da == 2 && db == 1) return "MvBackward";
+  if (da == 2 && db == 2) return "MmBackward";
+  return "MatmulBackward";
+}
+
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
@@ -232,14 +307,25 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   Shape shape = batch;
   if (a.dim() >= 2) shape.push_back(a2.size(-2));
   if (b.dim() >= 2) shape.push_back(b2.size(-1));
-  return reshaped(out, shape);
+  Tensor res = reshaped(out, shape);
+  maybe_record(matmul_node_name(a.dim(), b.dim()), {a, b}, {res}, save_other(a, b),
+               [](const FunctionNode& n, const Tensors& gs) { return matmul_grads(n, gs[0]); });
+  return res;
 }
 
 Tensor mm(const Tensor& a, const Tensor& b) {
   check_dims("mm", a, b, 2, 2, "two 2-D matrices");
   check_operands("mm", a, b);
   check_inner("mm", a, b, a.size(1), b.size(0));
-  return product("mm", a, b, {});
+  Tensor out = product("mm", a, b, {});
+  maybe_record("MmBackward", {a, b}, {out}, save_other(a, b),
+               [](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 const Tensor& g = gs[0];
+                 Tensor a = n.saved(0), b = n.saved(1);
+                 return {n.needs_input_grad(0) ? mm(g, tr(b)) : Tensor(),
+                         n.needs_input_grad(1) ? mm(tr(a), g) : Tensor()};
+               });
+  return out;
 }
 
 Tensor bmm(const Tensor& a, const Tensor& b) {
@@ -248,14 +334,30 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
   FG_CHECK(a.size(0) == b.size(0), "bmm: ", pair_str(a, b), ": batch sizes ",
            a.size(0), " and ", b.size(0), " differ");
   check_inner("bmm", a, b, a.size(2), b.size(1));
-  return product("bmm", a, b, {a.size(0)});
+  Tensor out = product("bmm", a, b, {a.size(0)});
+  maybe_record("BmmBackward", {a, b}, {out}, save_other(a, b),
+               [](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 const Tensor& g = gs[0];
+                 Tensor a = n.saved(0), b = n.saved(1);
+                 return {n.needs_input_grad(0) ? bmm(g, tr(b)) : Tensor(),
+                         n.needs_input_grad(1) ? bmm(tr(a), g) : Tensor()};
+               });
+  return out;
 }
 
 Tensor mv(const Tensor& a, const Tensor& v) {
   check_dims("mv", a, v, 2, 1, "a 2-D matrix and a 1-D vector");
   check_operands("mv", a, v);
   check_inner("mv", a, v, a.size(1), v.size(0));
-  return reshaped(product("mv", a, as_col(v), {}), {a.size(0)});
+  Tensor out = reshaped(product("mv", a, as_col(v), {}), {a.size(0)});
+  maybe_record("MvBackward", {a, v}, {out}, save_other(a, v),
+               [](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 const Tensor& g = gs[0];
+                 Tensor a = n.saved(0), v = n.saved(1);
+                 return {n.needs_input_grad(0) ? outer(g, v) : Tensor(),
+                         n.needs_input_grad(1) ? mv(tr(a), g) : Tensor()};
+               });
+  return out;
 }
 
 Tensor dot(const Tensor& a, const Tensor& b) {
@@ -264,13 +366,37 @@ Tensor dot(const Tensor& a, const Tensor& b) {
   FG_CHECK(a.size(0) == b.size(0), "dot: ", pair_str(a, b),
            ": expected both vectors to have the same number of elements, but got ",
            a.size(0), " and ", b.size(0));
-  return reshaped(product("dot", as_row(a), as_col(b), {}), {});
+  Tensor out = reshaped(product("dot", as_row(a), as_col(b), {}), {});
+  maybe_record("DotBackward", {a, b}, {out}, save_other(a, b),
+               [](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 const Tensor& g = gs[0];  // 0-d
+                 Tensor a = n.saved(0), b = n.saved(1);
+                 return {n.needs_input_grad(0) ? mul(g, b) : Tensor(),
+                         n.needs_input_grad(1) ? mul(g, a) : Tensor()};
+               });
+  return out;
 }
 
 Tensor outer(const Tensor& a, const Tensor& b) {
   check_dims("outer", a, b, 1, 1, "two 1-D vectors");
   // Elementwise (m, 1) * (1, n): promotes dtypes and allows bool like torch.
-  return mul(as_col(a), as_row(b));
+  // The views are not tracked, so outer records its own backward.
+  Tensor out;
+  {
+    autograd::GradModeGuard no_grad(false);
+    out = mul(as_col(a), as_row(b));
+  }
+  maybe_record("OuterBackward", {a, b}, {out}, save_other(a, b),
+               [](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 const Tensor& g = gs[0];  // promoted dtype: operands follow it
+                 auto like_g = [&](const Tensor& x) {
+                   return x.dtype() == g.dtype() ? x : to_dtype(x, g.dtype());
+                 };
+                 Tensor a = n.saved(0), b = n.saved(1);
+                 return {n.needs_input_grad(0) ? mv(g, like_g(b)) : Tensor(),
+                         n.needs_input_grad(1) ? mv(tr(g), like_g(a)) : Tensor()};
+               });
+  return out;
 }
 
 Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2,
@@ -288,7 +414,18 @@ Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2,
     fits = input.size(-d) == 1 || input.size(-d) == shape[2 - d];
   FG_CHECK(fits, op, ": input of shape ", shape_str(input.sizes()),
            " can't be broadcast to the output shape ", shape_str(shape));
-  return product(op, mat1, mat2, {}, alpha, beta, &input);
+  Tensor out = product(op, mat1, mat2, {}, alpha, beta, &input);
+  // input's gradient is beta * g, summed to input's shape by the engine.
+  maybe_record("AddmmBackward", {input, mat1, mat2}, {out},
+               {mat2.requires_grad() ? mat1 : Tensor(), mat1.requires_grad() ? mat2 : Tensor()},
+               [beta, alpha](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 const Tensor& g = gs[0];
+                 Tensor m1 = n.saved(0), m2 = n.saved(1);
+                 return {n.needs_input_grad(0) ? scaled(g, beta) : Tensor(),
+                         n.needs_input_grad(1) ? scaled(mm(g, tr(m2)), alpha) : Tensor(),
+                         n.needs_input_grad(2) ? scaled(mm(tr(m1), g), alpha) : Tensor()};
+               });
+  return out;
 }
 
 int64_t linalg_layout_copies() { return g_layout_copies.load(); }

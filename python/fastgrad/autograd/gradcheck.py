@@ -15,20 +15,22 @@ def _flat_outputs(out):
 
 def _numerical_jacobian(fn, inputs, i, eps):
     """d(outputs)/d(inputs[i]) by central differences, as a (n_in, n_out) array."""
-    # Grad mode stays on: fn may itself differentiate (gradgradcheck).
+    from .. import no_grad
+
     x = inputs[i]
     base = np.array(x.detach().numpy(), copy=True)
     cols = []
-    for k in range(base.size):
-        vals = []
-        for sign in (1, -1):
-            pert = base.copy().reshape(-1)
-            pert[k] += sign * eps
-            arg = list(inputs)
-            arg[i] = _C.from_numpy(pert.reshape(base.shape)).requires_grad_(x.requires_grad)
-            outs = _flat_outputs(fn(*arg))
-            vals.append(np.concatenate([np.asarray(o.detach().numpy(), np.float64).reshape(-1) for o in outs]))
-        cols.append((vals[0] - vals[1]) / (2 * eps))
+    with no_grad():
+        for k in range(base.size):
+            vals = []
+            for sign in (1, -1):
+                pert = base.copy().reshape(-1)
+                pert[k] += sign * eps
+                arg = list(inputs)
+                arg[i] = _C.from_numpy(pert.reshape(base.shape))
+                outs = _flat_outputs(fn(*arg))
+                vals.append(np.concatenate([np.asarray(o.detach().numpy(), np.float64).reshape(-1) for o in outs]))
+            cols.append((vals[0] - vals[1]) / (2 * eps))
     return np.stack(cols) if cols else np.zeros((0, 0))
 
 
@@ -40,10 +42,13 @@ def _analytical_jacobian(fn, inputs, i, create_graph=False):
     jac = np.zeros((inputs[i].numel(), n_out))
     col = 0
     for o in outs:
+        if not o.requires_grad:  # constant output (e.g. a gradient independent of the inputs)
+            col += o.numel()
+            continue
         for k in range(o.numel()):
             seed = np.zeros(o.numel(), dtype=np.float64)
             seed[k] = 1.0
-            g = _C.from_numpy(seed.reshape(tuple(o.shape)).astype(o.detach().numpy().dtype))
+            g = _C.from_numpy(seed.reshape(tuple(o.shape)).astype(o.numpy().dtype if not o.requires_grad else o.detach().numpy().dtype))
             (gi,) = grad(o, inputs[i], grad_outputs=g, retain_graph=True, allow_unused=True)
             if gi is not None:
                 jac[:, col] = np.asarray(gi.detach().numpy(), np.float64).reshape(-1)
@@ -83,18 +88,20 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
             _C.from_numpy(rng.standard_normal(tuple(o.shape)).astype(o.detach().numpy().dtype)) for o in outs)
     grad_outputs = _inputs(grad_outputs)
 
-    from .grad_mode import enable_grad
-
-    differentiable = [isinstance(x, _C.Tensor) and x.requires_grad for x in inputs]
+    diff_idx = [i for i, x in enumerate(inputs) if isinstance(x, _C.Tensor) and x.requires_grad]
 
     def first_derivative(*args):
-        # The numerical Jacobian calls this under no_grad with plain perturbed
-        # copies: the first derivative still needs a graph to differentiate.
+        # The numerical Jacobian calls this under no_grad with perturbed copies
+        # that don't require grad: the first derivative needs a graph anyway.
+        from .grad_mode import enable_grad
+
         with enable_grad():
-            args = tuple(a.detach().requires_grad_() if d and not a.requires_grad else a
-                         for a, d in zip(args, differentiable))
+            args = list(args)
+            for i in diff_idx:
+                if not args[i].requires_grad:
+                    args[i] = args[i].detach().requires_grad_()
             outs = _flat_outputs(func(*args))
-            wrt = [a for a, d in zip(args, differentiable) if d]
+            wrt = [args[i] for i in diff_idx]
             gs = grad(outs, wrt, grad_outputs=grad_outputs, create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
