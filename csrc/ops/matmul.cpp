@@ -209,20 +209,6 @@ void check_dims(const char* op, const Tensor& a, const Tensor& b, int64_t da,
 }
 
 // ---- backward helpers ----------------------------------------------------------
-// mT with a differentiable result. While transpose records no backward of its
-// own (its rule lives with the shape ops), the transpose is recorded here so
-// that gradients of products can be differentiated again; once transpose
-// records, mT(x) already has a grad_fn and this is plain mT.
-Tensor tr(const Tensor& x) {
-  Tensor t = mT(x);
-  if (!t.impl()->grad_fn && autograd::needs_grad({&x})) {
-    mark_view(t, x);
-    autograd::record("TransposeBackward", {x}, {t}, {},
-                     [](const FunctionNode&, const Tensors& gs) -> Tensors { return {tr(gs[0])}; });
-  }
-  return t;
-}
-
 Tensor scaled(const Tensor& t, const Scalar& s) {
   return s.to<double>() == 1.0 ? t : mul(t, s);
 }
@@ -257,13 +243,13 @@ Tensors matmul_grads(const FunctionNode& n, const Tensor& g) {
     if (da == 1) g2 = unsqueeze(g2, -2);
     if (need_a) {
       Tensor b2 = db == 1 ? unsqueeze(b, 1) : b;
-      ga = matmul(g2, tr(b2));
+      ga = matmul(g2, mT(b2));
       if (da == 1) ga = squeeze(ga, {-2});
       ga = sum_to(ga, n.inputs[0].sizes);
     }
     if (need_b) {
       Tensor a2 = da == 1 ? unsqueeze(a, 0) : a;
-      gb = matmul(tr(a2), g2);
+      gb = matmul(mT(a2), g2);
       if (db == 1) gb = squeeze(gb, {-1});
       gb = sum_to(gb, n.inputs[1].sizes);
     }
@@ -322,8 +308,8 @@ Tensor mm(const Tensor& a, const Tensor& b) {
                [](const FunctionNode& n, const Tensors& gs) -> Tensors {
                  const Tensor& g = gs[0];
                  Tensor a = n.saved(0), b = n.saved(1);
-                 return {n.needs_input_grad(0) ? mm(g, tr(b)) : Tensor(),
-                         n.needs_input_grad(1) ? mm(tr(a), g) : Tensor()};
+                 return {n.needs_input_grad(0) ? mm(g, mT(b)) : Tensor(),
+                         n.needs_input_grad(1) ? mm(mT(a), g) : Tensor()};
                });
   return out;
 }
@@ -339,8 +325,8 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
                [](const FunctionNode& n, const Tensors& gs) -> Tensors {
                  const Tensor& g = gs[0];
                  Tensor a = n.saved(0), b = n.saved(1);
-                 return {n.needs_input_grad(0) ? bmm(g, tr(b)) : Tensor(),
-                         n.needs_input_grad(1) ? bmm(tr(a), g) : Tensor()};
+                 return {n.needs_input_grad(0) ? bmm(g, mT(b)) : Tensor(),
+                         n.needs_input_grad(1) ? bmm(mT(a), g) : Tensor()};
                });
   return out;
 }
@@ -355,7 +341,7 @@ Tensor mv(const Tensor& a, const Tensor& v) {
                  const Tensor& g = gs[0];
                  Tensor a = n.saved(0), v = n.saved(1);
                  return {n.needs_input_grad(0) ? outer(g, v) : Tensor(),
-                         n.needs_input_grad(1) ? mv(tr(a), g) : Tensor()};
+                         n.needs_input_grad(1) ? mv(mT(a), g) : Tensor()};
                });
   return out;
 }
@@ -394,7 +380,7 @@ Tensor outer(const Tensor& a, const Tensor& b) {
                  };
                  Tensor a = n.saved(0), b = n.saved(1);
                  return {n.needs_input_grad(0) ? mv(g, like_g(b)) : Tensor(),
-                         n.needs_input_grad(1) ? mv(tr(g), like_g(a)) : Tensor()};
+                         n.needs_input_grad(1) ? mv(mT(g), like_g(a)) : Tensor()};
                });
   return out;
 }
@@ -422,8 +408,8 @@ Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2,
                  const Tensor& g = gs[0];
                  Tensor m1 = n.saved(0), m2 = n.saved(1);
                  return {n.needs_input_grad(0) ? scaled(g, beta) : Tensor(),
-                         n.needs_input_grad(1) ? scaled(mm(g, tr(m2)), alpha) : Tensor(),
-                         n.needs_input_grad(2) ? scaled(mm(tr(m1), g), alpha) : Tensor()};
+                         n.needs_input_grad(1) ? scaled(mm(g, mT(m2)), alpha) : Tensor(),
+                         n.needs_input_grad(2) ? scaled(mm(mT(m1), g), alpha) : Tensor()};
                });
   return out;
 }
