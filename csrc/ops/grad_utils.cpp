@@ -21,10 +21,14 @@ void check_inplace_autograd(const char* op, const Tensor& self) {
            ": a leaf Variable that requires grad is being used in an in-place operation. "
            "Wrap it in `with fastgrad.no_grad():` (e.g. for parameter updates) or clone() it.");
   const auto& base = self.impl()->view_base;
-  FG_CHECK(!(base && base->requires_grad), op,
-           ": in-place operation on a view of a tensor that requires grad is not supported "
-           "yet (autograd cannot update the base's history); clone() the view first or "
-           "use the out-of-place op.");
+  if (!base) return;
+  FG_CHECK(!(base->requires_grad && !base->grad_fn), op,
+           ": a view of a leaf Variable that requires grad is being used in an in-place "
+           "operation. Wrap it in `with fastgrad.no_grad():` or clone() the leaf first.");
+  Tensor b(base);
+  FG_CHECK(b.is_contiguous(), op, ": in-place operation on a view of a non-contiguous "
+           "tensor that requires grad is not supported yet; call .contiguous() on the "
+           "base first or use the out-of-place op.");
 }
 
 void mark_view(const Tensor& view, const Tensor& base) {

@@ -33,6 +33,11 @@ void copy_(const Tensor& dst, const Tensor& src, const char* op);
 // writes the result into self, which takes over the result's history. Used by
 // in-place ops when autograd is recording, so that tensors saved for backward
 // are never the ones being overwritten.
+// Self is a view: the base takes a CopySlices history (base outside the view
+// keeps its old gradient, the view region gets `result`'s) and self becomes a
+// view of the new base (ops/inplace_view.cpp). Data must already be written.
+void rebase_view_history(const char* op, const Tensor& self, const Tensor& result);
+
 template <class F>
 const Tensor& inplace_with_grad(const char* op, const Tensor& self, F out_of_place) {
   check_inplace_autograd(op, self);
@@ -40,6 +45,10 @@ const Tensor& inplace_with_grad(const char* op, const Tensor& self, F out_of_pla
   {
     autograd::GradModeGuard no_grad(false);
     copy_(self, result, op);
+  }
+  if (self.impl()->view_base) {
+    rebase_view_history(op, self, result);
+    return self;
   }
   TensorImpl* s = self.impl();
   s->grad_fn = result.impl()->grad_fn;

@@ -252,11 +252,6 @@ Tensor getitem(const Tensor& self, const std::vector<TensorIndex>& idx) {
 
 void setitem(const Tensor& self, const std::vector<TensorIndex>& idx, const Tensor& value) {
   if (!autograd::needs_grad({&self, &value})) return setitem_raw(self, idx, value);
-  check_inplace_autograd("setitem", self);
-  // Writing history into a view would leave its base's history stale.
-  FG_CHECK(!self.impl()->view_base, "setitem: in-place write that needs autograd into a view "
-           "of another tensor is not supported (the base tensor's history cannot be "
-           "updated); index the base tensor directly or clone() the view first.");
   inplace_with_grad("setitem", self,
                     [&](const Tensor& s) { return setitem_recorded(s, idx, value); });
 }
