@@ -366,3 +366,18 @@ def test_iteration_is_differentiable(torch):
     assert all(r.grad_fn is not None for r in rows)
     (rows[0] * 2 + rows[2] * 3).backward(fg.ones(2, dtype=fg.float64))
     assert_close(x.grad, np.array([[2.0, 2.0], [0.0, 0.0], [3.0, 3.0]]))
+
+
+def test_stale_sibling_views_get_fresh_history(torch):
+    """A view taken before its base (or a sibling view) was modified in place sees the
+    new history when used afterwards (Note [Stale views]), like torch."""
+    out = []
+    for lib in (fg, torch):
+        x = lib.tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True)
+        y = x * 1
+        a, b, c = y[0], y[0], y.t()
+        a.mul_(2)
+        y[1] += 5
+        (b * 3 + c.sum(0) * 7).sum().backward()
+        out.append(np.array(x.grad.numpy()))
+    np.testing.assert_allclose(out[0], out[1])

@@ -160,9 +160,16 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
   return false;
 }
 
+namespace {
+ViewRegenerator g_regenerate_view = nullptr;
+}
+void set_view_regenerator(ViewRegenerator fn) { g_regenerate_view = fn; }
+
 Edge gradient_edge(const Tensor& t) {
   if (!t.defined() || !t.requires_grad()) return {};
   TensorImpl* impl = t.impl();
+  if (impl->view_base && impl->grad_fn && impl->view_version != t.version() && g_regenerate_view)
+    g_regenerate_view(t);
   if (impl->grad_fn) return {impl->grad_fn, static_cast<uint32_t>(impl->output_nr)};
   if (!impl->grad_accumulator) impl->grad_accumulator = std::make_shared<AccumulateGrad>(t.impl_ptr());
   return {impl->grad_accumulator, 0};

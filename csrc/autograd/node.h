@@ -136,6 +136,12 @@ class AccumulateGrad : public Node {
 bool needs_grad(std::initializer_list<const Tensor*> inputs);
 bool needs_grad(const std::vector<Tensor>& inputs);
 
+// Note [Stale views]: a view whose storage was modified in place (through its
+// base or a sibling view) after its history was recorded gets a fresh history
+// (a view of the base's current one) when it is next used. ops/ installs it.
+using ViewRegenerator = void (*)(const Tensor& view);
+void set_view_regenerator(ViewRegenerator fn);
+
 // The edge a gradient for `t` must flow along (its grad_fn, or the leaf's
 // AccumulateGrad, created on first use); invalid when t doesn't require grad.
 Edge gradient_edge(const Tensor& t);

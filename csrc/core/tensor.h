@@ -37,6 +37,7 @@ struct TensorImpl {
   // Set by view ops (reshape, slicing, ...): the tensor whose storage this
   // views, so in-place ops can refuse cases autograd cannot track yet.
   std::shared_ptr<TensorImpl> view_base;
+  uint64_t view_version = 0;  // storage version when the view's history was made
 };
 
 class Tensor {

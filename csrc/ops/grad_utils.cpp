@@ -34,6 +34,7 @@ void check_inplace_autograd(const char* op, const Tensor& self) {
 void mark_view(const Tensor& view, const Tensor& base) {
   const auto& root = base.impl()->view_base;
   view.impl()->view_base = root ? root : base.impl_ptr();
+  view.impl()->view_version = view.version();
 }
 
 }  // namespace fastgrad

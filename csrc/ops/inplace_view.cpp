@@ -14,14 +14,54 @@
 
 namespace fastgrad {
 
-void rebase_view_history(const char* op, const Tensor& self, const Tensor& result) {
-  Tensor base(self.impl()->view_base);
-  // The view inside any contiguous tensor shaped like base.
-  ViewFn view_fn = [sizes = self.sizes(), strides = self.strides(),
-                    off = self.offset() - base.offset()](const Tensor& t) {
+namespace {
+
+// The view `self` inside any contiguous tensor shaped like its base.
+ViewFn locate(const Tensor& self, const Tensor& base) {
+  return [sizes = self.sizes(), strides = self.strides(),
+          off = self.offset() - base.offset()](const Tensor& t) {
     Tensor c = contiguous(t);
     return as_strided(c, sizes, strides, c.offset() + off);
   };
+}
+
+// self's history := a view of base's current history.
+void record_as_view(const Tensor& self, const Tensor& base, ViewFn view_fn) {
+  TensorImpl* s = self.impl();
+  s->grad_fn.reset();
+  s->requires_grad = false;
+  autograd::record("AsStridedBackward", {base}, {self}, {},
+                   [view_fn, base_sizes = base.sizes()](const FunctionNode&,
+                                                         const Tensors& gs) -> Tensors {
+                     return {view_scatter(gs[0], base_sizes, view_fn)};
+                   });
+  s->view_version = self.version();
+}
+
+// Note [Stale views] (autograd/node.h).
+void regenerate_view_history(const Tensor& self) {
+  Tensor base(self.impl()->view_base);
+  if (!base.requires_grad()) {
+    self.impl()->view_version = self.version();
+    return;
+  }
+  FG_CHECK(base.is_contiguous(),
+           "autograd: a view was used after its non-contiguous base (or another view of "
+           "it) was modified in place; its gradient cannot be tracked yet. clone() the view "
+           "before the in-place operation.");
+  autograd::GradModeGuard grad_on(true);
+  record_as_view(self, base, locate(self, base));
+}
+
+struct RegisterRegenerator {
+  RegisterRegenerator() { autograd::set_view_regenerator(&regenerate_view_history); }
+} g_register_regenerator;
+
+}  // namespace
+
+void rebase_view_history(const char* op, const Tensor& self, const Tensor& result) {
+  Tensor base(self.impl()->view_base);
+  ViewFn view_fn = locate(self, base);
   const Shape base_sizes = base.sizes();
   autograd::record("CopySlices", {base, result}, {base}, {},
                    [view_fn, base_sizes](const FunctionNode&, const Tensors& gs) -> Tensors {
@@ -31,14 +71,7 @@ void rebase_view_history(const char* op, const Tensor& self, const Tensor& resul
                      Tensor outside = sub(g, view_scatter(inside, base_sizes, view_fn));
                      return {outside, inside};
                    });
-  // self = view_fn(new base)
-  TensorImpl* s = self.impl();
-  s->grad_fn.reset();
-  s->requires_grad = false;
-  autograd::record("AsStridedBackward", {base}, {self}, {},
-                   [view_fn, base_sizes](const FunctionNode&, const Tensors& gs) -> Tensors {
-                     return {view_scatter(gs[0], base_sizes, view_fn)};
-                   });
+  record_as_view(self, base, view_fn);  // self = view_fn(new base)
   (void)op;
 }
 
