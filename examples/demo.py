@@ -7,13 +7,15 @@ x = fg.randn(256, 3)
 true_w = fg.tensor([[2.0], [-1.0], [0.5]])
 y = x @ true_w + 0.01 * fg.randn(256, 1)
 
-# Solve the normal equations with matmul and a few Gauss-Seidel-free steps of
-# gradient descent written with plain tensor ops.
-w = fg.zeros(3, 1)
+# Least squares by gradient descent; autograd computes the gradient.
+w = fg.zeros(3, 1, requires_grad=True)
 for step in range(200):
-    grad = x.T @ (x @ w - y) / x.shape[0]
-    w -= 0.5 * grad
-print("fitted weights:", w.flatten().tolist())
+    loss = ((x @ w - y) ** 2).mean()
+    loss.backward()
+    with fg.no_grad():
+        w -= 0.5 * w.grad
+    w.grad = None
+print("fitted weights:", w.detach().flatten().tolist(), "loss", loss.item())
 print("error:", (w - true_w).abs().max().item())
 assert (w - true_w).abs().max().item() < 0.01
 
