@@ -166,16 +166,6 @@ bool binary_grad_reads_inputs(const char* op) {
   return std::strcmp(op, "sub") != 0 && std::strcmp(op, "floor_divide") != 0;
 }
 
-std::string binary_backward_name(const char* op) {
-  std::string r;
-  bool up = true;
-  for (const char* c = op; *c; ++c) {
-    if (*c == '_') { up = true; continue; }
-    r += up ? static_cast<char>(std::toupper(*c)) : *c;
-    up = false;
-  }
-  return r + "Backward";
-}
 
 // Records out = op(a, b) when autograd needs it.
 void record_binary(const char* name, const std::string& node_name, BinaryGrad grad,
@@ -192,7 +182,7 @@ void record_binary(const char* name, const std::string& node_name, BinaryGrad gr
 // Out-of-place forms that also record.
 #define FG_RECORDED(name)                                                       \
   Tensor name##_recorded(const Tensor& a, const Tensor& b, DType rt) {          \
-    static const std::string kNode = binary_backward_name(#name);               \
+    static const std::string kNode = backward_name(#name);               \
     Tensor out = name##_rule(a, b, rt);                                         \
     record_binary(#name, kNode, name##_grad, a, b, out);                        \
     return out;                                                                 \

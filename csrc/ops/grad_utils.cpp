@@ -1,9 +1,23 @@
 #include "ops/grad_utils.h"
 
+#include <cctype>
+#include <string>
+
 #include "ops/reduce_ops.h"
 #include "ops/shape_ops.h"
 
 namespace fastgrad {
+
+std::string backward_name(const char* op) {
+  std::string r;
+  bool up = true;
+  for (const char* c = op; *c; ++c) {
+    if (*c == '_') { up = true; continue; }
+    r += up ? static_cast<char>(std::toupper(static_cast<unsigned char>(*c))) : *c;
+    up = false;
+  }
+  return r + "Backward";
+}
 
 Tensor sum_to(const Tensor& grad, const Shape& shape) {
   if (grad.sizes() == shape) return grad;

@@ -9,6 +9,9 @@ namespace fastgrad {
 using autograd::FunctionNode;
 using autograd::Tensors;
 
+// Node name for an op: "log_softmax" -> "LogSoftmaxBackward".
+std::string backward_name(const char* op);
+
 // Sums `grad` down to `shape`: undoes broadcasting in a backward rule.
 Tensor sum_to(const Tensor& grad, const Shape& shape);
 

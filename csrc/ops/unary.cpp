@@ -51,18 +51,6 @@ const Tensor& unary_inplace(const char* op, const Tensor& self, DType compute, F
 
 namespace {
 
-// "sigmoid" -> "SigmoidBackward"
-std::string backward_name(const char* op) {
-  std::string r;
-  bool up = true;
-  for (const char* c = op; *c; ++c) {
-    if (*c == '_') { up = true; continue; }
-    r += up ? static_cast<char>(std::toupper(*c)) : *c;
-    up = false;
-  }
-  return r + "Backward";
-}
-
 Tensor silu_backward(const Tensor& g, const Tensor& x) {
   Tensor s = sigmoid(x);
   return mul(g, mul(s, add(mul(x, sub(1, s)), Scalar(1))));
