@@ -141,20 +141,24 @@ const Tensor& random_(const Tensor& self, int64_t low, int64_t high, Generator* 
   return self;
 }
 
-Tensor rand(const Shape& size, std::optional<DType> dtype, Device device, Generator* gen) {
-  check_size("rand", size);
+namespace {
+// An uninitialised floating tensor for the rand-family ops.
+Tensor empty_float(const char* op, const Shape& size, std::optional<DType> dtype, Device device) {
+  check_size(op, size);
   DType dt = dtype.value_or(default_float_dtype());
-  check_float("rand", dt);
-  Tensor out = empty(size, dt, device);
+  check_float(op, dt);
+  return empty(size, dt, device);
+}
+}  // namespace
+
+Tensor rand(const Shape& size, std::optional<DType> dtype, Device device, Generator* gen) {
+  Tensor out = empty_float("rand", size, dtype, device);
   uniform_(out, 0.0, 1.0, gen);
   return out;
 }
 
 Tensor randn(const Shape& size, std::optional<DType> dtype, Device device, Generator* gen) {
-  check_size("randn", size);
-  DType dt = dtype.value_or(default_float_dtype());
-  check_float("randn", dt);
-  Tensor out = empty(size, dt, device);
+  Tensor out = empty_float("randn", size, dtype, device);
   normal_(out, 0.0, 1.0, gen);
   return out;
 }

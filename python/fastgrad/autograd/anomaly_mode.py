@@ -6,19 +6,13 @@ from .grad_mode import _GradModeContext
 
 
 class detect_anomaly(_GradModeContext):
+    _get = staticmethod(_C.is_anomaly_enabled)
+    _set = staticmethod(_C._set_anomaly_enabled)
+
     def __init__(self, check_nan=True):
-        self._on = bool(check_nan)
-
-    def __enter__(self):
-        self._prev = _C.is_anomaly_enabled()
-        _C._set_anomaly_enabled(self._on)
-        return self
-
-    def __exit__(self, *exc):
-        _C._set_anomaly_enabled(self._prev)
-        return False
+        self._mode = bool(check_nan)
 
 
 class set_detect_anomaly(detect_anomaly):
     def __init__(self, mode, check_nan=True):
-        self._on = bool(mode) and check_nan
+        self._mode = bool(mode) and check_nan

@@ -9,14 +9,18 @@ class _GradModeContext:
     """Base: sets grad mode on entry, restores it on exit; usable as a decorator."""
 
     _mode = True
+    # The thread-local switch this context flips (grad mode; anomaly mode
+    # overrides both in anomaly_mode.py).
+    _get = staticmethod(_C.is_grad_enabled)
+    _set = staticmethod(_C._set_grad_enabled)
 
     def __enter__(self):
-        self._prev = _C.is_grad_enabled()
-        _C._set_grad_enabled(self._mode)
+        self._prev = self._get()
+        self._set(self._mode)
         return self
 
     def __exit__(self, *exc):
-        _C._set_grad_enabled(self._prev)
+        self._set(self._prev)
         return False
 
     def __call__(self, fn):
