@@ -15,7 +15,7 @@ NP_DTYPES = {
 
 def to_np(t):
     """A numpy copy of a fastgrad tensor (any layout)."""
-    return np.array(t.numpy(), copy=True)
+    return np.array(t.detach().numpy(), copy=True)
 
 
 def assert_close(actual, expected, rtol=1e-5, atol=1e-6, check_dtype=True):

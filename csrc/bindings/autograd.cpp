@@ -221,6 +221,21 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
         t.impl()->requires_grad = false;
         return t;
       })
+      // torch's `.data`: the same storage without history; assigning swaps the
+      // tensor's contents (storage, shape, dtype) but keeps its autograd identity.
+      .def_property("data", &detach, [](const Tensor& t, const Tensor& src) {
+        FG_CHECK_TYPE(!t.requires_grad() || is_floating(src.dtype()),
+                      "data: cannot assign a ", dtype_name(src.dtype()),
+                      " tensor to a tensor that requires grad");
+        TensorImpl* d = t.impl();
+        const TensorImpl* s = src.impl();
+        d->storage = s->storage;
+        d->sizes = s->sizes;
+        d->strides = s->strides;
+        d->offset = s->offset;
+        d->dtype = s->dtype;
+        d->view_base.reset();
+      })
       .def("register_hook", &register_hook, "hook"_a)
       .def("register_post_accumulate_grad_hook", &register_post_accumulate_grad_hook, "hook"_a)
       .def("_backward", [](const Tensor& t, py::object gradient, bool retain_graph, bool create_graph,

@@ -26,6 +26,13 @@ void bind_indexing(py::module_& m, TensorClass& cls);
 void bind_linalg(py::module_& m, TensorClass& cls);
 void bind_cuda(py::module_& m);
 void bind_autograd(py::module_& m, TensorClass& cls);
+// nn kernels and optimizer steps, exposed as private _C._nn_* / _C._optim_*
+// functions that python/fastgrad/nn and optim wrap.
+void bind_nn_conv(py::module_& m);   // conv, pooling
+void bind_nn_norm(py::module_& m);   // batch/layer norm, dropout, embedding
+void bind_nn_loss(py::module_& m);   // losses
+void bind_nn_rnn(py::module_& m);    // RNN/LSTM/GRU cells
+void bind_optim(py::module_& m);     // fused optimizer steps
 
 // A Python number (bool, int, float or a numpy scalar), never a Tensor.
 bool is_python_scalar(py::handle h);

@@ -63,4 +63,9 @@ PYBIND11_MODULE(_C, m) {
   bind_linalg(m, cls);
   bind_cuda(m);
   bind_autograd(m, cls);
+  bind_nn_conv(m);
+  bind_nn_norm(m);
+  bind_nn_loss(m);
+  bind_nn_rnn(m);
+  bind_optim(m);
 }

@@ -110,6 +110,9 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
     return scalar_tensor(s, dt.value_or(s.dtype()));
   });
 
+  // Lets Python subclasses (nn.Parameter) wrap an existing tensor: the new
+  // object is another handle on the same TensorImpl.
+  cls.def(py::init([](const Tensor& t) { return t; }), "data"_a);
   cls.def_property_readonly("shape", [](const Tensor& t) { return as_size(t.sizes()); })
       .def("size", [](const Tensor& t) { return as_size(t.sizes()); })
       .def("size", [](const Tensor& t, int64_t d) { return t.size(d); }, "dim"_a)

@@ -97,6 +97,7 @@ class device:
         ...
 class Tensor:
     __array_priority__: typing.ClassVar[int] = 1000
+    data: Tensor
     requires_grad: bool
     @staticmethod
     def __repr__(t):
@@ -198,6 +199,8 @@ class Tensor:
     def __imul__(self, arg0: int | float | bool) -> Tensor:
         ...
     def __index__(self):
+        ...
+    def __init__(self, data: Tensor) -> None:
         ...
     def __int__(self):
         ...

@@ -1,3 +1,5 @@
-"""fastgrad.nn: neural-network building blocks (for now only `functional`)."""
+"""fastgrad.nn: modules, parameters, functional ops, init and utils (torch.nn)."""
 
-from . import functional  # noqa: F401
+from .parameter import Parameter  # noqa: F401
+from .modules import *  # noqa: F401,F403
+from . import functional, init, utils  # noqa: F401

@@ -1,6 +1,8 @@
 """Functional forms of neural-network ops (torch.nn.functional)."""
 
-from .. import _C
+from ... import _C
+
+__all__ = ["one_hot"]
 
 
 def one_hot(tensor, num_classes=-1):

@@ -1,0 +1,3 @@
+"""Functional embedding."""
+
+__all__ = []

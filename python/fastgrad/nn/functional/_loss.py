@@ -1,0 +1,3 @@
+"""Functional losses."""
+
+__all__ = []

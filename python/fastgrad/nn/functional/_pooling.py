@@ -1,0 +1,3 @@
+"""Functional max/avg/adaptive pooling."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""MaxPool2d, AvgPool2d, AdaptiveAvgPool2d."""
+
+__all__ = []

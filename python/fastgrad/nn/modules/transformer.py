@@ -1,0 +1,3 @@
+"""TransformerEncoderLayer, TransformerEncoder."""
+
+__all__ = []

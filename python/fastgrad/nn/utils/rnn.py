@@ -1,0 +1,3 @@
+"""Variable-length sequences: pad_sequence, PackedSequence, pack/unpack."""
+
+__all__ = []

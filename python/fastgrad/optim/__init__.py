@@ -1,0 +1,1 @@
+"""fastgrad.optim: optimizers with fused C++ steps, and lr_scheduler."""

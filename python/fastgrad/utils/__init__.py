@@ -1,0 +1,3 @@
+"""fastgrad.utils."""
+
+from . import data  # noqa: F401

@@ -1,0 +1,1 @@
+"""fastgrad.utils.data: Dataset, DataLoader, random_split."""
