@@ -266,6 +266,8 @@ def load(f, map_location=None):
     tensors = OrderedDict()
     for key, arr in entries:
         t = _C.from_numpy(arr)
+        if not t.is_contiguous():  # numpy gives empty arrays zero strides
+            t = t.contiguous()
         if device is not None and t.device != device:
             t = t.to(device)
         tensors[key] = t
