@@ -126,7 +126,7 @@ def collate(batch, *, collate_fn_map=None):
         except TypeError:
             return values
     if _is_namedtuple(elem):
-        return elem_type(*(collate(list(s), collate_fn_map=collate_fn_map) for s in zip(*batch)))
+        return elem_type(*(collate(s, collate_fn_map=collate_fn_map) for s in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
         size = len(elem)
         for i, b in enumerate(batch):
@@ -136,7 +136,7 @@ def collate(batch, *, collate_fn_map=None):
                     f"has {size} items, batch element {i} has "
                     f"{len(b) if isinstance(b, collections.abc.Sized) else 'no length'})"
                 )
-        transposed = [list(s) for s in zip(*batch)]
+        transposed = list(zip(*batch))  # tuples, as torch passes them (strings stay tuples)
         if isinstance(elem, tuple):
             return [collate(s, collate_fn_map=collate_fn_map) for s in transposed]
         collated = [collate(s, collate_fn_map=collate_fn_map) for s in transposed]

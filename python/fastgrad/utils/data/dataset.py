@@ -156,7 +156,7 @@ def random_split(dataset, lengths, generator=None):
         for i, frac in enumerate(lengths):
             if frac < 0 or frac > 1:
                 raise ValueError(f"Fraction at index {i} is not between 0 and 1")
-        sizes = [int(math.floor(n * frac)) for frac in lengths]
+        sizes = [math.floor(n * frac) for frac in lengths]
         for i in range(n - sum(sizes)):
             sizes[i % len(sizes)] += 1
         for i, size in enumerate(sizes):
@@ -166,14 +166,14 @@ def random_split(dataset, lengths, generator=None):
                     stacklevel=2,
                 )
         lengths = sizes
+    if sum(lengths) != n:
+        raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
     for i, size in enumerate(lengths):
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise ValueError(
                 f"random_split: lengths must be non-negative ints or fractions summing to 1, "
                 f"got {size!r} at index {i}"
             )
-    if sum(lengths) != n:
-        raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
     from ..._factories import randperm
 
     indices = randperm(n, generator=generator).tolist()
