@@ -533,3 +533,40 @@ def test_workers_init_fn_and_errors():
     dl = fgd.DataLoader(Seq(6, _fail_on_3), batch_size=2, num_workers=2)
     with pytest.raises(KeyError, match="Caught KeyError in DataLoader worker process 1"):
         list(dl)
+
+
+def _exit_on_2(i):
+    if i == 2:
+        import os
+
+        os._exit(3)
+    return i
+
+
+def _slow(i):
+    import time
+
+    time.sleep(3)
+    return i
+
+
+def test_workers_dead_worker_and_timeout():
+    with pytest.raises(RuntimeError, match=r"DataLoader worker \(pid\(s\) \d+\) exited unexpectedly"):
+        list(fgd.DataLoader(Seq(4, _exit_on_2), batch_size=1, num_workers=2))
+    with pytest.raises(RuntimeError, match="DataLoader timed out after 1 seconds"):
+        list(fgd.DataLoader(Seq(2, _slow), num_workers=1, timeout=1))
+
+
+def test_workers_spawn_context():
+    # spawn pickles the dataset: fastgrad tensors cross processes as numpy arrays.
+    ds = fgd.TensorDataset(fg.arange(10.0).reshape(5, 2), fg.arange(5))
+    dl = fgd.DataLoader(ds, batch_size=2, num_workers=2, multiprocessing_context="spawn")
+    assert [b[1].tolist() for b in dl] == [[0, 1], [2, 3], [4]]
+    assert_close(list(dl)[1][0], np.array([[4.0, 5.0], [6.0, 7.0]], dtype=np.float32))
+
+
+def test_tensors_still_refuse_plain_pickle():
+    import pickle
+
+    with pytest.raises(TypeError, match="pickle"):
+        pickle.dumps(fg.ones(2))
