@@ -1,14 +1,11 @@
 """fastgrad.utils.data against torch.utils.data: datasets, samplers, collate, DataLoader."""
 
 import collections
-import math
-
-import numpy as np
-import pytest
 
 import fastgrad as fg
+import numpy as np
+import pytest
 from fastgrad.utils import data as fgd
-
 from helpers import assert_close
 
 Point = collections.namedtuple("Point", ["x", "y"])
@@ -132,7 +129,7 @@ def test_iterable_without_len():
 
 
 def test_batch_size_none_converts_like_torch(torch):
-    make = lambda i: (np.full(2, i, dtype=np.int32), float(i), {"k": np.float64(i)})  # noqa: E731
+    make = lambda i: (np.full(2, i, dtype=np.int32), float(i), {"k": np.float64(i)})
     fg_out = list(fgd.DataLoader(Seq(3, make), batch_size=None))
     t_out = list(torch.utils.data.DataLoader(Seq(3, make), batch_size=None))
     for a, b in zip(fg_out, t_out):
@@ -207,7 +204,7 @@ def test_default_collate_dtypes():
 
 
 def test_default_collate_through_loader_vs_torch(torch):
-    make = lambda i: {"x": np.full((2,), i, np.float32), "y": i, "name": f"n{i}"}  # noqa: E731
+    make = lambda i: {"x": np.full((2,), i, np.float32), "y": i, "name": f"n{i}"}
     fg_out = list(fgd.DataLoader(Seq(5, make), batch_size=2))
     t_out = list(torch.utils.data.DataLoader(Seq(5, make), batch_size=2))
     for a, b in zip(fg_out, t_out):
@@ -458,7 +455,7 @@ def test_random_split_lengths_vs_torch(torch, n, lengths):
 
 
 def test_random_split_reproducible_and_uses_global_rng():
-    gen = lambda: fg.Generator().manual_seed(3)  # noqa: E731
+    gen = lambda: fg.Generator().manual_seed(3)
     a = [p.indices for p in fgd.random_split(Seq(20), [5, 15], generator=gen())]
     b = [p.indices for p in fgd.random_split(Seq(20), [5, 15], generator=gen())]
     assert a == b
@@ -507,7 +504,7 @@ def _fail_on_3(i):
 
 @pytest.mark.parametrize("num_workers", [1, 2, 3])
 def test_workers_map_style_same_as_single_process(num_workers):
-    make = lambda i: (fg.full((2,), float(i)), {"y": i})  # noqa: E731
+    make = lambda i: (fg.full((2,), float(i)), {"y": i})
     ref = list(fgd.DataLoader(Seq(11, make), batch_size=3, shuffle=True,
                               generator=fg.Generator().manual_seed(5)))
     got = list(fgd.DataLoader(Seq(11, make), batch_size=3, shuffle=True, num_workers=num_workers,

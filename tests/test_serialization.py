@@ -7,12 +7,10 @@ import pickle
 import struct
 from collections import OrderedDict
 
+import fastgrad as fg
 import numpy as np
 import pytest
-
-import fastgrad as fg
 from fastgrad import nn
-
 from helpers import assert_close
 
 DTYPES = ["bool", "int32", "int64", "float32", "float64"]

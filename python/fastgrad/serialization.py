@@ -24,7 +24,7 @@ import numpy as np
 from . import _C
 from ._C import Tensor
 
-__all__ = ["save", "load"]
+__all__ = ["load", "save"]
 
 # safetensors dtype code <-> numpy little-endian dtype (the dtypes fastgrad has).
 _ST_TO_NP = {

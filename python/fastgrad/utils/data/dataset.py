@@ -9,8 +9,13 @@ from ... import _C
 from ..._C import Tensor
 
 __all__ = [
-    "Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "ChainDataset",
-    "Subset", "random_split",
+    "ChainDataset",
+    "ConcatDataset",
+    "Dataset",
+    "IterableDataset",
+    "Subset",
+    "TensorDataset",
+    "random_split",
 ]  # fmt: skip
 
 

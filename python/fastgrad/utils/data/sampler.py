@@ -3,7 +3,11 @@
 from ... import _C
 
 __all__ = [
-    "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler",
+    "BatchSampler",
+    "RandomSampler",
+    "Sampler",
+    "SequentialSampler",
+    "SubsetRandomSampler",
 ]  # fmt: skip
 
 _INT64_MAX = 2**63 - 1
