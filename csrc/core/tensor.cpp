@@ -24,10 +24,10 @@ void Tensor::bump_version(const char* op) const {
 }
 
 bool Tensor::is_contiguous() const {
+  if (numel() == 0) return true;  // like torch: no element is out of place
   int64_t expected = 1;
   for (int64_t i = dim() - 1; i >= 0; --i) {
     int64_t n = impl_->sizes[i];
-    if (n == 0) return true;
     if (n != 1 && impl_->strides[i] != expected) return false;
     expected *= n;
   }
