@@ -6,6 +6,8 @@ from the input's raises ValueError instead of broadcasting with a warning,
 and the long-deprecated size_average/reduce arguments raise (use reduction=).
 """
 
+import warnings
+
 from ... import _C
 
 __all__ = [
@@ -85,6 +87,13 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
         raise ValueError(
             f"kl_div: {reduction} is not a valid value for reduction "
             "(expected 'mean', 'batchmean', 'sum' or 'none')"
+        )
+    if reduction == "mean":
+        warnings.warn(  # torch's warning, word for word
+            "reduction: 'mean' divides the total loss by both the batch size and the support size."
+            "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+            "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+            stacklevel=2,
         )
     return _C._kl_div(input, target, reduction, bool(log_target))
 
