@@ -156,9 +156,13 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target,
   return pointwise(
       "smooth_l1_loss", "SmoothL1LossBackward", input, target, reduction, 0,
       [beta](auto x, auto t) {
+        // branch-free: with q = min(|d|, beta), q^2 / (2 beta) + (|d| - q)
+        // is both pieces (beta = 0: |d|)
         using T = decltype(x);
         T d = std::abs(x - t), b = static_cast<T>(beta);
-        return d < b ? T(0.5) * d * d / b : d - T(0.5) * b;
+        T q = std::min(d, b);
+        T inv2b = b > T(0) ? T(0.5) / b : T(0);
+        return q * q * inv2b + (d - q);
       },
       [beta](const FunctionNode& n, const Tensor& g, const Tensor& x,
              const Tensor& t) -> Tensors {
@@ -179,8 +183,10 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, const std::string& 
       "huber_loss", "HuberLossBackward", input, target, reduction, 0,
       [delta](auto x, auto t) {
         using T = decltype(x);
+        // branch-free: with q = min(|d|, delta), q^2 / 2 + delta (|d| - q)
         T d = std::abs(x - t), dl = static_cast<T>(delta);
-        return d < dl ? T(0.5) * d * d : dl * (d - T(0.5) * dl);
+        T q = std::min(d, dl);
+        return T(0.5) * q * q + dl * (d - q);
       },
       [delta](const FunctionNode& n, const Tensor& g, const Tensor& x,
               const Tensor& t) -> Tensors {

@@ -2,6 +2,7 @@
 // (log_softmax + nll_loss, label smoothing and probability targets composed
 // from fastgrad ops). Inputs are seen as (N, C, S): S = d1 * d2 * ...
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "backend/cpu/parallel.h"
@@ -187,6 +188,99 @@ Tensor nll_forward(const Tensor& x, const Tensor& t, const Tensor& w, Reduction 
   return out;
 }
 
+// Note [Fused cross entropy]
+// Class-index cross_entropy without label smoothing runs as one kernel: per
+// (n, s) line of C logits, lse = logsumexp and loss = w[t] (lse - x[t]); only
+// lse (N*S values) is saved. Its backward writes coef (softmax - onehot) with
+// coef = w[t] g (/ total weight) in one pass. Under create_graph the backward
+// is composed instead, softmax(x) * sum(B) ... from nll_backward's recorded op
+// B, so that second derivatives flow.
+Tensor fused_ce_backward(const Tensor& g, const Tensor& x, const Tensor& lse, const Tensor& t,
+                         const Tensor& w, Reduction r, int64_t ignore_index, double tw) {
+  const NllGeom geo = geometry(x);
+  const int64_t cdim = x.dim() == 1 ? 0 : 1;
+  if (autograd::grad_enabled()) {
+    Tensor b = nll_backward(g, t, w, x.sizes(), x.dtype(), r, ignore_index, tw);
+    return add(mul(softmax(x, cdim), neg(sum(b, std::vector<int64_t>{cdim}, true))), b);
+  }
+  Tensor xc = contiguous(x);
+  Tensor gc = contiguous(to_dtype(g, x.dtype()));
+  Tensor gi = empty(x.sizes(), x.dtype(), x.device());
+  dispatch_float(x.dtype(), "cross_entropy_backward", [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = xc.data<T>();
+    const T* lp = lse.data<T>();
+    const T* gp = gc.data<T>();
+    const int64_t* tp = t.data<int64_t>();
+    const T* wp = w.defined() ? w.data<T>() : nullptr;
+    T* out = gi.data<T>();
+    const int64_t c = geo.c, s = geo.s;
+    const T scale = r == Reduction::Mean ? static_cast<T>(1.0 / tw) : T(1);
+    cpu::parallel_for(0, geo.n * s, std::max<int64_t>(1, cpu::kGrain / (c + 1)),
+                      [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const int64_t k = tp[i], n = i / s, j = i - n * s;
+        const T* xl = xp + n * c * s + j;
+        T* ol = out + n * c * s + j;
+        T coef = T(0);
+        if (k != ignore_index)
+          coef = (wp ? wp[k] : T(1)) * (r == Reduction::None ? gp[i] : gp[0] * scale);
+        for (int64_t q = 0; q < c; ++q) ol[q * s] = coef * std::exp(xl[q * s] - lp[i]);
+        if (k != ignore_index) ol[k * s] -= coef;
+      }
+    });
+  });
+  return gi;
+}
+
+Tensor fused_cross_entropy(const Tensor& x, const Tensor& t, const Tensor& w, Reduction r,
+                           int64_t ignore_index) {
+  const NllGeom geo = geometry(x);
+  const int64_t m = geo.n * geo.s;
+  Tensor xc = contiguous(x);
+  Tensor lse = empty({m}, x.dtype(), x.device());
+  Tensor per = empty(r == Reduction::None ? t.sizes() : Shape{m}, x.dtype(), x.device());
+  const double tw = r == Reduction::Mean ? total_weight(t, w, ignore_index) : 1.0;
+  Tensor out = dispatch_float(x.dtype(), "cross_entropy", [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = xc.data<T>();
+    const int64_t* tp = t.data<int64_t>();
+    const T* wp = w.defined() ? w.data<T>() : nullptr;
+    T* lp = lse.data<T>();
+    T* pp = per.data<T>();
+    const int64_t c = geo.c, s = geo.s;
+    cpu::parallel_for(0, m, std::max<int64_t>(1, cpu::kGrain / (c + 1)),
+                      [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const int64_t n = i / s, j = i - n * s;
+        const T* xl = xp + n * c * s + j;
+        T mx = -std::numeric_limits<T>::infinity();
+        for (int64_t q = 0; q < c; ++q) mx = std::max(mx, xl[q * s]);
+        double acc = 0;
+        for (int64_t q = 0; q < c; ++q) acc += std::exp(xl[q * s] - mx);
+        // +-inf max: keep log_softmax's (x - m) - log(sum) form finite-safe
+        const T l = std::isfinite(mx) ? mx + static_cast<T>(std::log(acc)) : mx;
+        lp[i] = l;
+        const int64_t k = tp[i];
+        pp[i] = k == ignore_index ? T(0) : (wp ? wp[k] : T(1)) * (l - xl[k * s]);
+      }
+    });
+    if (r == Reduction::None) return per;
+    double total = 0;
+    for (int64_t i = 0; i < m; ++i) total += static_cast<double>(pp[i]);
+    if (r == Reduction::Mean) total /= tw;
+    Tensor o = empty({}, x.dtype(), x.device());
+    *o.data<T>() = static_cast<T>(total);
+    return o;
+  });
+  maybe_record("CrossEntropyLossBackward", {x}, {out}, {x, lse, t, w},
+               [r, ignore_index, tw](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 return {fused_ce_backward(gs[0], n.saved(0), n.saved(1), n.saved(2),
+                                           n.saved(3), r, ignore_index, tw)};
+               });
+  return out;
+}
+
 // (C) weight reshaped to broadcast against x along the class dim.
 Tensor class_view(const Tensor& w, const Tensor& x) {
   Shape s{w.size(0)};
@@ -242,9 +336,9 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target,
   }
   check_index_target(op, input, target);
   Tensor t = check_targets(op, target, geo.c, ignore_index);
+  if (label_smoothing <= 0) return fused_cross_entropy(input, t, w, r, ignore_index);
   Tensor logp = log_softmax(input, cdim);
   Tensor nll = nll_forward(logp, t, w, r, ignore_index);
-  if (label_smoothing <= 0) return nll;
   // PyTorch's smoothing term: -sum_c w_c log p_c per target, 0 where ignored,
   // and for 'mean' divided by the same total weight as the nll part.
   Tensor lw = w.defined() ? mul(logp, class_view(w, input)) : logp;
