@@ -228,6 +228,32 @@ def test_cross_entropy_probabilities(torch, rng, shape, reduction, weighted, smo
             kwargs={"reduction": reduction, "label_smoothing": smoothing})
 
 
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+def test_class_index_non_contiguous(torch, rng, name):
+    x = rng.standard_normal((6, 5)).astype(np.float32)
+    t = rng.integers(0, 5, 6)
+    compare(torch, name, [x, t], grad_of=[0], layout_t=True)
+    # a sliced (C) row and an int32 target
+    x1 = rng.standard_normal((3, 8)).astype(np.float32)
+    out = getattr(F, name)(to_fg(x1)[1, ::2], fg.tensor(np.array(2, np.int32)))
+    ref = getattr(torch.nn.functional, name)(torch.tensor(x1)[1, ::2], torch.tensor(2))
+    assert_close(out, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_cross_entropy_second_derivative_matches_torch(torch, rng):
+    # gradient penalty through the fused kernel (create_graph=True)
+    x = rng.standard_normal((5, 4))
+    t = rng.integers(0, 4, 5)
+    xf, xt = to_fg(x, True), to_torch(torch, x, True)
+    (gf,) = fg.autograd.grad(F.cross_entropy(xf, fg.tensor(t)), [xf], create_graph=True)
+    (gt,) = torch.autograd.grad(torch.nn.functional.cross_entropy(xt, torch.tensor(t)), [xt],
+                                create_graph=True)
+    assert_close(gf, gt, rtol=1e-9, atol=1e-12)
+    (gf * gf).sum().backward()
+    (gt * gt).sum().backward()
+    assert_close(xf.grad, xt.grad, rtol=1e-9, atol=1e-12)
+
+
 def test_nll_all_ignored_mean_is_nan(torch, rng):
     x = rng.standard_normal((3, 4)).astype(np.float32)
     t = np.full(3, -100, np.int64)
@@ -271,13 +297,14 @@ def test_gradcheck_pointwise(rng, name, fn):
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_gradcheck_cross_entropy(rng, reduction):
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])  # fused kernel / composed smoothing
+def test_gradcheck_cross_entropy(rng, reduction, smoothing):
     x = _leaf(rng.standard_normal((4, 5, 2)))
     t = fg.tensor(np.array([[0, 1], [4, -100], [2, 2], [3, 0]]))
     w = fg.tensor(rng.random(5) + 0.5)
 
     def fn(x):
-        return F.cross_entropy(x, t, weight=w, reduction=reduction, label_smoothing=0.1)
+        return F.cross_entropy(x, t, weight=w, reduction=reduction, label_smoothing=smoothing)
 
     assert gradcheck(fn, (x,))
     # nll's backward is itself a recorded op: create_graph works through it
