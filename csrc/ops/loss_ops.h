@@ -2,8 +2,10 @@
 //   loss.cpp      pointwise losses: mse, l1, smooth_l1, huber, kl_div, binary
 //                 cross entropy (with and without logits)
 //   loss_nll.cpp  nll_loss and cross_entropy (class indices or probabilities)
-// Forwards are fused kernels (one pass, the reduction folded in); backward
-// rules are written with fastgrad ops, so they are differentiable again.
+// Forwards are fused kernels (one pass, the reduction folded in). Pointwise
+// backward rules are fastgrad ops; nll_loss / cross_entropy have one-pass
+// backward kernels that are themselves differentiable (recorded op, or a
+// composed path under create_graph; Note [Fused cross entropy]).
 // `reduction` is "mean", "sum" or "none" (kl_div also takes "batchmean").
 #pragma once
 #include <optional>
