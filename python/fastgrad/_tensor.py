@@ -194,6 +194,62 @@ def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs
     self._backward(gradient, retain_graph, create_graph, inputs)
 
 
+def _deepcopy(self, memo):
+    # Like torch: only leaves can be deep-copied (a graph cannot be duplicated).
+    if not self.is_leaf:
+        raise RuntimeError(
+            "Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+            "protocol at the moment. If you were attempting to deepcopy a module, this may be "
+            "because of a torch.nn.utils.weight_norm usage, see "
+            "https://github.com/pytorch/pytorch/pull/103001"
+        )
+    if id(self) in memo:
+        return memo[id(self)]
+    new = self.detach().clone()
+    if self.requires_grad:
+        new.requires_grad_(True)
+    if self.grad is not None:
+        new.grad = self.grad.detach().clone()
+    memo[id(self)] = new
+    return new
+
+
+def _rebuild(array, requires_grad):
+    t = _C.from_numpy(array)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def _reduce_ex(self, protocol):
+    # Pickles the values (a numpy copy), never code: torch-compatible enough
+    # for copy/multiprocessing; files should use fastgrad.save (safetensors).
+    return (_rebuild, (np.array(self.detach().numpy(), copy=True), self.requires_grad))
+
+
+def _new(fill):
+    def new(self, *size, dtype=None, device=None, requires_grad=False):
+        from . import _factories
+
+        args = dict(dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
+        if fill is None:
+            return _factories.empty(*size, **args)
+        return _factories.full(_factories._size("new_full", size), fill, **args)
+
+    return new
+
+
+def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    from . import _factories
+
+    return _factories.full(size, fill_value, dtype=dtype or self.dtype,
+                           device=device or self.device, requires_grad=requires_grad)
+
+
+def _new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                  requires_grad=requires_grad)
+
+
 def _install():
     _C.dtype.__repr__ = lambda self: f"fastgrad.{self.name}"
     _C.dtype.__str__ = _C.dtype.__repr__
@@ -218,6 +274,13 @@ def _install():
     T.bool = _type_conv(_C.dtype.bool)
     T.cpu = lambda self: self.to("cpu")
     T.type_as = _type_as
+    T.__deepcopy__ = _deepcopy
+    T.__reduce_ex__ = _reduce_ex
+    T.new_empty = _new(None)
+    T.new_zeros = _new(0)
+    T.new_ones = _new(1)
+    T.new_full = _new_full
+    T.new_tensor = _new_tensor
 
 
 _install()

@@ -15,9 +15,10 @@ __all__ = [
 ]  # fmt: skip
 
 
-def _inplace(input, out):
-    """The in-place form of an activation: write `out` into input (autograd-aware)."""
-    return input.copy_(out)
+def _inplace(input, fn):
+    """The in-place form of an activation: input = fn(input). fn runs on a
+    copy, so its saved tensors are not the ones being overwritten."""
+    return input.copy_(fn(input.clone()))
 
 
 def relu(input, inplace=False):
@@ -29,8 +30,10 @@ def relu_(input):
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    out = _C.where(input > 0, input, input * negative_slope)
-    return _inplace(input, out) if inplace else out
+    def f(x):
+        return _C.where(x > 0, x, x * negative_slope)
+
+    return _inplace(input, f) if inplace else f(input)
 
 
 def leaky_relu_(input, negative_slope=0.01):
@@ -77,8 +80,10 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 
 
 def elu(input, alpha=1.0, inplace=False):
-    out = _C.where(input > 0, input, _C.expm1(input) * alpha)
-    return _inplace(input, out) if inplace else out
+    def f(x):
+        return _C.where(x > 0, x, _C.expm1(x) * alpha)
+
+    return _inplace(input, f) if inplace else f(input)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -96,8 +101,10 @@ def relu6(input, inplace=False):
 
 
 def mish(input, inplace=False):
-    out = input * _C.tanh(softplus(input))
-    return _inplace(input, out) if inplace else out
+    def f(x):
+        return x * _C.tanh(softplus(x))
+
+    return _inplace(input, f) if inplace else f(input)
 
 
 def logsigmoid(input):
@@ -114,8 +121,10 @@ def tanhshrink(input):
 
 
 def threshold(input, threshold, value, inplace=False):
-    out = _C.where(input > threshold, input, value)
-    return _inplace(input, out) if inplace else out
+    def f(x):
+        return _C.where(x > threshold, x, value)
+
+    return _inplace(input, f) if inplace else f(input)
 
 
 def glu(input, dim=-1):

@@ -28,8 +28,9 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         self.weight = empty_param((out_features, in_features), device, dtype)
-        self.bias = empty_param((out_features,), device, dtype) if bias else None
-        if not bias:
+        if bias:
+            self.bias = empty_param((out_features,), device, dtype)
+        else:
             self.register_parameter("bias", None)
         self.reset_parameters()
 

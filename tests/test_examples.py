@@ -1,0 +1,42 @@
+"""The examples run end to end in a reduced form (a few steps each); the full
+runs and their accuracies are recorded in README.md."""
+
+import importlib.util
+import pathlib
+
+import pytest
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_digits_quick(capsys):
+    pytest.importorskip("sklearn")
+    results = load("digits").main(["--quick"])
+    assert set(results) == {"mlp", "cnn"}
+    assert all(0.0 <= acc <= 1.0 for acc in results.values())
+    assert "test accuracy" in capsys.readouterr().out
+
+
+def test_char_lstm_quick(capsys):
+    loss = load("char_lstm").main(["--quick"])
+    assert loss == loss and loss > 0  # finite
+    out = capsys.readouterr().out
+    assert "sample: 'The " in out
+
+
+def test_packed_classifier_quick(capsys):
+    acc = load("packed_classifier").main(["--quick"])
+    assert 0.0 <= acc <= 1.0
+    assert "test accuracy" in capsys.readouterr().out
+
+
+def test_demo_runs(capsys):
+    load("demo")
+    assert "fitted weights" in capsys.readouterr().out
