@@ -280,7 +280,7 @@ def test_mha_train_dropout_drops_weights(rng):
     f.train()
     fg.manual_seed(0)
     _, w_train = f(q, q, q, average_attn_weights=False)
-    w_eval, w_train = w_eval.numpy(), w_train.numpy()
+    w_eval, w_train = w_eval.detach().numpy(), w_train.detach().numpy()
     kept = w_train != 0
     # every weight is either dropped or scaled by 1 / (1 - p); both happen
     np.testing.assert_allclose(w_train[kept], 2 * w_eval[kept], rtol=1e-5)
