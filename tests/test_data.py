@@ -562,8 +562,8 @@ def test_workers_spawn_context():
     assert_close(list(dl)[1][0], np.array([[4.0, 5.0], [6.0, 7.0]], dtype=np.float32))
 
 
-def test_tensors_still_refuse_plain_pickle():
+def test_tensors_pickle_by_value():
     import pickle
 
-    with pytest.raises(TypeError, match="pickle"):
-        pickle.dumps(fg.ones(2))
+    t = pickle.loads(pickle.dumps(fg.arange(3.0)))
+    assert t.tolist() == [0.0, 1.0, 2.0]

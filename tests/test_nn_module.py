@@ -338,3 +338,11 @@ def test_parameter_basics():
     y = x * 2
     p = nn.Parameter(y)
     assert p.is_leaf and p.grad_fn is None  # history is not shared
+
+
+def test_modulelist_repr_collapses_repeats_like_torch(torch):
+    def build(m):
+        return m.ModuleList([m.Linear(2, 2) for _ in range(3)] + [m.ReLU(), m.Linear(2, 3), m.Linear(2, 3)])
+
+    assert repr(build(nn)) == repr(build(torch.nn))
+    assert repr(nn.ModuleList()) == repr(torch.nn.ModuleList())

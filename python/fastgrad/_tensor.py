@@ -222,7 +222,7 @@ def _rebuild(array, requires_grad):
 def _reduce_ex(self, protocol):
     # Pickles the values (a numpy copy), never code: torch-compatible enough
     # for copy/multiprocessing; files should use fastgrad.save (safetensors).
-    return (_rebuild, (np.array(self.detach().numpy(), copy=True), self.requires_grad))
+    return (_rebuild, (np.array(self.detach().to("cpu").numpy(), copy=True), self.requires_grad))
 
 
 def _new(fill):

@@ -125,6 +125,25 @@ class ModuleList(Module):
         for i, m in enumerate(items):
             self.add_module(str(i), m)
 
+    def __repr__(self):
+        # Like torch: runs of identical children print once, as "(0-2): 3 x Layer(...)".
+        from .module import _addindent
+
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return "ModuleList()"
+        lines, start = [], 0
+        for i in range(1, len(reprs) + 1):
+            if i < len(reprs) and reprs[i] == reprs[start]:
+                continue
+            body = _addindent(reprs[start], 2)
+            if i - start == 1:
+                lines.append(f"({start}): {body}")
+            else:
+                lines.append(f"({start}-{i - 1}): {i - start} x {body}")
+            start = i
+        return "ModuleList(\n  " + "\n  ".join(lines) + "\n)"
+
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward: iterate over it and call its modules")
 

@@ -2,9 +2,8 @@
 
 Each worker gets (task id, index) pairs on its own queue, fetches and collates in
 its process, and sends (task id, batch) back on one shared result queue; the main
-process hands batches out in task order. Tensors cross the queue as numpy arrays
-(a reducer registered with multiprocessing's ForkingPickler only, so plain
-`pickle` still refuses fastgrad tensors).
+process hands batches out in task order. Tensors cross the queue by value
+(Tensor.__reduce_ex__ pickles a numpy copy).
 """
 
 import multiprocessing
@@ -12,12 +11,9 @@ import queue
 import random
 import sys
 import traceback
-from multiprocessing.reduction import ForkingPickler
 
-import numpy as np
 
 from ... import _C
-from ..._C import Tensor
 from ._fetch import make_fetcher
 
 __all__ = ["WorkerInfo", "get_worker_info"]
@@ -40,19 +36,6 @@ class WorkerInfo:
 def get_worker_info():
     """The current WorkerInfo inside a DataLoader worker process, None in the main process."""
     return _worker_info
-
-
-def _rebuild_tensor(arr, requires_grad):
-    t = _C.from_numpy(arr)
-    return t.requires_grad_(True) if requires_grad else t
-
-
-def _reduce_tensor(t):
-    arr = np.array(t.detach().to("cpu").numpy(), order="C", copy=True)
-    return _rebuild_tensor, (arr, t.requires_grad)
-
-
-ForkingPickler.register(Tensor, _reduce_tensor)
 
 
 class _IterableEnd:
