@@ -1161,12 +1161,20 @@ def _eye(n: typing.SupportsInt | typing.SupportsIndex, m: typing.SupportsInt | t
     ...
 def _full(size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], fill_value: int | float | bool, dtype: numpy.dtype[typing.Any] | None, device: device) -> Tensor:
     ...
+def _gru_cell(gi: Tensor, gh: Tensor, hx: Tensor) -> Tensor:
+    """
+    Fused GRU gate update: gi = x W_ih^T + b_ih, gh = h W_hh^T + b_hh -> h.
+    """
 def _linalg_copies() -> int:
     """
     Test hook: operands copied because BLAS could not read their layout.
     """
 def _linspace(start: int | float | bool, end: int | float | bool, steps: typing.SupportsInt | typing.SupportsIndex, dtype: numpy.dtype[typing.Any] | None, device: device) -> Tensor:
     ...
+def _lstm_cell(gates: Tensor, cx: Tensor) -> tuple[Tensor, Tensor]:
+    """
+    Fused LSTM gate update: gates (N, 4H) already summed, cx (N, H) -> (h, c).
+    """
 def _normal(mean: typing.SupportsFloat | typing.SupportsIndex, std: typing.SupportsFloat | typing.SupportsIndex, size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], dtype: numpy.dtype[typing.Any] | None, device: device, generator: Generator = None) -> Tensor:
     ...
 def _one_hot(input: Tensor, num_classes: typing.SupportsInt | typing.SupportsIndex = -1) -> Tensor:
