@@ -1,8 +1,36 @@
-// Bindings for batch/layer norm, dropout and embedding (private _C functions wrapped in Python).
+// Bindings for batch/layer/group norm, dropout and embedding: private _C._*
+// functions wrapped by python/fastgrad/nn/functional. Optional tensors arrive
+// as None and become undefined Tensor().
 #include "bindings/common.h"
+#include "ops/norm_ops.h"
 
 namespace fastgrad::bindings {
 
-void bind_nn_norm(py::module_& m) { (void)m; }
+namespace {
+using OptT = std::optional<Tensor>;
+Tensor opt(const OptT& t) { return t.value_or(Tensor()); }
+}  // namespace
+
+void bind_nn_norm(py::module_& m) {
+  m.def(
+      "_layer_norm",
+      [](const Tensor& x, const Shape& shape, const OptT& w, const OptT& b, double eps) {
+        return layer_norm(x, shape, opt(w), opt(b), eps);
+      },
+      "input"_a, "normalized_shape"_a, "weight"_a = py::none(), "bias"_a = py::none(),
+      "eps"_a = 1e-5);
+  m.def(
+      "_group_norm",
+      [](const Tensor& x, int64_t groups, const OptT& w, const OptT& b, double eps) {
+        return group_norm(x, groups, opt(w), opt(b), eps);
+      },
+      "input"_a, "num_groups"_a, "weight"_a = py::none(), "bias"_a = py::none(),
+      "eps"_a = 1e-5);
+  auto gen = "generator"_a = static_cast<Generator*>(nullptr);
+  m.def("_dropout", &dropout, "input"_a, "p"_a, "train"_a, gen);
+  m.def("_dropout_", &dropout_, "input"_a, "p"_a, "train"_a, gen);
+  m.def("_feature_dropout", &feature_dropout, "input"_a, "p"_a, "train"_a, "batched"_a, gen);
+  m.def("_alpha_dropout", &alpha_dropout, "input"_a, "p"_a, "train"_a, gen);
+}
 
 }  // namespace fastgrad::bindings

@@ -1,0 +1,293 @@
+// layer_norm and group_norm. Both normalize "rows" of contiguous memory: a
+// row is one sample's trailing normalized_shape (layer norm) or one
+// (sample, group) block of Cg channels x S positions (group norm). The affine
+// parameters are indexed by channel: for layer norm S = 1 and every element of
+// the row is its own channel. One kernel pair serves both.
+#include <cmath>
+#include <vector>
+
+#include "backend/cpu/parallel.h"
+#include "ops/elementwise_ops.h"
+#include "ops/grad_utils.h"
+#include "ops/norm_common.h"
+#include "ops/norm_ops.h"
+#include "ops/reduce.h"
+#include "ops/shape_ops.h"
+
+namespace fastgrad {
+
+namespace {
+
+// M rows of G-periodic groups: row r covers channels (r % G) * Cg + [0, Cg),
+// each of S contiguous elements.
+struct RowGeom {
+  int64_t M, G, Cg, S;
+  int64_t row_len() const { return Cg * S; }
+  int64_t channels() const { return G * Cg; }
+};
+
+// Per row: mean and 1/sqrt(var + eps) in double (two passes over a row that
+// is in cache), then y = x * scale + shift with per-channel scale and shift.
+template <class T>
+void norm_rows_forward(const RowGeom& g, const T* x, const T* w, const T* b, T* y, T* mean,
+                       T* rstd, double eps) {
+  const int64_t L = g.row_len();
+  cpu::parallel_for(0, g.M, std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(L, 1)),
+                    [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* xr = x + r * L;
+      T* yr = y + r * L;
+      double s = 0;
+      for (int64_t j = 0; j < L; ++j) s += xr[j];
+      const double mu = s / static_cast<double>(L);
+      double v = 0;
+      for (int64_t j = 0; j < L; ++j) {
+        double d = xr[j] - mu;
+        v += d * d;
+      }
+      const double rs = 1.0 / std::sqrt(v / static_cast<double>(L) + eps);
+      mean[r] = static_cast<T>(mu);
+      rstd[r] = static_cast<T>(rs);
+      const int64_t c0 = (r % g.G) * g.Cg;
+      for (int64_t k = 0; k < g.Cg; ++k) {
+        const double wc = w ? static_cast<double>(w[c0 + k]) : 1.0;
+        const T scale = static_cast<T>(rs * wc);
+        const T shift = static_cast<T>((b ? static_cast<double>(b[c0 + k]) : 0.0) - mu * rs * wc);
+        const T* xs = xr + k * g.S;
+        T* ys = yr + k * g.S;
+        for (int64_t s2 = 0; s2 < g.S; ++s2) ys[s2] = xs[s2] * scale + shift;
+      }
+    }
+  });
+}
+
+// dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)) per row, gw = g * w;
+// dw[c] = sum g * xhat, db[c] = sum g over all rows touching channel c, summed
+// in per-chunk double buffers (no atomics, deterministic for a thread count).
+template <class T>
+void norm_rows_backward(const RowGeom& geo, const T* gy, const T* x, const T* w,
+                        const T* mean, const T* rstd, T* dx, T* dw, T* db) {
+  const int64_t L = geo.row_len(), C = geo.channels();
+  const bool need_wb = dw || db;
+  int64_t chunks = std::min<int64_t>(cpu::num_threads(),
+                                     std::max<int64_t>(1, geo.M * L / cpu::kGrain));
+  chunks = std::max<int64_t>(1, std::min(chunks, geo.M));
+  std::vector<double> part(need_wb ? static_cast<size_t>(chunks * 2 * C) : 0, 0.0);
+  cpu::parallel_for(0, chunks, 1, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      double* pw = need_wb ? part.data() + k * 2 * C : nullptr;
+      double* pb = need_wb ? pw + C : nullptr;
+      for (int64_t r = geo.M * k / chunks; r < geo.M * (k + 1) / chunks; ++r) {
+        const T* xr = x + r * L;
+        const T* gr = gy + r * L;
+        const double mu = mean[r], rs = rstd[r];
+        const int64_t c0 = (r % geo.G) * geo.Cg;
+        double a = 0, bsum = 0;
+        for (int64_t c = 0; c < geo.Cg; ++c) {
+          const double wc = w ? static_cast<double>(w[c0 + c]) : 1.0;
+          double sg = 0, sgx = 0;
+          for (int64_t s = 0; s < geo.S; ++s) {
+            const double gv = gr[c * geo.S + s];
+            sg += gv;
+            sgx += gv * (xr[c * geo.S + s] - mu);
+          }
+          a += wc * sg;
+          bsum += wc * sgx * rs;
+          if (need_wb) {
+            pw[c0 + c] += sgx * rs;
+            pb[c0 + c] += sg;
+          }
+        }
+        if (!dx) continue;
+        const double inv_l = 1.0 / static_cast<double>(L);
+        const double ca = a * inv_l, cb = bsum * inv_l;
+        T* dr = dx + r * L;
+        for (int64_t c = 0; c < geo.Cg; ++c) {
+          const double wc = w ? static_cast<double>(w[c0 + c]) : 1.0;
+          for (int64_t s = 0; s < geo.S; ++s) {
+            const int64_t j = c * geo.S + s;
+            const double xh = (xr[j] - mu) * rs;
+            dr[j] = static_cast<T>(rs * (gr[j] * wc - ca - xh * cb));
+          }
+        }
+      }
+    }
+  });
+  if (!need_wb) return;
+  for (int64_t c = 0; c < C; ++c) {
+    double sw = 0, sb = 0;
+    for (int64_t k = 0; k < chunks; ++k) {
+      sw += part[k * 2 * C + c];
+      sb += part[k * 2 * C + C + c];
+    }
+    if (dw) dw[c] = static_cast<T>(sw);
+    if (db) db[c] = static_cast<T>(sb);
+  }
+}
+
+template <class T>
+const T* ptr_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+// Forward of both ops: y, and (mean, rstd) of shape (M,) for backward.
+std::vector<Tensor> rows_forward(const char* op, const RowGeom& geo, const Tensor& xc,
+                                 const Tensor& wc, const Tensor& bc, double eps) {
+  Tensor y = empty(xc.sizes(), xc.dtype(), xc.device());
+  Tensor mean = empty({geo.M}, xc.dtype(), xc.device());
+  Tensor rstd = empty({geo.M}, xc.dtype(), xc.device());
+  if (xc.numel() == 0) return {y, mean, rstd};
+  dispatch_float(xc.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    norm_rows_forward<T>(geo, xc.data<T>(), ptr_or_null<T>(wc), ptr_or_null<T>(bc),
+                         y.data<T>(), mean.data<T>(), rstd.data<T>(), eps);
+  });
+  return {y, mean, rstd};
+}
+
+// Gradients {dx, dw, db} from the kernel (undefined where not needed).
+std::vector<Tensor> rows_backward(const char* op, const RowGeom& geo, const FunctionNode& n,
+                                  const Tensor& g, const Tensor& x, const Tensor& w,
+                                  const Tensor& mean, const Tensor& rstd) {
+  Tensor gc = contiguous(g), xc = contiguous(x), wc = w.defined() ? contiguous(w) : w;
+  const int64_t C = geo.channels();
+  Tensor dx = n.needs_input_grad(0) ? empty(x.sizes(), x.dtype(), x.device()) : Tensor();
+  Tensor dw = n.needs_input_grad(1) ? empty({C}, x.dtype(), x.device()) : Tensor();
+  Tensor db = n.needs_input_grad(2) ? empty({C}, x.dtype(), x.device()) : Tensor();
+  dispatch_float(x.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    auto out = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+    if (x.numel() == 0) {
+      for (const Tensor& t : {dw, db})
+        if (t.defined()) std::fill(out(t), out(t) + C, T(0));
+      return;
+    }
+    norm_rows_backward<T>(geo, gc.data<T>(), xc.data<T>(), ptr_or_null<T>(wc),
+                          mean.data<T>(), rstd.data<T>(), out(dx), out(dw), out(db));
+  });
+  return {dx, dw, db};
+}
+
+}  // namespace
+
+void check_norm_param(const char* op, const char* what, const Tensor& x, const Tensor& t,
+                      const Shape& shape) {
+  if (!t.defined()) return;
+  FG_CHECK(t.sizes() == shape, op, ": expected ", what, " of shape ", list_str(shape),
+           ", got ", list_str(t.sizes()));
+  FG_CHECK(t.dtype() == x.dtype(), op, ": expected ", what, " of dtype ", x.dtype(),
+           " (the input's), got ", t.dtype());
+  FG_CHECK(t.device() == x.device(), op, ": expected ", what, " on ", x.device(), ", got ",
+           t.device());
+}
+
+void check_channels(const char* op, const Tensor& x, const Tensor& t, const char* what) {
+  if (!t.defined() || t.dim() != 1 || x.dim() < 2 || t.size(0) == x.size(1)) return;
+  fail<RuntimeError>(op, ": expected input with ", t.size(0), " channels (the size of ", what,
+                     "), got input of shape ", list_str(x.sizes()));
+}
+
+std::pair<Tensor, Tensor> norm_backward_composite(const Tensor& x, const Tensor& g,
+                                                  const Tensor& w, const Shape& grouped,
+                                                  const std::vector<int64_t>& dims,
+                                                  double eps) {
+  Tensor xr = reshape(x, grouped);
+  Tensor xc = sub(xr, mean(xr, dims, true));
+  Tensor rs = rsqrt(add(mean(square(xc), dims, true), Scalar(eps)));
+  Tensor xhat = mul(xc, rs);
+  Tensor gw = reshape(w.defined() ? mul(g, w) : g, grouped);
+  Tensor dx = mul(rs, sub(sub(gw, mean(gw, dims, true)),
+                          mul(xhat, mean(mul(gw, xhat), dims, true))));
+  return {reshape(dx, x.sizes()), reshape(xhat, x.sizes())};
+}
+
+Tensor channel_view(const Tensor& t, int64_t ndim) {
+  Shape s(static_cast<size_t>(std::max<int64_t>(ndim, 2)), 1);
+  s[1] = t.numel();
+  return reshape(t, s);
+}
+
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
+                  const Tensor& bias, double eps) {
+  const char* op = "layer_norm";
+  check_cpu(op, x);
+  FG_CHECK(!normalized_shape.empty(), op,
+           ": expected normalized_shape to be at least 1-dimensional, i.e., containing at "
+           "least one element, but got normalized_shape = []");
+  const auto k = static_cast<int64_t>(normalized_shape.size());
+  bool match = x.dim() >= k;
+  for (int64_t i = 0; match && i < k; ++i)
+    match = x.sizes()[x.dim() - k + i] == normalized_shape[i];
+  FG_CHECK(match, op, ": given normalized_shape=", list_str(normalized_shape),
+           ", expected input with shape [*, ", list_str(normalized_shape).substr(1),
+           ", but got input of size ", list_str(x.sizes()));
+  dispatch_float(x.dtype(), op, [](auto) {});
+  check_norm_param(op, "weight", x, weight, normalized_shape);
+  check_norm_param(op, "bias", x, bias, normalized_shape);
+  const int64_t N = numel_of(normalized_shape);
+  const RowGeom geo{N == 0 ? 0 : x.numel() / N, 1, N, 1};
+  Tensor xc = contiguous(x);
+  Tensor wc = weight.defined() ? contiguous(weight) : weight;
+  Tensor bc = bias.defined() ? contiguous(bias) : bias;
+  auto r = rows_forward(op, geo, xc, wc, bc, eps);
+  std::vector<int64_t> dims;
+  for (int64_t i = -k; i < 0; ++i) dims.push_back(i);
+  maybe_record("NativeLayerNormBackward", {x, weight, bias}, {r[0]}, {x, weight, r[1], r[2]},
+               [geo, dims, eps, ns = normalized_shape](const FunctionNode& n,
+                                                       const Tensors& gs) -> Tensors {
+                 const Tensor& g = gs[0];
+                 Tensor x = n.saved(0), w = n.saved(1);
+                 if (autograd::grad_enabled()) {  // Note [Normalization double backward]
+                   auto [dx, xhat] = norm_backward_composite(x, g, w, x.sizes(), dims, eps);
+                   Tensor dw = n.needs_input_grad(1) ? sum_to(mul(g, xhat), ns) : Tensor();
+                   Tensor db = n.needs_input_grad(2) ? sum_to(g, ns) : Tensor();
+                   return {dx, dw, db};
+                 }
+                 auto r = rows_backward("layer_norm", geo, n, g, x, w, n.saved(2), n.saved(3));
+                 for (int i = 1; i < 3; ++i)
+                   if (r[i].defined()) r[i] = reshape(r[i], ns);
+                 return r;
+               });
+  return r[0];
+}
+
+Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight,
+                  const Tensor& bias, double eps) {
+  const char* op = "group_norm";
+  check_cpu(op, x);
+  FG_CHECK(x.dim() >= 2, op, ": expected input of shape (N, C, *) with at least 2 dims, got ",
+           list_str(x.sizes()));
+  dispatch_float(x.dtype(), op, [](auto) {});
+  const int64_t N = x.size(0), C = x.size(1);
+  FG_CHECK(num_groups > 0 && C % num_groups == 0, op, ": expected number of channels in input (",
+           C, ") to be divisible by num_groups (", num_groups, "), input of shape ",
+           list_str(x.sizes()));
+  check_channels(op, x, weight, "weight");
+  check_norm_param(op, "weight", x, weight, {C});
+  check_norm_param(op, "bias", x, bias, {C});
+  const int64_t S = N * C == 0 ? 0 : x.numel() / (N * C);
+  const RowGeom geo{N * num_groups, num_groups, C / num_groups, S};
+  Tensor wc = weight.defined() ? contiguous(weight) : weight;
+  Tensor bc = bias.defined() ? contiguous(bias) : bias;
+  auto r = rows_forward(op, geo, contiguous(x), wc, bc, eps);
+  maybe_record("NativeGroupNormBackward", {x, weight, bias}, {r[0]}, {x, weight, r[1], r[2]},
+               [geo, eps, C](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 const Tensor& g = gs[0];
+                 Tensor x = n.saved(0), w = n.saved(1);
+                 if (autograd::grad_enabled()) {  // Note [Normalization double backward]
+                   Tensor wb = w.defined() ? channel_view(w, x.dim()) : Tensor();
+                   auto [dx, xhat] = norm_backward_composite(
+                       x, g, wb, {x.size(0), geo.G, -1}, {2}, eps);
+                   Shape cs(static_cast<size_t>(x.dim()), 1);
+                   cs[1] = C;
+                   Tensor dw = n.needs_input_grad(1)
+                                   ? reshape(sum_to(mul(g, xhat), cs), {C}) : Tensor();
+                   Tensor db = n.needs_input_grad(2) ? reshape(sum_to(g, cs), {C}) : Tensor();
+                   return {dx, dw, db};
+                 }
+                 return rows_backward("group_norm", geo, n, g, x, w, n.saved(2), n.saved(3));
+               });
+  return r[0];
+}
+
+}  // namespace fastgrad

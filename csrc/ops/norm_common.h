@@ -1,0 +1,32 @@
+// Shared pieces of the normalization ops (norm.cpp, batch_norm.cpp).
+#pragma once
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace fastgrad {
+
+// Checks a floating, CPU input and an optional per-feature tensor `t`
+// (weight, bias, running stat) of `shape` and x's dtype; `what` names it.
+void check_norm_param(const char* op, const char* what, const Tensor& x, const Tensor& t,
+                      const Shape& shape);
+
+// A 1-d per-channel `t` (named `what`) whose size differs from x's dim 1:
+// "expected input with C channels (the size of weight), got input of shape ...".
+void check_channels(const char* op, const Tensor& x, const Tensor& t, const char* what);
+
+// Note [Normalization double backward]
+// The backward kernels are fast but not differentiable. Under create_graph the
+// rules instead recompute the statistics from x with fastgrad ops, so the
+// returned gradient carries its own history. `grouped` is a shape x is viewed
+// as while its statistics are taken over `dims`; `w` is the weight broadcast
+// against x (undefined: 1). Returns {dx, xhat} (both shaped like x).
+std::pair<Tensor, Tensor> norm_backward_composite(const Tensor& x, const Tensor& g,
+                                                  const Tensor& w, const Shape& grouped,
+                                                  const std::vector<int64_t>& dims,
+                                                  double eps);
+
+// `t` (C,) as (1, C, 1, ..., 1) for an `ndim`-d (N, C, *) input.
+Tensor channel_view(const Tensor& t, int64_t ndim);
+
+}  // namespace fastgrad

@@ -1,0 +1,175 @@
+"""nn normalization layers (LayerNorm, GroupNorm, BatchNorm1d/2d) and their
+functional forms against torch: outputs, input/parameter gradients, buffers,
+train and eval, float32/float64; double backward; error messages."""
+
+import numpy as np
+import pytest
+
+import fastgrad as fg
+import fastgrad.nn as nn
+import fastgrad.nn.functional as F
+
+from helpers import assert_close, make
+from nn_helpers import check_module, to_fg, to_torch
+
+DTYPES = [(np.float32, 1e-4, 1e-5), (np.float64, 1e-10, 1e-10)]
+
+
+def _dt(torch, np_dtype):
+    return (torch.float32, fg.float32) if np_dtype == np.float32 else (torch.float64, fg.float64)
+
+
+# ---- LayerNorm -----------------------------------------------------------------------
+@pytest.mark.parametrize("np_dtype,rtol,atol", DTYPES)
+@pytest.mark.parametrize(
+    "shape,normalized",
+    [((4, 6), (6,)), ((2, 3, 5), (5,)), ((2, 3, 4), (3, 4)), ((7,), 7), ((0, 5), (5,)),
+     ((3, 1, 2), (1, 2)), ((2, 64, 300), (300,))],
+)
+@pytest.mark.parametrize("affine,bias", [(True, True), (True, False), (False, False)])
+@pytest.mark.parametrize("train", [True, False])
+def test_layer_norm_module(torch, rng, np_dtype, rtol, atol, shape, normalized, affine, bias,
+                           train):
+    tdt, fdt = _dt(torch, np_dtype)
+    t_mod = torch.nn.LayerNorm(normalized, eps=1e-5, elementwise_affine=affine, bias=bias,
+                               dtype=tdt)
+    with torch.no_grad():  # non-trivial affine parameters
+        for p in t_mod.parameters():
+            p.copy_(torch.randn(p.shape, dtype=tdt))
+    fg_mod = nn.LayerNorm(normalized, elementwise_affine=affine, bias=bias, dtype=fdt)
+    x = rng.standard_normal(shape).astype(np_dtype) * 3 + 1
+    check_module(torch, fg_mod, t_mod, [x], train=train, rtol=rtol, atol=atol)
+
+
+def test_layer_norm_defaults_and_repr(torch):
+    m, t = nn.LayerNorm((3, 4), eps=1e-3), torch.nn.LayerNorm((3, 4), eps=1e-3)
+    assert repr(m) == repr(t)
+    assert repr(nn.LayerNorm(5, bias=False)) == repr(torch.nn.LayerNorm(5, bias=False))
+    assert_close(m.weight, t.weight)
+    assert_close(m.bias, t.bias)
+    assert list(m.state_dict()) == list(t.state_dict())
+    m2 = nn.LayerNorm(4, elementwise_affine=False)
+    assert m2.weight is None and m2.bias is None and list(m2.parameters()) == []
+
+
+@pytest.mark.parametrize("layout", ["transposed", "sliced"])
+def test_layer_norm_functional_noncontiguous(torch, rng, layout):
+    xn, x = make(rng, (5, 6), layout=layout)
+    wn = rng.standard_normal(6).astype(np.float32)
+    x.requires_grad_(True)
+    w = to_fg(wn, True)
+    tx, tw = to_torch(torch, xn, True), to_torch(torch, wn, True)
+    y = F.layer_norm(x, [6], w, None, eps=1e-3)
+    ty = torch.nn.functional.layer_norm(tx, [6], tw, None, eps=1e-3)
+    assert_close(y, ty, rtol=1e-4, atol=1e-5)
+    g = rng.standard_normal((5, 6)).astype(np.float32)
+    (y * to_fg(g)).sum().backward()
+    (ty * to_torch(torch, g)).sum().backward()
+    assert_close(x.grad, tx.grad, rtol=1e-4, atol=1e-5)
+    assert_close(w.grad, tw.grad, rtol=1e-4, atol=1e-5)
+
+
+def _double_backward(torch, fg_fn, t_fn, arrays, seed=0):
+    """d/d(inputs) of <grad(f)·v>: checks create_graph through the op's rule."""
+    rng = np.random.default_rng(seed)
+    fins = [to_fg(a, True) for a in arrays]
+    tins = [to_torch(torch, a, True) for a in arrays]
+    y, ty = fg_fn(*fins), t_fn(*tins)
+    g = rng.standard_normal(tuple(ty.shape))
+    gx = fg.autograd.grad((y * to_fg(g)).sum(), fins, create_graph=True)
+    tgx = torch.autograd.grad((ty * to_torch(torch, g)).sum(), tins, create_graph=True)
+    vs = [rng.standard_normal(a.shape) for a in arrays]
+    s = sum((a * to_fg(v)).sum() for a, v in zip(gx, vs))
+    ts = sum((a * to_torch(torch, v)).sum() for a, v in zip(tgx, vs))
+    s.backward()
+    ts.backward()
+    for a, b in zip(fins, tins):
+        if b.grad is None:  # e.g. the bias: its gradient does not depend on any input
+            assert a.grad is None
+        else:
+            assert_close(a.grad, b.grad, rtol=1e-7, atol=1e-9)
+
+
+def test_layer_norm_double_backward(torch, rng):
+    x = rng.standard_normal((3, 2, 5))
+    w, b = rng.standard_normal((2, 5)), rng.standard_normal((2, 5))
+    _double_backward(torch, lambda x, w, b: F.layer_norm(x, (2, 5), w, b),
+                     lambda x, w, b: torch.nn.functional.layer_norm(x, (2, 5), w, b),
+                     [x, w, b])
+
+
+def test_layer_norm_no_grad_records_nothing(rng):
+    x = to_fg(rng.standard_normal((2, 3)), True)
+    with fg.no_grad():
+        y = F.layer_norm(x, [3])
+    assert y.grad_fn is None and not y.requires_grad
+
+
+@pytest.mark.parametrize(
+    "shape,normalized,w_shape,match",
+    [
+        ((2, 3), (4,), None, r"layer_norm: given normalized_shape=\[4\], expected input with "
+         r"shape \[\*, 4\], but got input of size \[2, 3\]"),
+        ((2, 3), (2, 4), None, r"expected input with shape \[\*, 2, 4\]"),
+        ((2, 3), (), None, r"layer_norm: expected normalized_shape to be at least 1-dim"),
+        ((2, 3), (3,), (4,), r"layer_norm: expected weight of shape \[3\], got \[4\]"),
+    ],
+)
+def test_layer_norm_errors(shape, normalized, w_shape, match):
+    w = fg.ones(*w_shape) if w_shape else None
+    with pytest.raises(RuntimeError, match=match):
+        F.layer_norm(fg.zeros(*shape), normalized, w)
+
+
+def test_layer_norm_dtype_errors():
+    with pytest.raises(TypeError, match="layer_norm"):
+        F.layer_norm(fg.zeros(2, 3, dtype=fg.int64), [3])
+    with pytest.raises(RuntimeError, match="layer_norm: expected weight of dtype float32"):
+        F.layer_norm(fg.zeros(2, 3), [3], fg.ones(3, dtype=fg.float64))
+
+
+def test_layer_norm_error_prefixed_with_layer_path():
+    model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(6))
+    with pytest.raises(RuntimeError, match=r"1 \(LayerNorm\): layer_norm: .*\[\*, 6\]"):
+        model(fg.zeros(2, 4))
+
+
+# ---- GroupNorm -----------------------------------------------------------------------
+@pytest.mark.parametrize("np_dtype,rtol,atol", DTYPES)
+@pytest.mark.parametrize(
+    "groups,channels,shape",
+    [(2, 4, (3, 4)), (2, 6, (2, 6, 5)), (3, 6, (2, 6, 4, 3)), (1, 3, (2, 3, 4)),
+     (4, 4, (2, 4, 3, 3))],
+)
+@pytest.mark.parametrize("affine,bias", [(True, True), (True, False), (False, True)])
+def test_group_norm_module(torch, rng, np_dtype, rtol, atol, groups, channels, shape, affine,
+                           bias):
+    tdt, fdt = _dt(torch, np_dtype)
+    t_mod = torch.nn.GroupNorm(groups, channels, affine=affine, bias=bias, dtype=tdt)
+    with torch.no_grad():
+        for p in t_mod.parameters():
+            p.copy_(torch.randn(p.shape, dtype=tdt))
+    fg_mod = nn.GroupNorm(groups, channels, affine=affine, bias=bias, dtype=fdt)
+    assert repr(fg_mod) == repr(t_mod)
+    x = rng.standard_normal(shape).astype(np_dtype) * 2 - 1
+    for train in (True, False):
+        check_module(torch, fg_mod, t_mod, [x], train=train, rtol=rtol, atol=atol)
+
+
+def test_group_norm_double_backward(torch, rng):
+    x, w, b = rng.standard_normal((2, 4, 3)), rng.standard_normal(4), rng.standard_normal(4)
+    _double_backward(torch, lambda x, w, b: F.group_norm(x, 2, w, b),
+                     lambda x, w, b: torch.nn.functional.group_norm(x, 2, w, b), [x, w, b])
+
+
+def test_group_norm_errors():
+    with pytest.raises(ValueError, match=r"num_channels \(5\) must be divisible by num_groups"):
+        nn.GroupNorm(2, 5)
+    with pytest.raises(RuntimeError, match=r"group_norm: expected number of channels in input "
+                       r"\(6\) to be divisible by num_groups \(4\)"):
+        F.group_norm(fg.zeros(2, 6, 3), 4)
+    with pytest.raises(RuntimeError, match=r"GroupNorm: group_norm: expected input with 4 "
+                       r"channels \(the size of weight\), got input of shape \[2, 6, 3\]"):
+        nn.GroupNorm(2, 4)(fg.zeros(2, 6, 3))
+    with pytest.raises(RuntimeError, match="group_norm: expected at least 2 dimensions"):
+        F.group_norm(fg.zeros(6), 2)
