@@ -15,6 +15,7 @@ import warnings
 from ... import _C, _factories
 from .. import init
 from .._alloc import empty_param
+from ..functional import dropout as _dropout
 from ..functional import linear
 from ..utils.rnn import PackedSequence
 from .module import Module
@@ -30,17 +31,6 @@ def _shape(t):
 
 def _tup(*dims):
     return "(" + ", ".join(str(d) for d in dims) + ")"
-
-
-def _dropout(x, p, training):
-    from .. import functional as F
-
-    if not hasattr(F, "dropout"):
-        raise NotImplementedError(
-            "RNN dropout between layers needs fastgrad.nn.functional.dropout, which is not "
-            "available in this build"
-        )
-    return F.dropout(x, p, training)
 
 
 def _check_size(name, value):
