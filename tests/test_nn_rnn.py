@@ -176,11 +176,16 @@ def test_state_dict_and_repr_like_torch(torch, mode, cfg):
     for k in ts:
         assert tuple(fs[k].shape) == tuple(ts[k].shape), k
     assert repr(f) == repr(t)
+    # PyTorch's init: every parameter uniform in +-1/sqrt(hidden_size)
     bound = 1 / math.sqrt(6)
+    values = []
     for name, p in f.named_parameters():
-        v = p.detach().numpy()
+        v = p.detach().numpy().ravel()
         assert np.all(np.abs(v) <= bound), name
-        assert v.std() > bound / 4, name  # really filled, not zeros
+        assert len(np.unique(v)) == v.size, name  # really filled, not constant
+        values.append(v)
+    std = np.concatenate(values).std()
+    assert abs(std - bound / math.sqrt(3)) < 0.15 * bound, std  # uniform's std
 
 
 @pytest.mark.parametrize("cls,kw", [("RNNCell", {}), ("RNNCell", {"nonlinearity": "relu", "bias": False}),
