@@ -4,6 +4,7 @@
 // Note [RNN cell double backward]: the backward rules run dedicated kernels,
 // so they call check_no_double_backward (create_graph through an RNN raises).
 #include <cmath>
+#include <type_traits>
 
 #include "backend/cpu/parallel.h"
 #include "ops/elementwise.h"
@@ -17,6 +18,24 @@ namespace {
 template <class T>
 inline T sigmoid(T x) {
   return T(1) / (T(1) + std::exp(-x));
+}
+
+// tanh through one exp (libm's tanh costs several exps): (e - 1) / (e + 1)
+// with e = exp(2|x|) loses at most ~3 bits for |x| >= 1/16; below that an odd
+// Taylor polynomial keeps the relative error within 4 ulps. float only:
+// float64 keeps libm's tanh (exact to an ulp), as its users ask for accuracy.
+template <class T>
+inline T fast_tanh(T x) {
+  if constexpr (!std::is_same_v<T, float>) return std::tanh(x);
+  T a = std::abs(x);
+  if (a < T(0.0625)) {
+    T x2 = x * x;
+    return x * (T(1) + x2 * (T(-1) / 3 + x2 * (T(2) / 15 + x2 * (T(-17) / 315 +
+                                                                 x2 * (T(62) / 2835)))));
+  }
+  T e = std::exp(T(2) * a);
+  T t = std::isinf(e) ? T(1) : (e - T(1)) / (e + T(1));
+  return x < 0 ? -t : t;
 }
 
 // Rows are independent: split the batch over threads once a step is big.
@@ -57,43 +76,46 @@ std::vector<Tensor> lstm_cell_fused(const Tensor& gates_in, const Tensor& cx_in)
   Tensor gates = contiguous(gates_in), cx = contiguous(cx_in);
   Tensor h = empty({N, H}, gates.dtype(), gates.device());
   Tensor c = empty({N, H}, gates.dtype(), gates.device());
-  Tensor work = empty({N, 4 * H}, gates.dtype(), gates.device());  // activated i f g o
+  // activated i, f, g, o and tanh(c): backward then needs no transcendental
+  Tensor work = empty({N, 5 * H}, gates.dtype(), gates.device());
   dispatch_float(gates.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
     const T *G = gates.data<T>(), *C0 = cx.data<T>();
     T *Hp = h.data<T>(), *Cp = c.data<T>(), *W = work.data<T>();
     for_rows(N, 8 * H, [&](int64_t r) {
       const T* g = G + r * 4 * H;
-      T* w = W + r * 4 * H;
+      T* w = W + r * 5 * H;
       for (int64_t j = 0; j < H; ++j) {
-        T i = sigmoid(g[j]), f = sigmoid(g[H + j]), gg = std::tanh(g[2 * H + j]),
+        T i = sigmoid(g[j]), f = sigmoid(g[H + j]), gg = fast_tanh(g[2 * H + j]),
           o = sigmoid(g[3 * H + j]);
         T cn = f * C0[r * H + j] + i * gg;
         w[j] = i, w[H + j] = f, w[2 * H + j] = gg, w[3 * H + j] = o;
+        T tc = fast_tanh(cn);
+        w[4 * H + j] = tc;
         Cp[r * H + j] = cn;
-        Hp[r * H + j] = o * std::tanh(cn);
+        Hp[r * H + j] = o * tc;
       }
     });
   });
-  maybe_record("LstmCellBackward", {gates_in, cx_in}, {h, c}, {work, cx, c},
+  maybe_record("LstmCellBackward", {gates_in, cx_in}, {h, c}, {work, cx},
                [N, H](const FunctionNode& n, const Tensors& gs) -> Tensors {
                  check_no_double_backward("lstm_cell");
-                 Tensor w = n.saved(0), c0 = n.saved(1), c1 = n.saved(2);
+                 Tensor w = n.saved(0), c0 = n.saved(1);
                  Tensor dh = contiguous(gs[0]), dc = contiguous(gs[1]);
                  Tensor dg = empty({N, 4 * H}, w.dtype(), w.device());
                  Tensor dc0 = empty({N, H}, w.dtype(), w.device());
                  dispatch_float(w.dtype(), "lstm_cell", [&](auto tag) {
                    using T = decltype(tag);
-                   const T *W = w.data<T>(), *C0 = c0.data<T>(), *C1 = c1.data<T>(),
-                           *DH = dh.data<T>(), *DC = dc.data<T>();
+                   const T *W = w.data<T>(), *C0 = c0.data<T>(), *DH = dh.data<T>(),
+                           *DC = dc.data<T>();
                    T *DG = dg.data<T>(), *DC0 = dc0.data<T>();
                    for_rows(N, 8 * H, [&](int64_t r) {
-                     const T* wr = W + r * 4 * H;
+                     const T* wr = W + r * 5 * H;
                      T* d = DG + r * 4 * H;
                      for (int64_t j = 0; j < H; ++j) {
                        const int64_t k = r * H + j;
                        T i = wr[j], f = wr[H + j], g = wr[2 * H + j], o = wr[3 * H + j];
-                       T tc = std::tanh(C1[k]);
+                       T tc = wr[4 * H + j];
                        T dct = DC[k] + DH[k] * o * (T(1) - tc * tc);
                        d[j] = dct * g * i * (T(1) - i);
                        d[H + j] = dct * C0[k] * f * (T(1) - f);
@@ -126,7 +148,7 @@ Tensor gru_cell_fused(const Tensor& gi_in, const Tensor& gh_in, const Tensor& hx
       T* w = W + row * 4 * H;
       for (int64_t j = 0; j < H; ++j) {
         T r = sigmoid(a[j] + b[j]), z = sigmoid(a[H + j] + b[H + j]);
-        T nn = std::tanh(a[2 * H + j] + r * b[2 * H + j]);
+        T nn = fast_tanh(a[2 * H + j] + r * b[2 * H + j]);
         w[j] = r, w[H + j] = z, w[2 * H + j] = nn, w[3 * H + j] = b[2 * H + j];
         Hp[row * H + j] = (T(1) - z) * nn + z * H0[row * H + j];
       }
