@@ -333,3 +333,21 @@ def test_fused_kernel_gradcheck(mode, rng):
             minus[i][idx] -= eps
             num[idx] = (fn(*map(fg.tensor, plus)).item() - fn(*map(fg.tensor, minus)).item()) / (2 * eps)
         assert_close(ts[i].grad, num, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float32, 1e-6), (np.float64, 1e-15)])
+def test_fused_lstm_activation_accuracy(dtype, rtol):
+    # float32 cells use a one-exp tanh: check it over the whole range, with
+    # tiny, saturating and infinite pre-activations (no NaN, no overflow)
+    x = np.concatenate([np.linspace(-30, 30, 20001), [0.0, 1e-30, -1e-8, 0.0624999, 0.0625,
+                                                     1e4, -1e4, np.inf, -np.inf]])
+    g = np.zeros((len(x), 4), dtype)
+    g[:, 2] = x  # i = f = o = sigmoid(0) = 1/2, so c = tanh(x) / 2, h = tanh(c) / 2
+    g[:, 0] = -x  # ... and i = sigmoid(-x) instead, to cover the sigmoid as well
+    h, c = fg._C._lstm_cell(fg.tensor(g), fg.zeros(len(x), 1, dtype=fg.tensor(g).dtype))
+    with np.errstate(over="ignore"):
+        i = 1 / (1 + np.exp(x.astype(np.float64)))
+    c_ref = i * np.tanh(x.astype(np.float64))
+    h_ref = 0.5 * np.tanh(c_ref)
+    np.testing.assert_allclose(c.numpy()[:, 0], c_ref, rtol=rtol * 8, atol=1e-300)
+    np.testing.assert_allclose(h.numpy()[:, 0], h_ref, rtol=rtol * 8, atol=1e-300)
