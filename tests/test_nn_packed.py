@@ -1,13 +1,11 @@
 """nn.utils.rnn (pad/pack helpers, PackedSequence) and RNN layers on packed
 input: against torch, and against running each sequence alone."""
 
+import fastgrad as fg
 import numpy as np
 import pytest
-
-import fastgrad as fg
 from fastgrad import nn
 from fastgrad.nn.utils import rnn as U
-
 from helpers import assert_close
 from nn_helpers import to_fg, to_torch
 
@@ -31,7 +29,7 @@ def _both(torch, arrays, grad=False):
 def test_pad_sequence(torch, rng, lengths, batch_first, padding_side, trailing):
     arrays = _seqs(rng, lengths, trailing)
     f, t = _both(torch, arrays, grad=True)
-    kw = dict(batch_first=batch_first, padding_value=-1.5, padding_side=padding_side)
+    kw = {"batch_first": batch_first, "padding_value": -1.5, "padding_side": padding_side}
     out_f = U.pad_sequence(f, **kw)
     out_t = torch.nn.utils.rnn.pad_sequence(t, **kw)
     assert_close(out_f, out_t)
@@ -80,7 +78,7 @@ def test_pack_padded_roundtrip(torch, rng, lengths, batch_first, as_tensor):
             if b is not None and len(set(lengths)) == len(lengths):  # ties may order differently
                 assert_close(a, b)
         for total in [None, T + 2]:
-            kw = dict(batch_first=batch_first, padding_value=9.0, total_length=total)
+            kw = {"batch_first": batch_first, "padding_value": 9.0, "total_length": total}
             of, lof = U.pad_packed_sequence(pf, **kw)
             ot, lot = torch.nn.utils.rnn.pad_packed_sequence(pt, **kw)
             assert_close(of, ot)
@@ -133,7 +131,7 @@ def test_pack_sequence_unpack(torch, rng, enforce_sorted):
 
 def test_packed_sequence_object():
     p = U.pack_sequence([fg.zeros(3, 2), fg.ones(1, 2)])
-    data, batch_sizes, si, ui = p  # a 4-field named tuple
+    _data, batch_sizes, si, ui = p  # a 4-field named tuple
     assert si is None and ui is None
     assert batch_sizes.tolist() == [2, 1, 1]
     q = p.to(fg.float64)
@@ -148,7 +146,7 @@ def test_packed_sequence_object():
 # ---- RNN layers on packed input --------------------------------------------------
 
 MODES = ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
-CFGS = [dict(), dict(num_layers=2), dict(bidirectional=True), dict(num_layers=2, bidirectional=True)]
+CFGS = [{}, {"num_layers": 2}, {"bidirectional": True}, {"num_layers": 2, "bidirectional": True}]
 
 
 def _layer(lib, mode, *args, **kw):

@@ -3,23 +3,21 @@ state_dict): outputs, final states, input and parameter gradients."""
 
 import math
 
+import fastgrad as fg
 import numpy as np
 import pytest
-
-import fastgrad as fg
 from fastgrad import nn
-
 from helpers import assert_close
 from nn_helpers import check_module, to_fg
 
 MODES = ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
 CONFIGS = [
-    dict(),
-    dict(num_layers=2),
-    dict(bidirectional=True),
-    dict(num_layers=2, bidirectional=True, batch_first=True),
-    dict(bias=False, batch_first=True),
-    dict(num_layers=2, bias=False, bidirectional=True),
+    {},
+    {"num_layers": 2},
+    {"bidirectional": True},
+    {"num_layers": 2, "bidirectional": True, "batch_first": True},
+    {"bias": False, "batch_first": True},
+    {"num_layers": 2, "bias": False, "bidirectional": True},
 ]
 DTYPES = {"float32": (fg.float32, np.float32), "float64": (fg.float64, np.float64)}
 
@@ -52,7 +50,7 @@ def _wrap(lib, mod, lstm):
 
 
 def _tol(dtype):
-    return dict(rtol=1e-4, atol=1e-5) if dtype == "float32" else dict(rtol=1e-9, atol=1e-10)
+    return {"rtol": 1e-4, "atol": 1e-5} if dtype == "float32" else {"rtol": 1e-9, "atol": 1e-10}
 
 
 @pytest.mark.parametrize("train", [True, False])
@@ -82,7 +80,7 @@ def test_layer_initial_states(torch, rng, mode, cfg, dtype):
 
 
 @pytest.mark.parametrize("with_state", [False, True])
-@pytest.mark.parametrize("cfg", [dict(), dict(num_layers=2, bidirectional=True)], ids=str)
+@pytest.mark.parametrize("cfg", [{}, {"num_layers": 2, "bidirectional": True}], ids=str)
 @pytest.mark.parametrize("mode", MODES)
 def test_layer_unbatched(torch, rng, mode, cfg, with_state):
     torch.manual_seed(2)
@@ -153,7 +151,7 @@ def test_cell_sequence_loop_matches_layer(torch, rng):
     for n in ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]:
         getattr(cell, n).data = getattr(lstm, n + "_l0").detach().clone()
     x = fg.tensor(rng.standard_normal((6, 2, 3)))
-    out, (h, c) = lstm(x)
+    out, (_h, c) = lstm(x)
     hc = None
     for step in range(6):
         hc = cell(x[step], hc)
@@ -317,11 +315,11 @@ def test_fused_kernel_gradcheck(mode, rng):
     H, N = 3, 2
     if mode == "LSTM":
         args = [rng.standard_normal((N, 4 * H)), rng.standard_normal((N, H))]
-        fn = lambda a, b: sum(o.sum() * (k + 1) for k, o in enumerate(fg._C._lstm_cell(a, b)))  # noqa: E731
+        fn = lambda a, b: sum(o.sum() * (k + 1) for k, o in enumerate(fg._C._lstm_cell(a, b)))
     else:
         args = [rng.standard_normal((N, 3 * H)), rng.standard_normal((N, 3 * H)),
                 rng.standard_normal((N, H))]
-        fn = lambda *a: (fg._C._gru_cell(*a) * fg.tensor(np.arange(N * H).reshape(N, H) / 5)).sum()  # noqa: E731
+        fn = lambda *a: (fg._C._gru_cell(*a) * fg.tensor(np.arange(N * H).reshape(N, H) / 5)).sum()
     ts = [to_fg(a, True) for a in args]
     fn(*ts).backward()
     eps = 1e-6

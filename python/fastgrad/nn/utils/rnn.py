@@ -14,10 +14,10 @@ from ... import _C, _factories
 __all__ = [
     "PackedSequence",
     "invert_permutation",
-    "pad_sequence",
     "pack_padded_sequence",
-    "pad_packed_sequence",
     "pack_sequence",
+    "pad_packed_sequence",
+    "pad_sequence",
     "unpack_sequence",
     "unpad_sequence",
 ]
