@@ -1191,6 +1191,10 @@ def _full(size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsInd
     ...
 def _group_norm(input: Tensor, num_groups: typing.SupportsInt | typing.SupportsIndex, weight: Tensor | None = None, bias: Tensor | None = None, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-05) -> Tensor:
     ...
+def _gru_cell(gi: Tensor, gh: Tensor, hx: Tensor) -> Tensor:
+    """
+    Fused GRU gate update: gi = x W_ih^T + b_ih, gh = h W_hh^T + b_hh -> h.
+    """
 def _huber_loss(input: Tensor, target: Tensor, reduction: str = 'mean', delta: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> Tensor:
     ...
 def _kl_div(input: Tensor, target: Tensor, reduction: str = 'mean', log_target: bool = False) -> Tensor:
@@ -1205,6 +1209,10 @@ def _linalg_copies() -> int:
     """
 def _linspace(start: int | float | bool, end: int | float | bool, steps: typing.SupportsInt | typing.SupportsIndex, dtype: numpy.dtype[typing.Any] | None, device: device) -> Tensor:
     ...
+def _lstm_cell(gates: Tensor, cx: Tensor) -> tuple[Tensor, Tensor]:
+    """
+    Fused LSTM gate update: gates (N, 4H) already summed, cx (N, H) -> (h, c).
+    """
 def _mse_loss(input: Tensor, target: Tensor, reduction: str = 'mean') -> Tensor:
     ...
 def _nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = 'mean', ignore_index: typing.SupportsInt | typing.SupportsIndex = -100) -> Tensor:

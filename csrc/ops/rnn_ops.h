@@ -1,0 +1,22 @@
+// Fused elementwise part of one recurrent time step (ops/rnn_cells.cpp).
+// The matrix products (x W_ih^T + b_ih, h W_hh^T + b_hh) are computed by the
+// caller with matmul/addmm, so their gradients come from those ops; these
+// kernels apply the gate nonlinearities and the state update in one pass and
+// carry a fused backward rule. Gate order follows PyTorch (LSTM: i, f, g, o;
+// GRU: r, z, n).
+#pragma once
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace fastgrad {
+
+// gates: (N, 4H) = x W_ih^T + b_ih + h W_hh^T + b_hh; cx: (N, H).
+// Returns {h, c}: c = f * cx + i * g, h = o * tanh(c).
+std::vector<Tensor> lstm_cell_fused(const Tensor& gates, const Tensor& cx);
+
+// gi: (N, 3H) = x W_ih^T + b_ih; gh: (N, 3H) = h W_hh^T + b_hh; hx: (N, H).
+// r, z = sigmoid(gi + gh), n = tanh(gi_n + r * gh_n), h = (1 - z) n + z hx.
+Tensor gru_cell_fused(const Tensor& gi, const Tensor& gh, const Tensor& hx);
+
+}  // namespace fastgrad
