@@ -2,13 +2,11 @@
 (padding_idx, scale_grad_by_freq, repeated indices), max_norm, init,
 from_pretrained, repr, double backward and errors."""
 
+import fastgrad as fg
+import fastgrad.nn.functional as F
 import numpy as np
 import pytest
-
-import fastgrad as fg
-import fastgrad.nn as nn
-import fastgrad.nn.functional as F
-
+from fastgrad import nn
 from helpers import assert_close
 from nn_helpers import check_module, to_fg, to_torch
 
@@ -90,7 +88,7 @@ def test_embedding_from_pretrained(torch, rng):
 
 
 def test_embedding_repr_options(torch):
-    kw = dict(padding_idx=1, max_norm=2.0, norm_type=1.0, scale_grad_by_freq=True)
+    kw = {"padding_idx": 1, "max_norm": 2.0, "norm_type": 1.0, "scale_grad_by_freq": True}
     assert repr(nn.Embedding(5, 2, **kw)) == repr(torch.nn.Embedding(5, 2, **kw))
     assert list(nn.Embedding(5, 2).state_dict()) == ["weight"]
 

@@ -2,13 +2,11 @@
 functional forms against torch: outputs, input/parameter gradients, buffers,
 train and eval, float32/float64; double backward; error messages."""
 
+import fastgrad as fg
+import fastgrad.nn.functional as F
 import numpy as np
 import pytest
-
-import fastgrad as fg
-import fastgrad.nn as nn
-import fastgrad.nn.functional as F
-
+from fastgrad import nn
 from helpers import assert_close, make
 from nn_helpers import check_module, to_fg, to_torch
 
@@ -108,8 +106,8 @@ def test_layer_norm_no_grad_records_nothing(rng):
 @pytest.mark.parametrize(
     "shape,normalized,w_shape,match",
     [
-        ((2, 3), (4,), None, r"layer_norm: given normalized_shape=\[4\], expected input with "
-         r"shape \[\*, 4\], but got input of size \[2, 3\]"),
+        ((2, 3), (4,), None, (r"layer_norm: given normalized_shape=\[4\], expected input "
+                              r"with shape \[\*, 4\], but got input of size \[2, 3\]")),
         ((2, 3), (2, 4), None, r"expected input with shape \[\*, 2, 4\]"),
         ((2, 3), (), None, r"layer_norm: expected normalized_shape to be at least 1-dim"),
         ((2, 3), (3,), (4,), r"layer_norm: expected weight of shape \[3\], got \[4\]"),
@@ -191,7 +189,7 @@ BN_CASES = [("BatchNorm1d", 5, (8, 5)), ("BatchNorm1d", 4, (3, 4, 7)),
 def test_batch_norm_module(torch, rng, np_dtype, rtol, atol, cls, c, shape, affine, bias,
                            track, momentum, train):
     tdt, fdt = _dt(torch, np_dtype)
-    kw = dict(affine=affine, track_running_stats=track, momentum=momentum, bias=bias)
+    kw = {"affine": affine, "track_running_stats": track, "momentum": momentum, "bias": bias}
     t_mod = getattr(torch.nn, cls)(c, eps=1e-3, dtype=tdt, **kw)
     fg_mod = getattr(nn, cls)(c, eps=1e-3, dtype=fdt, **kw)
     assert repr(fg_mod) == repr(t_mod)
