@@ -42,14 +42,14 @@ void bn_forward(const BnGeom& g, const T* x, T* y, const T* w, const T* b, const
       if (use_batch) {
         double s = 0, v = 0;
         for_channel(g, x, c, [&](const T* p, int64_t len) {
-          for (int64_t i = 0; i < len; ++i) s += p[i];
+          s += lane_sum(len, [&](int64_t i) { return static_cast<double>(p[i]); });
         });
         mu = s / static_cast<double>(g.count());
         for_channel(g, x, c, [&](const T* p, int64_t len) {
-          for (int64_t i = 0; i < len; ++i) {
-            double d = p[i] - mu;
-            v += d * d;
-          }
+          v += lane_sum(len, [&](int64_t i) {
+            const double d = p[i] - mu;
+            return d * d;
+          });
         });
         var[c] = v / static_cast<double>(g.count());
         is = 1.0 / std::sqrt(var[c] + eps);
@@ -80,11 +80,10 @@ void bn_backward(const BnGeom& geo, const T* gy, const T* x, const T* w, const T
       const double mu = mean[c], is = invstd[c];
       double sg = 0, sgx = 0;
       for (int64_t n = 0; n < geo.N; ++n) {
-        const int64_t off = (n * geo.C + c) * geo.S;
-        for (int64_t i = 0; i < geo.S; ++i) {
-          sg += gy[off + i];
-          sgx += gy[off + i] * (x[off + i] - mu);
-        }
+        const T* gp = gy + (n * geo.C + c) * geo.S;
+        const T* xp = x + (n * geo.C + c) * geo.S;
+        sg += lane_sum(geo.S, [&](int64_t i) { return static_cast<double>(gp[i]); });
+        sgx += lane_sum(geo.S, [&](int64_t i) { return static_cast<double>(gp[i]) * (xp[i] - mu); });
       }
       if (dw) dw[c] = static_cast<T>(sgx * is);
       if (db) db[c] = static_cast<T>(sg);
@@ -92,10 +91,13 @@ void bn_backward(const BnGeom& geo, const T* gy, const T* x, const T* w, const T
       const double wc = w ? static_cast<double>(w[c]) : 1.0;
       const double cnt = static_cast<double>(geo.count());
       const double mg = use_batch ? sg / cnt : 0.0, k = use_batch ? is * is * sgx / cnt : 0.0;
+      // dx = (g - mg - (x - mu) * k) * is * wc, in T
+      const T a = static_cast<T>(is * wc), b0 = static_cast<T>(mg * is * wc);
+      const T b1 = static_cast<T>(k * is * wc), m = static_cast<T>(mu);
       for (int64_t n = 0; n < geo.N; ++n) {
         const int64_t off = (n * geo.C + c) * geo.S;
         for (int64_t i = 0; i < geo.S; ++i)
-          dx[off + i] = static_cast<T>((gy[off + i] - mg - (x[off + i] - mu) * k) * is * wc);
+          dx[off + i] = gy[off + i] * a - b0 - (x[off + i] - m) * b1;
       }
     }
   });
