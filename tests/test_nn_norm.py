@@ -22,7 +22,7 @@ def _dt(torch, np_dtype):
 @pytest.mark.parametrize(
     "shape,normalized",
     [((4, 6), (6,)), ((2, 3, 5), (5,)), ((2, 3, 4), (3, 4)), ((7,), 7), ((0, 5), (5,)),
-     ((3, 1, 2), (1, 2)), ((2, 64, 300), (300,))],
+     ((3, 1, 2), (1, 2)), ((4, 64, 300), (300,))],
 )
 @pytest.mark.parametrize("affine,bias", [(True, True), (True, False), (False, False)])
 @pytest.mark.parametrize("train", [True, False])
@@ -37,6 +37,15 @@ def test_layer_norm_module(torch, rng, np_dtype, rtol, atol, shape, normalized, 
     fg_mod = nn.LayerNorm(normalized, elementwise_affine=affine, bias=bias, dtype=fdt)
     x = rng.standard_normal(shape).astype(np_dtype) * 3 + 1
     check_module(torch, fg_mod, t_mod, [x], train=train, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("offset", [1e3, -1e4])
+def test_layer_norm_large_mean_is_stable(torch, rng, offset):
+    xn = (rng.standard_normal((16, 128)) + offset).astype(np.float32)
+    y = F.layer_norm(fg.tensor(xn), [128])
+    ref = (xn - xn.astype(np.float64).mean(-1, keepdims=True)) / np.sqrt(
+        xn.astype(np.float64).var(-1, keepdims=True) + 1e-5)
+    assert_close(y, ref.astype(np.float32), rtol=1e-3, atol=2e-3)
 
 
 def test_layer_norm_defaults_and_repr(torch):
@@ -137,7 +146,7 @@ def test_layer_norm_error_prefixed_with_layer_path():
 @pytest.mark.parametrize(
     "groups,channels,shape",
     [(2, 4, (3, 4)), (2, 6, (2, 6, 5)), (3, 6, (2, 6, 4, 3)), (1, 3, (2, 3, 4)),
-     (4, 4, (2, 4, 3, 3))],
+     (4, 4, (2, 4, 3, 3)), (4, 32, (8, 32, 16, 16))],
 )
 @pytest.mark.parametrize("affine,bias", [(True, True), (True, False), (False, True)])
 def test_group_norm_module(torch, rng, np_dtype, rtol, atol, groups, channels, shape, affine,
@@ -176,7 +185,7 @@ def test_group_norm_errors():
 # ---- BatchNorm -----------------------------------------------------------------------
 BN_CASES = [("BatchNorm1d", 5, (8, 5)), ("BatchNorm1d", 4, (3, 4, 7)),
             ("BatchNorm2d", 3, (2, 3, 4, 5)), ("BatchNorm2d", 16, (4, 16, 20, 20)),
-            ("BatchNorm3d", 2, (2, 2, 3, 2, 4))]
+            ("BatchNorm3d", 2, (2, 2, 3, 2, 4)), ("BatchNorm2d", 32, (8, 32, 16, 16))]
 
 
 @pytest.mark.parametrize("np_dtype,rtol,atol", DTYPES)
