@@ -4,13 +4,11 @@ channel dropout structure, modules against torch in eval mode, errors."""
 
 import warnings
 
+import fastgrad as fg
+import fastgrad.nn.functional as F
 import numpy as np
 import pytest
-
-import fastgrad as fg
-import fastgrad.nn as nn
-import fastgrad.nn.functional as F
-
+from fastgrad import nn
 from helpers import assert_close, to_np
 from nn_helpers import check_module, to_fg
 
@@ -157,7 +155,7 @@ def test_alpha_dropout_keeps_mean_and_variance():
     y = to_np(F.alpha_dropout(x, 0.2, training=True))
     assert abs(y.mean()) < 0.02 and abs(y.std() - 1) < 0.02
     # dropped units all take the same value a * (-alpha) + b
-    vals, counts = np.unique(y, return_counts=True)
+    _, counts = np.unique(y, return_counts=True)
     assert abs(counts.max() / y.size - 0.2) < 0.01
     assert F.alpha_dropout(x, 0.2) is x  # training=False by default
 

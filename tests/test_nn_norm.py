@@ -2,13 +2,11 @@
 functional forms against torch: outputs, input/parameter gradients, buffers,
 train and eval, float32/float64; double backward; error messages."""
 
+import fastgrad as fg
+import fastgrad.nn.functional as F
 import numpy as np
 import pytest
-
-import fastgrad as fg
-import fastgrad.nn as nn
-import fastgrad.nn.functional as F
-
+from fastgrad import nn
 from helpers import assert_close, make
 from nn_helpers import check_module, to_fg, to_torch
 
@@ -24,7 +22,7 @@ def _dt(torch, np_dtype):
 @pytest.mark.parametrize(
     "shape,normalized",
     [((4, 6), (6,)), ((2, 3, 5), (5,)), ((2, 3, 4), (3, 4)), ((7,), 7), ((0, 5), (5,)),
-     ((3, 1, 2), (1, 2)), ((2, 64, 300), (300,))],
+     ((3, 1, 2), (1, 2)), ((4, 64, 300), (300,))],
 )
 @pytest.mark.parametrize("affine,bias", [(True, True), (True, False), (False, False)])
 @pytest.mark.parametrize("train", [True, False])
@@ -39,6 +37,15 @@ def test_layer_norm_module(torch, rng, np_dtype, rtol, atol, shape, normalized, 
     fg_mod = nn.LayerNorm(normalized, elementwise_affine=affine, bias=bias, dtype=fdt)
     x = rng.standard_normal(shape).astype(np_dtype) * 3 + 1
     check_module(torch, fg_mod, t_mod, [x], train=train, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("offset", [1e3, -1e4])
+def test_layer_norm_large_mean_is_stable(torch, rng, offset):
+    xn = (rng.standard_normal((16, 128)) + offset).astype(np.float32)
+    y = F.layer_norm(fg.tensor(xn), [128])
+    ref = (xn - xn.astype(np.float64).mean(-1, keepdims=True)) / np.sqrt(
+        xn.astype(np.float64).var(-1, keepdims=True) + 1e-5)
+    assert_close(y, ref.astype(np.float32), rtol=1e-3, atol=2e-3)
 
 
 def test_layer_norm_defaults_and_repr(torch):
@@ -108,8 +115,8 @@ def test_layer_norm_no_grad_records_nothing(rng):
 @pytest.mark.parametrize(
     "shape,normalized,w_shape,match",
     [
-        ((2, 3), (4,), None, r"layer_norm: given normalized_shape=\[4\], expected input with "
-         r"shape \[\*, 4\], but got input of size \[2, 3\]"),
+        ((2, 3), (4,), None, (r"layer_norm: given normalized_shape=\[4\], expected input "
+                              r"with shape \[\*, 4\], but got input of size \[2, 3\]")),
         ((2, 3), (2, 4), None, r"expected input with shape \[\*, 2, 4\]"),
         ((2, 3), (), None, r"layer_norm: expected normalized_shape to be at least 1-dim"),
         ((2, 3), (3,), (4,), r"layer_norm: expected weight of shape \[3\], got \[4\]"),
@@ -139,7 +146,7 @@ def test_layer_norm_error_prefixed_with_layer_path():
 @pytest.mark.parametrize(
     "groups,channels,shape",
     [(2, 4, (3, 4)), (2, 6, (2, 6, 5)), (3, 6, (2, 6, 4, 3)), (1, 3, (2, 3, 4)),
-     (4, 4, (2, 4, 3, 3))],
+     (4, 4, (2, 4, 3, 3)), (4, 32, (8, 32, 16, 16))],
 )
 @pytest.mark.parametrize("affine,bias", [(True, True), (True, False), (False, True)])
 def test_group_norm_module(torch, rng, np_dtype, rtol, atol, groups, channels, shape, affine,
@@ -173,3 +180,120 @@ def test_group_norm_errors():
         nn.GroupNorm(2, 4)(fg.zeros(2, 6, 3))
     with pytest.raises(RuntimeError, match="group_norm: expected at least 2 dimensions"):
         F.group_norm(fg.zeros(6), 2)
+
+
+# ---- BatchNorm -----------------------------------------------------------------------
+BN_CASES = [("BatchNorm1d", 5, (8, 5)), ("BatchNorm1d", 4, (3, 4, 7)),
+            ("BatchNorm2d", 3, (2, 3, 4, 5)), ("BatchNorm2d", 16, (4, 16, 20, 20)),
+            ("BatchNorm3d", 2, (2, 2, 3, 2, 4)), ("BatchNorm2d", 32, (8, 32, 16, 16))]
+
+
+@pytest.mark.parametrize("np_dtype,rtol,atol", DTYPES)
+@pytest.mark.parametrize("cls,c,shape", BN_CASES)
+@pytest.mark.parametrize("affine,bias,track,momentum", [
+    (True, True, True, 0.1), (True, False, True, 0.3), (False, True, True, None),
+    (True, True, False, 0.1),
+])
+@pytest.mark.parametrize("train", [True, False])
+def test_batch_norm_module(torch, rng, np_dtype, rtol, atol, cls, c, shape, affine, bias,
+                           track, momentum, train):
+    tdt, fdt = _dt(torch, np_dtype)
+    kw = {"affine": affine, "track_running_stats": track, "momentum": momentum, "bias": bias}
+    t_mod = getattr(torch.nn, cls)(c, eps=1e-3, dtype=tdt, **kw)
+    fg_mod = getattr(nn, cls)(c, eps=1e-3, dtype=fdt, **kw)
+    assert repr(fg_mod) == repr(t_mod)
+    assert list(fg_mod.state_dict()) == list(t_mod.state_dict())
+    with torch.no_grad():  # non-trivial parameters and running stats
+        for p in t_mod.parameters():
+            p.copy_(torch.randn(p.shape, dtype=tdt))
+        if track:
+            t_mod.running_mean.copy_(torch.randn(c, dtype=tdt))
+            t_mod.running_var.copy_(torch.rand(c, dtype=tdt) + 0.5)
+            t_mod.num_batches_tracked.fill_(3)
+    x = rng.standard_normal(shape).astype(np_dtype) * 2 + 0.5
+    check_module(torch, fg_mod, t_mod, [x], train=train, rtol=rtol, atol=atol)
+    if track:
+        assert fg_mod.num_batches_tracked.dtype == fg.int64
+        assert int(fg_mod.num_batches_tracked) == int(t_mod.num_batches_tracked)
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batch_norm_running_stats_over_steps(torch, rng, momentum):
+    t_mod = torch.nn.BatchNorm2d(3, momentum=momentum, dtype=torch.float64)
+    fg_mod = nn.BatchNorm2d(3, momentum=momentum, dtype=fg.float64)
+    for step in range(4):
+        x = rng.standard_normal((4, 3, 5, 5)) * (step + 1) + step
+        assert_close(fg_mod(to_fg(x)), t_mod(to_torch(torch, x)), rtol=1e-10, atol=1e-10)
+    for name, b in t_mod.named_buffers():
+        assert_close(dict(fg_mod.named_buffers())[name], b, rtol=1e-12, atol=1e-12)
+    fg_mod.eval()
+    t_mod.eval()
+    x = rng.standard_normal((2, 3, 4, 4))
+    assert_close(fg_mod(to_fg(x)), t_mod(to_torch(torch, x)), rtol=1e-10, atol=1e-10)
+    fg_mod.reset_running_stats()
+    assert_close(fg_mod.running_mean, np.zeros(3))
+    assert_close(fg_mod.running_var, np.ones(3))
+    assert int(fg_mod.num_batches_tracked) == 0
+
+
+def test_batch_norm_functional_noncontiguous_and_no_stats(torch, rng):
+    xn = rng.standard_normal((6, 4, 5)).astype(np.float32)
+    x = fg.tensor(xn).transpose(0, 2).contiguous().transpose(0, 2)  # non-contiguous
+    x.requires_grad_(True)
+    tx = to_torch(torch, xn, True)
+    y = F.batch_norm(x, None, None, training=True)
+    ty = torch.nn.functional.batch_norm(tx, None, None, training=True)
+    assert_close(y, ty, rtol=1e-4, atol=1e-5)
+    y.sum().backward()
+    ty.sum().backward()
+    assert_close(x.grad, tx.grad, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_double_backward(torch, rng, training):
+    x, w, b = rng.standard_normal((4, 3, 2)), rng.standard_normal(3), rng.standard_normal(3)
+    rm, rv = rng.standard_normal(3), rng.random(3) + 0.5
+
+    def fg_fn(x, w, b):
+        return F.batch_norm(x, to_fg(rm), to_fg(rv), w, b, training=training)
+
+    def t_fn(x, w, b):
+        return torch.nn.functional.batch_norm(x, to_torch(torch, rm), to_torch(torch, rv), w,
+                                              b, training=training)
+
+    _double_backward(torch, fg_fn, t_fn, [x, w, b])
+
+
+@pytest.mark.parametrize("cls,shape,match", [
+    ("BatchNorm1d", (2, 3, 4, 5), r"expected 2D or 3D input \(got 4D input\)"),
+    ("BatchNorm2d", (2, 3, 4), r"expected 4D input \(got 3D input\)"),
+    ("BatchNorm3d", (2, 3, 4, 4), r"expected 5D input \(got 4D input\)"),
+])
+def test_batch_norm_rank_errors(cls, shape, match):
+    with pytest.raises(ValueError, match=match):
+        getattr(nn, cls)(3)(fg.zeros(*shape))
+
+
+def test_batch_norm_channel_errors():
+    with pytest.raises(RuntimeError, match=r"batch_norm: expected input with 16 channels "
+                       r"\(the size of weight\), got input of shape \[4, 8, 10\]"):
+        nn.BatchNorm1d(16)(fg.zeros(4, 8, 10))
+    with pytest.raises(RuntimeError, match=r"batch_norm: expected input with 16 channels "
+                       r"\(the size of running_mean\)"):
+        nn.BatchNorm1d(16, affine=False)(fg.zeros(4, 8, 10))
+    with pytest.raises(ValueError, match=r"expected more than 1 value per channel when "
+                       r"training, got input size \[1, 16\]"):
+        nn.BatchNorm1d(16)(fg.zeros(1, 16))
+    m = nn.BatchNorm1d(16).eval()
+    assert tuple(m(fg.zeros(1, 16)).shape) == (1, 16)  # eval: one sample is fine
+    with pytest.raises(RuntimeError, match="batch_norm: running_mean and running_var must be"):
+        F.batch_norm(fg.zeros(4, 3), None, None, training=False)
+    with pytest.raises(TypeError, match="batch_norm: expected a floating point tensor"):
+        F.batch_norm(fg.zeros(4, 3, dtype=fg.int64), None, None, training=True)
+
+
+def test_batch_norm_error_prefixed_with_layer_path():
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.BatchNorm1d(16))
+    with pytest.raises(RuntimeError, match=r"2 \(BatchNorm1d\): batch_norm: expected input "
+                       r"with 16 channels"):
+        model(fg.zeros(3, 4))

@@ -32,22 +32,33 @@ template <class T>
 void norm_rows_forward(const RowGeom& g, const T* x, const T* w, const T* b, T* y, T* mean,
                        T* rstd, double eps) {
   const int64_t L = g.row_len();
+  const double inv_l = 1.0 / static_cast<double>(L);
   cpu::parallel_for(0, g.M, std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(L, 1)),
                     [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* xr = x + r * L;
       T* yr = y + r * L;
-      double s = 0;
-      for (int64_t j = 0; j < L; ++j) s += xr[j];
-      const double mu = s / static_cast<double>(L);
-      double v = 0;
-      for (int64_t j = 0; j < L; ++j) {
-        double d = xr[j] - mu;
-        v += d * d;
-      }
-      const double rs = 1.0 / std::sqrt(v / static_cast<double>(L) + eps);
+      const double mu = lane_sum(L, [&](int64_t j) { return static_cast<double>(xr[j]); }) * inv_l;
+      const double v = lane_sum(L, [&](int64_t j) {
+        const double d = xr[j] - mu;
+        return d * d;
+      });
+      const double rs = 1.0 / std::sqrt(v * inv_l + eps);
       mean[r] = static_cast<T>(mu);
       rstd[r] = static_cast<T>(rs);
+      if (g.S == 1 && g.G == 1) {  // layer norm: per-element affine, all in T
+        const T m = static_cast<T>(mu), s = static_cast<T>(rs);
+        if (w && b) {
+          for (int64_t j = 0; j < L; ++j) yr[j] = (xr[j] - m) * s * w[j] + b[j];
+        } else if (w) {
+          for (int64_t j = 0; j < L; ++j) yr[j] = (xr[j] - m) * s * w[j];
+        } else if (b) {
+          for (int64_t j = 0; j < L; ++j) yr[j] = (xr[j] - m) * s + b[j];
+        } else {
+          for (int64_t j = 0; j < L; ++j) yr[j] = (xr[j] - m) * s;
+        }
+        continue;
+      }
       const int64_t c0 = (r % g.G) * g.Cg;
       for (int64_t k = 0; k < g.Cg; ++k) {
         const double wc = w ? static_cast<double>(w[c0 + k]) : 1.0;
@@ -73,6 +84,7 @@ void norm_rows_backward(const RowGeom& geo, const T* gy, const T* x, const T* w,
                                      std::max<int64_t>(1, geo.M * L / cpu::kGrain));
   chunks = std::max<int64_t>(1, std::min(chunks, geo.M));
   std::vector<double> part(need_wb ? static_cast<size_t>(chunks * 2 * C) : 0, 0.0);
+  const double inv_l = 1.0 / static_cast<double>(L);
   cpu::parallel_for(0, chunks, 1, [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k) {
       double* pw = need_wb ? part.data() + k * 2 * C : nullptr;
@@ -80,17 +92,40 @@ void norm_rows_backward(const RowGeom& geo, const T* gy, const T* x, const T* w,
       for (int64_t r = geo.M * k / chunks; r < geo.M * (k + 1) / chunks; ++r) {
         const T* xr = x + r * L;
         const T* gr = gy + r * L;
+        T* dr = dx ? dx + r * L : nullptr;
         const double mu = mean[r], rs = rstd[r];
+        if (geo.S == 1 && geo.G == 1) {  // layer norm: channel = element
+          if (need_wb)
+            for (int64_t j = 0; j < L; ++j) {
+              pw[j] += gr[j] * ((xr[j] - mu) * rs);
+              pb[j] += gr[j];
+            }
+          if (!dr) continue;
+          const double a = lane_sum(L, [&](int64_t j) {
+            return static_cast<double>(w ? gr[j] * w[j] : gr[j]);
+          });
+          const double bs = lane_sum(L, [&](int64_t j) {
+            return static_cast<double>(w ? gr[j] * w[j] : gr[j]) * (xr[j] - mu);
+          });
+          const T s = static_cast<T>(rs), m = static_cast<T>(mu);
+          const T ca = static_cast<T>(a * inv_l), cb = static_cast<T>(bs * rs * rs * inv_l);
+          if (w) {
+            for (int64_t j = 0; j < L; ++j) dr[j] = s * (gr[j] * w[j] - ca - (xr[j] - m) * cb);
+          } else {
+            for (int64_t j = 0; j < L; ++j) dr[j] = s * (gr[j] - ca - (xr[j] - m) * cb);
+          }
+          continue;
+        }
         const int64_t c0 = (r % geo.G) * geo.Cg;
         double a = 0, bsum = 0;
         for (int64_t c = 0; c < geo.Cg; ++c) {
           const double wc = w ? static_cast<double>(w[c0 + c]) : 1.0;
-          double sg = 0, sgx = 0;
-          for (int64_t s = 0; s < geo.S; ++s) {
-            const double gv = gr[c * geo.S + s];
-            sg += gv;
-            sgx += gv * (xr[c * geo.S + s] - mu);
-          }
+          const T* gs = gr + c * geo.S;
+          const T* xs = xr + c * geo.S;
+          const double sg = lane_sum(geo.S, [&](int64_t s) { return static_cast<double>(gs[s]); });
+          const double sgx = lane_sum(geo.S, [&](int64_t s) {
+            return static_cast<double>(gs[s]) * (xs[s] - mu);
+          });
           a += wc * sg;
           bsum += wc * sgx * rs;
           if (need_wb) {
@@ -98,17 +133,17 @@ void norm_rows_backward(const RowGeom& geo, const T* gy, const T* x, const T* w,
             pb[c0 + c] += sg;
           }
         }
-        if (!dx) continue;
-        const double inv_l = 1.0 / static_cast<double>(L);
+        if (!dr) continue;
         const double ca = a * inv_l, cb = bsum * inv_l;
-        T* dr = dx + r * L;
         for (int64_t c = 0; c < geo.Cg; ++c) {
           const double wc = w ? static_cast<double>(w[c0 + c]) : 1.0;
-          for (int64_t s = 0; s < geo.S; ++s) {
-            const int64_t j = c * geo.S + s;
-            const double xh = (xr[j] - mu) * rs;
-            dr[j] = static_cast<T>(rs * (gr[j] * wc - ca - xh * cb));
-          }
+          // dx = rs * (g * wc - ca - (x - mu) * rs * cb), in T
+          const T sw = static_cast<T>(rs * wc), k0t = static_cast<T>(rs * ca);
+          const T k1t = static_cast<T>(rs * rs * cb), m = static_cast<T>(mu);
+          const T* gs = gr + c * geo.S;
+          const T* xs = xr + c * geo.S;
+          T* ds = dr + c * geo.S;
+          for (int64_t s = 0; s < geo.S; ++s) ds[s] = gs[s] * sw - k0t - (xs[s] - m) * k1t;
         }
       }
     }

@@ -5,7 +5,7 @@ import warnings
 
 from ... import _C
 
-__all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout"]
+__all__ = ["alpha_dropout", "dropout", "dropout1d", "dropout2d", "dropout3d"]
 
 
 def _check_p(p):

@@ -6,7 +6,7 @@ import numbers
 
 from ... import _C
 
-__all__ = ["layer_norm", "group_norm"]
+__all__ = ["batch_norm", "group_norm", "layer_norm"]
 
 
 def _shape(t):

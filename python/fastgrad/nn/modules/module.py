@@ -543,7 +543,8 @@ def _as_tensor(value):
     arr = np.asarray(value)
     if arr.dtype == object:
         raise TypeError(f"expected a tensor, got {type(value).__name__}")
-    return _C.from_numpy(np.ascontiguousarray(arr))
+    # ascontiguousarray turns 0-d into (1,): reshape back (num_batches_tracked is 0-d)
+    return _C.from_numpy(np.ascontiguousarray(arr).reshape(arr.shape))
 
 
 def _parse_to(args, kwargs):

@@ -7,7 +7,7 @@ from .. import init
 from .._alloc import empty_param
 from .module import Module
 
-__all__ = ["LayerNorm", "GroupNorm"]
+__all__ = ["GroupNorm", "LayerNorm"]
 
 
 class LayerNorm(Module):

@@ -1,0 +1,175 @@
+// embedding: a row gather with a scatter-add backward, and the max_norm
+// renormalisation. Indices are validated before any kernel runs.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "backend/cpu/parallel.h"
+#include "ops/elementwise_ops.h"
+#include "ops/factory_ops.h"
+#include "ops/grad_utils.h"
+#include "ops/norm_ops.h"
+#include "ops/reduce.h"
+#include "ops/shape_ops.h"
+
+namespace fastgrad {
+
+namespace {
+
+// Indices as a contiguous int64 tensor, every entry checked against [0, V).
+Tensor checked_indices(const char* op, const Tensor& indices, int64_t V) {
+  FG_CHECK_TYPE(indices.dtype() == DType::Int64 || indices.dtype() == DType::Int32, op,
+                ": expected indices of dtype int64 or int32, got ", indices.dtype());
+  Tensor idx = contiguous(to_dtype(indices, DType::Int64));
+  const int64_t* p = idx.data<int64_t>();
+  for (int64_t k = 0; k < idx.numel(); ++k)
+    FG_CHECK_INDEX(p[k] >= 0 && p[k] < V, op, ": index ", p[k],
+                   " is out of range for num_embeddings=", V, " (valid indices are 0 to ",
+                   V - 1, ")");
+  return idx;
+}
+
+// out[k, :] = w[idx[k], :] (w contiguous (V, D)).
+Tensor gather_rows(const Tensor& w, const Tensor& idx) {
+  const int64_t D = w.size(1), K = idx.numel();
+  Shape os = idx.sizes();
+  os.push_back(D);
+  Tensor out = empty(os, w.dtype(), w.device());
+  const int64_t* ip = idx.data<int64_t>();
+  const auto* src = static_cast<const char*>(w.raw_data());
+  auto* dst = static_cast<char*>(out.raw_data());
+  const size_t row = static_cast<size_t>(D * w.itemsize());
+  cpu::parallel_for(0, K, std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(D, 1)),
+                    [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) std::memcpy(dst + k * row, src + ip[k] * row, row);
+  });
+  return out;
+}
+
+// Per-index gradient factor: 0 for padding_idx, 1 / count(idx) when scaling
+// by frequency, else 1 (nullopt: all ones).
+std::vector<double> index_factors(const Tensor& idx, int64_t V, int64_t pad, bool scale) {
+  const int64_t* ip = idx.data<int64_t>();
+  const int64_t K = idx.numel();
+  std::vector<double> f(static_cast<size_t>(K), 1.0);
+  if (scale) {
+    std::vector<int64_t> counts(static_cast<size_t>(V), 0);
+    for (int64_t k = 0; k < K; ++k) ++counts[ip[k]];
+    for (int64_t k = 0; k < K; ++k) f[k] = 1.0 / static_cast<double>(counts[ip[k]]);
+  }
+  if (pad >= 0)
+    for (int64_t k = 0; k < K; ++k)
+      if (ip[k] == pad) f[k] = 0.0;
+  return f;
+}
+
+Tensor embedding_backward(const Tensor& g, const Tensor& idx, int64_t V, int64_t pad,
+                          bool scale);
+
+// d(dW)/dg: gg[k] = ggW[idx[k]] * factor[k], a gather: differentiable again.
+Tensor embedding_backward_backward(const Tensor& ggw, const Tensor& idx, int64_t V,
+                                   int64_t pad, bool scale) {
+  Tensor rows = gather_rows(contiguous(ggw), idx);
+  if (pad < 0 && !scale) return rows;
+  std::vector<double> f = index_factors(idx, V, pad, scale);
+  Tensor ft = empty({static_cast<int64_t>(f.size()), 1}, DType::Float64, ggw.device());
+  std::copy(f.begin(), f.end(), ft.data<double>());
+  Shape fs = idx.sizes();
+  fs.push_back(1);
+  return mul(rows, reshape(to_dtype(ft, ggw.dtype()), fs));
+}
+
+// dW = zeros(V, D); dW[idx[k]] += g[k] * factor[k]. Threads own disjoint row
+// ranges of dW and each scans all indices in order: no atomics, and the sum
+// order is fixed.
+Tensor embedding_backward(const Tensor& g, const Tensor& idx, int64_t V, int64_t pad,
+                          bool scale) {
+  const int64_t D = g.size(-1), K = idx.numel();
+  Tensor gc = contiguous(g);
+  Tensor dw = zeros({V, D}, g.dtype(), g.device());
+  const int64_t* ip = idx.data<int64_t>();
+  std::vector<double> f = index_factors(idx, V, pad, scale);
+  dispatch_float(g.dtype(), "embedding_backward", [&](auto tag) {
+    using T = decltype(tag);
+    const T* gp = gc.data<T>();
+    T* o = dw.data<T>();
+    const int64_t grain = std::max<int64_t>(1, V * cpu::kGrain / std::max<int64_t>(1, K * D));
+    cpu::parallel_for(0, V, grain, [&](int64_t r0, int64_t r1) {
+      for (int64_t k = 0; k < K; ++k) {
+        const int64_t r = ip[k];
+        if (r < r0 || r >= r1 || f[k] == 0.0) continue;
+        const T s = static_cast<T>(f[k]);
+        T* dst = o + r * D;
+        const T* src = gp + k * D;
+        for (int64_t j = 0; j < D; ++j) dst[j] += src[j] * s;
+      }
+    });
+  });
+  maybe_record("EmbeddingDenseBackward", {g}, {dw}, {idx},
+               [V, pad, scale](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 return {embedding_backward_backward(gs[0], n.saved(0), V, pad, scale)};
+               });
+  return dw;
+}
+
+}  // namespace
+
+Tensor embedding(const Tensor& weight, const Tensor& indices, int64_t padding_idx,
+                 bool scale_grad_by_freq) {
+  const char* op = "embedding";
+  check_cpu(op, weight);
+  FG_CHECK(weight.dim() == 2, op,
+           ": expected weight of shape (num_embeddings, embedding_dim), got ",
+           list_str(weight.sizes()));
+  const int64_t V = weight.size(0);
+  FG_CHECK(padding_idx >= -1 && padding_idx < V, op, ": padding_idx ", padding_idx,
+           " is out of range for num_embeddings=", V);
+  Tensor idx = checked_indices(op, indices, V);
+  Tensor out = gather_rows(contiguous(weight), idx);
+  maybe_record("EmbeddingBackward", {weight}, {out}, {idx},
+               [V, padding_idx, scale_grad_by_freq](const FunctionNode& n,
+                                                   const Tensors& gs) -> Tensors {
+                 return {embedding_backward(gs[0], n.saved(0), V, padding_idx,
+                                            scale_grad_by_freq)};
+               });
+  return out;
+}
+
+const Tensor& embedding_renorm_(const Tensor& weight, const Tensor& indices, double max_norm,
+                                double norm_type) {
+  const char* op = "embedding_renorm_";
+  check_cpu(op, weight);
+  FG_CHECK(weight.dim() == 2, op, ": expected a 2-D weight, got ", list_str(weight.sizes()));
+  check_writable(op, weight);
+  Tensor idx = checked_indices(op, indices, weight.size(0));
+  std::vector<int64_t> rows(idx.data<int64_t>(), idx.data<int64_t>() + idx.numel());
+  std::sort(rows.begin(), rows.end());
+  rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+  const int64_t D = weight.size(1), s0 = weight.stride(0), s1 = weight.stride(1);
+  dispatch_float(weight.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    T* w = static_cast<T*>(weight.raw_data());
+    for (int64_t r : rows) {
+      T* row = w + r * s0;
+      double norm = 0;
+      for (int64_t j = 0; j < D; ++j) {
+        const double a = std::abs(static_cast<double>(row[j * s1]));
+        if (norm_type == 1) norm += a;
+        else if (norm_type == 2) norm += a * a;
+        else if (std::isinf(norm_type)) norm = std::max(norm, a);
+        else norm += std::pow(a, norm_type);
+      }
+      if (norm_type == 2) norm = std::sqrt(norm);
+      else if (norm_type != 1 && !std::isinf(norm_type)) norm = std::pow(norm, 1.0 / norm_type);
+      if (norm > max_norm) {
+        const T scale = static_cast<T>(max_norm / (norm + 1e-7));
+        for (int64_t j = 0; j < D; ++j) row[j * s1] *= scale;
+      }
+    }
+  });
+  weight.bump_version(op);
+  return weight;
+}
+
+}  // namespace fastgrad
