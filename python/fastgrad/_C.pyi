@@ -1153,8 +1153,24 @@ class Node:
     @property
     def variable(self) -> typing.Any:
         ...
+def _adaptive_avg_pool2d(input: Tensor, output_size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> Tensor:
+    """
+    Adaptive average pooling of an (N, C, H, W) input.
+    """
+def _adaptive_max_pool2d(input: Tensor, output_size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> tuple[Tensor, Tensor]:
+    """
+    Adaptive max pooling of an (N, C, H, W) input: (values, indices).
+    """
 def _arange(start: int | float | bool, end: int | float | bool, step: int | float | bool, dtype: numpy.dtype[typing.Any] | None, device: device) -> Tensor:
     ...
+def _avg_pool2d(input: Tensor, kernel_size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], stride: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], padding: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], ceil_mode: bool, count_include_pad: bool, divisor_override: typing.SupportsInt | typing.SupportsIndex | None = None) -> Tensor:
+    """
+    Average pooling of an (N, C, H, W) input.
+    """
+def _conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], padding: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], dilation: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], groups: typing.SupportsInt | typing.SupportsIndex) -> Tensor:
+    """
+    2-d convolution of an (N, C, H, W) input; padding is (top, left, bottom, right).
+    """
 def _empty(size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], dtype: numpy.dtype[typing.Any] | None, device: device) -> Tensor:
     ...
 def _eye(n: typing.SupportsInt | typing.SupportsIndex, m: typing.SupportsInt | typing.SupportsIndex | None, dtype: numpy.dtype[typing.Any] | None, device: device) -> Tensor:
@@ -1167,6 +1183,10 @@ def _linalg_copies() -> int:
     """
 def _linspace(start: int | float | bool, end: int | float | bool, steps: typing.SupportsInt | typing.SupportsIndex, dtype: numpy.dtype[typing.Any] | None, device: device) -> Tensor:
     ...
+def _max_pool2d(input: Tensor, kernel_size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], stride: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], padding: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], dilation: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], ceil_mode: bool) -> tuple[Tensor, Tensor]:
+    """
+    Max pooling of an (N, C, H, W) input: (values, indices).
+    """
 def _normal(mean: typing.SupportsFloat | typing.SupportsIndex, std: typing.SupportsFloat | typing.SupportsIndex, size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], dtype: numpy.dtype[typing.Any] | None, device: device, generator: Generator = None) -> Tensor:
     ...
 def _one_hot(input: Tensor, num_classes: typing.SupportsInt | typing.SupportsIndex = -1) -> Tensor:
