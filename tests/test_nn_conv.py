@@ -62,6 +62,37 @@ def test_conv2d_module(torch, rng, opts, dtype, train):
     check_module(torch, fm, tm, [x], train=train, **_tol(dtype))
 
 
+DEPTHWISE_CASES = [  # one input channel per group: the direct kernels
+    dict(out_ch=4),
+    dict(out_ch=8, stride=2, padding=1),
+    dict(out_ch=12, stride=(1, 3), padding=(2, 0), dilation=(2, 1), kernel_size=(3, 2)),
+    dict(out_ch=4, padding="same", kernel_size=4, bias=False),
+    dict(out_ch=8, kernel_size=1),
+    dict(out_ch=4, padding=1, padding_mode="reflect"),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batched", [True, False])
+@pytest.mark.parametrize("opts", DEPTHWISE_CASES, ids=str)
+def test_conv2d_depthwise(torch, rng, opts, dtype, batched):
+    opts = dict(opts)
+    out_ch = opts.pop("out_ch")
+    fm, tm = _conv2d_pair(torch, dtype, dict(opts, groups=4), in_ch=4, out_ch=out_ch)
+    x = rng.standard_normal((3, 4, 9, 8) if batched else (4, 7, 10)).astype(dtype)
+    for train in (True, False):
+        check_module(torch, fm, tm, [x], train=train, **_tol(dtype))
+
+
+def test_depthwise_gradcheck(rng):
+    x = fg.tensor(rng.standard_normal((2, 2, 5, 4))).requires_grad_(True)
+    w = fg.tensor(rng.standard_normal((4, 1, 2, 3))).requires_grad_(True)
+    b = fg.tensor(rng.standard_normal((4,))).requires_grad_(True)
+    assert fg.autograd.gradcheck(
+        lambda x, w, b: F.conv2d(x, w, b, stride=(1, 2), padding=1, groups=2, dilation=(2, 1)),
+        (x, w, b))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("opts", CONV2D_CASES[:9], ids=str)
 def test_conv2d_unbatched(torch, rng, opts, dtype):

@@ -1,8 +1,9 @@
 // conv2d by im2col + gemm, and its backward (col2im for the input gradient).
-// Note [Conv threading]: a batch with at least as many samples as threads
-// (or samples too small for threaded BLAS) runs one sample per OpenMP task,
-// each with its own column buffer and a single-threaded gemm; otherwise the
-// samples run in turn with im2col spread over threads and BLAS threaded.
+// Note [Conv threading]: the work splits into (sample, group) units. When one
+// unit's gemm is small enough for OpenBLAS to run it on the calling thread,
+// units run in parallel OpenMP chunks, each with its own column buffer (and
+// weight-gradient accumulator); otherwise units run in turn with im2col /
+// col2im spread over threads and the gemm threaded by OpenBLAS.
 #include <algorithm>
 #include <cstring>
 
@@ -93,34 +94,22 @@ void col2im(const Geom& g, const T* col, T* gx, int64_t c0, int64_t c1) {
   }
 }
 
-// Single-threaded BLAS while OpenMP tasks each run their own gemm.
-struct BlasSerialGuard {
-  int prev;
-  BlasSerialGuard() : prev(cpu::get_blas_num_threads()) {
-    if (prev != 1) cpu::set_blas_num_threads(1);
-  }
-  ~BlasSerialGuard() {
-    if (prev != 1) cpu::set_blas_num_threads(prev);
-  }
-};
-
-// Runs f(chunk, n_lo, n_hi, inner_parallel) over the batch (Note [Conv
-// threading]); returns the number of chunks used.
+// Runs f(chunk, u0, u1, inner_parallel) over the units (sample, group) =
+// (u / G, u % G) in [0, N * G) (Note [Conv threading]); returns the number
+// of chunks used (f is called once per chunk).
 template <class F>
-int64_t over_batch(const Geom& g, F f) {
-  int64_t nt = cpu::num_threads();
-  int64_t work = g.Og * g.K() * g.L() * g.G;
-  bool per_sample = g.N > 1 && nt > 1 && !cpu::in_parallel_region() &&
-                    (g.N >= nt || work <= 4 * cpu::kSmallGemm);
-  if (!per_sample) {
-    f(0, 0, g.N, true);
+int64_t over_units(const Geom& g, F f) {
+  int64_t nt = cpu::num_threads(), units = g.N * g.G;
+  // OpenBLAS runs a gemm this small on the calling thread; a larger one
+  // inside an OpenMP region would start its own (pthreads) pool and clash.
+  bool small = g.Og * g.K() * g.L() <= cpu::kSmallGemm;
+  if (units <= 1 || nt == 1 || !small || cpu::in_parallel_region()) {
+    f(0, 0, units, true);
     return 1;
   }
-  int64_t chunks = std::min(nt, g.N);
-  BlasSerialGuard guard;
+  int64_t chunks = std::min(nt, units);
   cpu::parallel_for(0, chunks, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t c = lo; c < hi; ++c)
-      f(c, g.N * c / chunks, g.N * (c + 1) / chunks, false);
+    for (int64_t c = lo; c < hi; ++c) f(c, units * c / chunks, units * (c + 1) / chunks, false);
   });
   return chunks;
 }
@@ -135,12 +124,12 @@ void maybe_parallel(bool par, int64_t n, int64_t cost_per_item, F f) {
 template <class T>
 void conv_forward(const Geom& g, const T* x, const T* w, const T* b, T* y) {
   const int64_t K = g.K(), L = g.L(), in_sz = g.C * g.H * g.W;
-  std::vector<std::vector<T>> cols(g.direct() ? 0 : std::min<int64_t>(g.N, cpu::num_threads()));
-  over_batch(g, [&](int64_t chunk, int64_t n0, int64_t n1, bool par) {
+  std::vector<std::vector<T>> cols(g.direct() ? 0 : std::min<int64_t>(g.N * g.G, cpu::num_threads()));
+  over_units(g, [&](int64_t chunk, int64_t u0, int64_t u1, bool par) {
     std::vector<T>* col = cols.empty() ? nullptr : &cols[chunk];
     if (col) col->resize(K * L);
-    for (int64_t n = n0; n < n1; ++n)
-      for (int64_t gi = 0; gi < g.G; ++gi) {
+    for (int64_t u = u0; u < u1; ++u) {
+        int64_t n = u / g.G, gi = u % g.G;
         const T* xg = x + n * in_sz + gi * g.Cg * g.H * g.W;
         T* yg = y + (n * g.O + gi * g.Og) * L;
         const T* cp = xg;
@@ -162,12 +151,12 @@ void conv_forward(const Geom& g, const T* x, const T* w, const T* b, T* y) {
 template <class T>
 void conv_backward(const Geom& g, const T* x, const T* w, const T* gy, T* gx, T* gw) {
   const int64_t K = g.K(), L = g.L(), in_sz = g.C * g.H * g.W, wsz = g.O * K;
-  int64_t nt = std::min<int64_t>(g.N, cpu::num_threads());
+  int64_t nt = std::min<int64_t>(g.N * g.G, cpu::num_threads());
   std::vector<std::vector<T>> cols(nt), gws(gw ? nt : 0);
   if (gx) std::fill(gx, gx + g.N * in_sz, T(0));
   if (gw) std::fill(gw, gw + wsz, T(0));
   if (K == 0 || g.N == 0) return;
-  int64_t chunks = over_batch(g, [&](int64_t chunk, int64_t n0, int64_t n1, bool par) {
+  int64_t chunks = over_units(g, [&](int64_t chunk, int64_t u0, int64_t u1, bool par) {
     std::vector<T>& col = cols[chunk];
     if (!g.direct()) col.resize(K * L);
     T* gwc = nullptr;
@@ -179,8 +168,8 @@ void conv_backward(const Geom& g, const T* x, const T* w, const T* gy, T* gx, T*
         gwc = gws[chunk].data();
       }
     }
-    for (int64_t n = n0; n < n1; ++n)
-      for (int64_t gi = 0; gi < g.G; ++gi) {
+    for (int64_t u = u0; u < u1; ++u) {
+        int64_t n = u / g.G, gi = u % g.G;
         const T* gyg = gy + (n * g.O + gi * g.Og) * L;
         const T* wg = w + gi * g.Og * K;
         int64_t xoff = n * in_sz + gi * g.Cg * g.H * g.W;
@@ -205,6 +194,106 @@ void conv_backward(const Geom& g, const T* x, const T* w, const T* gy, T* gx, T*
   for (int64_t c = 1; c < chunks && gw; ++c)
     for (int64_t i = 0; i < wsz; ++i) gw[i] += gws[c][i];
 }
+
+// Note [Depthwise convolution]: with one input channel per group the im2col
+// gemms have k = kh * kw and m = out_channels / groups, shapes BLAS handles
+// poorly; direct loops over (sample, channel) planes are much faster.
+template <class T, class F>
+void dw_taps(const Geom& g, F f) {  // f(ki, kj, col_lo, col_hi, col_offset)
+  for (int64_t ki = 0; ki < g.kh; ++ki)
+    for (int64_t kj = 0; kj < g.kw; ++kj) {
+      auto [lo, hi] = valid_cols(g, kj);
+      f(ki, kj, lo, hi, kj * g.dw - g.pl);
+    }
+}
+
+int64_t dw_grain(const Geom& g) {
+  return std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(1, g.L() * g.kh * g.kw));
+}
+
+template <class T>
+void dw_forward(const Geom& g, const T* x, const T* w, const T* b, T* y) {
+  const int64_t HW = g.H * g.W, L = g.L(), KK = g.kh * g.kw;
+  cpu::parallel_for(0, g.N * g.O, dw_grain(g), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      int64_t n = p / g.O, o = p % g.O;
+      const T* xp = x + (n * g.C + o / g.Og) * HW;
+      T* yp = y + p * L;
+      std::fill(yp, yp + L, b ? b[o] : T(0));
+      dw_taps<T>(g, [&](int64_t ki, int64_t kj, int64_t lo, int64_t hi, int64_t off) {
+        T wv = w[o * KK + ki * g.kw + kj];
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          int64_t ih = oh * g.sh - g.pt + ki * g.dh;
+          if (ih < 0 || ih >= g.H) continue;
+          const T* row = xp + ih * g.W + off;
+          T* yr = yp + oh * g.OW;
+          if (g.sw == 1) {
+            for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * row[ow];
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += wv * row[ow * g.sw];
+          }
+        }
+      });
+    }
+  });
+}
+
+template <class T>
+void dw_backward(const Geom& g, const T* x, const T* w, const T* gy, T* gx, T* gw) {
+  const int64_t HW = g.H * g.W, L = g.L(), KK = g.kh * g.kw;
+  if (gx)  // each input plane gathers from its own group's output planes
+    cpu::parallel_for(0, g.N * g.C, dw_grain(g) / std::max<int64_t>(1, g.Og) + 1,
+                      [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        int64_t n = p / g.C, c = p % g.C;
+        T* gp = gx + p * HW;
+        std::fill(gp, gp + HW, T(0));
+        for (int64_t o = c * g.Og; o < (c + 1) * g.Og; ++o) {
+          const T* gyp = gy + (n * g.O + o) * L;
+          dw_taps<T>(g, [&](int64_t ki, int64_t kj, int64_t lo, int64_t hi, int64_t off) {
+            T wv = w[o * KK + ki * g.kw + kj];
+            for (int64_t oh = 0; oh < g.OH; ++oh) {
+              int64_t ih = oh * g.sh - g.pt + ki * g.dh;
+              if (ih < 0 || ih >= g.H) continue;
+              T* row = gp + ih * g.W + off;
+              const T* gr = gyp + oh * g.OW;
+              for (int64_t ow = lo; ow < hi; ++ow) row[ow * g.sw] += wv * gr[ow];
+            }
+          });
+        }
+      }
+    });
+  if (gw)  // one output channel's taps sum over the whole batch
+    cpu::parallel_for(0, g.O, 1, [&](int64_t o0, int64_t o1) {
+      // per-column partial sums: an elementwise (vectorizable) inner loop
+      std::vector<T> part(g.OW);
+      for (int64_t o = o0; o < o1; ++o)
+        dw_taps<T>(g, [&](int64_t ki, int64_t kj, int64_t lo, int64_t hi, int64_t off) {
+          std::fill(part.begin(), part.end(), T(0));
+          T* pp = part.data();
+          for (int64_t n = 0; n < g.N; ++n) {
+            const T* xp = x + (n * g.C + o / g.Og) * HW;
+            const T* gyp = gy + (n * g.O + o) * L;
+            for (int64_t oh = 0; oh < g.OH; ++oh) {
+              int64_t ih = oh * g.sh - g.pt + ki * g.dh;
+              if (ih < 0 || ih >= g.H) continue;
+              const T* row = xp + ih * g.W + off;
+              const T* gr = gyp + oh * g.OW;
+              if (g.sw == 1) {
+                for (int64_t ow = lo; ow < hi; ++ow) pp[ow] += gr[ow] * row[ow];
+              } else {
+                for (int64_t ow = lo; ow < hi; ++ow) pp[ow] += gr[ow] * row[ow * g.sw];
+              }
+            }
+          }
+          double acc = 0;
+          for (T v : part) acc += v;
+          gw[o * KK + ki * g.kw + kj] = static_cast<T>(acc);
+        });
+    });
+}
+
+bool depthwise(const Geom& g) { return g.G > 1 && g.Cg == 1; }
 
 Geom make_geom(const Tensor& x, const Tensor& w, const std::vector<int64_t>& stride,
                const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation,
@@ -267,8 +356,12 @@ Tensor conv2d_nn(const Tensor& input, const Tensor& weight, const std::optional<
     y = empty({g.N, g.O, g.OH, g.OW}, input.dtype(), input.device());
     dispatch_float(input.dtype(), "conv2d", [&](auto tag) {
       using T = decltype(tag);
-      if (g.N * g.O * g.L() > 0)
-        conv_forward<T>(g, x.data<T>(), w.data<T>(), bc.defined() ? bc.data<T>() : nullptr, y.data<T>());
+      const T* bp = bc.defined() ? bc.data<T>() : nullptr;
+      if (g.N * g.O * g.L() == 0) return;
+      if (depthwise(g))
+        dw_forward<T>(g, x.data<T>(), w.data<T>(), bp, y.data<T>());
+      else
+        conv_forward<T>(g, x.data<T>(), w.data<T>(), bp, y.data<T>());
     });
   }
   maybe_record("ConvolutionBackward", {input, weight, b}, {y}, {x, w},
@@ -281,9 +374,12 @@ Tensor conv2d_nn(const Tensor& input, const Tensor& weight, const std::optional<
                  if (need_x || need_w)
                    dispatch_float(xs.dtype(), "conv2d", [&](auto tag) {
                      using T = decltype(tag);
-                     conv_backward<T>(g, xs.data<T>(), ws.data<T>(), gy.data<T>(),
-                                      need_x ? gx.data<T>() : nullptr,
-                                      need_w ? gw.data<T>() : nullptr);
+                     T* gxp = need_x ? gx.data<T>() : nullptr;
+                     T* gwp = need_w ? gw.data<T>() : nullptr;
+                     if (depthwise(g) && g.N * g.L() > 0)
+                       dw_backward<T>(g, xs.data<T>(), ws.data<T>(), gy.data<T>(), gxp, gwp);
+                     else
+                       conv_backward<T>(g, xs.data<T>(), ws.data<T>(), gy.data<T>(), gxp, gwp);
                    });
                  Tensor gb = n.needs_input_grad(2) ? sum(gy, std::vector<int64_t>{0, 2, 3}) : Tensor();
                  return {gx, gw, gb};
