@@ -180,7 +180,8 @@ BAD_POOL = [
      r"adaptive_max_pool2d: expected output_size to be non-negative"),
     (lambda: F.adaptive_avg_pool2d(fg.zeros((1, 2, 0, 5)), 2),
      r"adaptive_avg_pool2d: expected input with non-zero channels and spatial size"),
-    (lambda: F.max_pool2d(fg.zeros((1, 1, 5, 5), dtype=fg.int64), 2), r"max_pool2d"),
+    (lambda: F.max_pool1d(fg.zeros((1, 5, 5), dtype=fg.int64), 2),
+     r"max_pool1d: expected a floating point input, got int64"),
 ]
 
 

@@ -88,6 +88,15 @@ def _conv(op, nd, input, weight, bias, stride, padding, dilation, groups):
         )
     if bias is not None and tuple(bias.shape) != (out_ch,):
         raise RuntimeError(f"{op}: expected bias of shape ({out_ch},), got {_shape(bias)}")
+    for name, t in (("input", input), ("weight", weight), ("bias", bias)):
+        if t is not None and not t.dtype.is_floating_point:
+            raise TypeError(f"{op}: expected a floating point {name}, got {t.dtype.name}")
+    if weight.dtype != input.dtype or (bias is not None and bias.dtype != input.dtype):
+        raise RuntimeError(
+            f"{op}: input ({input.dtype.name}), weight ({weight.dtype.name})"
+            + ("" if bias is None else f" and bias ({bias.dtype.name})")
+            + " must have the same dtype"
+        )
     kernel = tuple(weight.shape[2:])
     stride = _tuple(op, "stride", stride, nd)
     dilation = _tuple(op, "dilation", dilation, nd)

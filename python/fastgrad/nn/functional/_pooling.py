@@ -36,6 +36,8 @@ def _to_4d(op, nd, input):
         raise RuntimeError(
             f"{op}: expected input with non-zero channels and spatial size, got {_shape(input)}"
         )
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"{op}: expected a floating point input, got {input.dtype.name}")
     batched = input.dim() == nd + 2
     x = input if batched else input.unsqueeze(0)
     if nd == 1:
