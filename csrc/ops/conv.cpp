@@ -102,8 +102,10 @@ int64_t over_units(const Geom& g, F f) {
   int64_t nt = cpu::num_threads(), units = g.N * g.G;
   // OpenBLAS runs a gemm this small on the calling thread; a larger one
   // inside an OpenMP region would start its own (pthreads) pool and clash.
-  bool small = g.Og * g.K() * g.L() <= cpu::kSmallGemm;
-  if (units <= 1 || nt == 1 || !small || cpu::in_parallel_region()) {
+  int64_t work = g.Og * g.K() * g.L();
+  bool small = work <= cpu::kSmallGemm;
+  if (units <= 1 || nt == 1 || !small || units * work < cpu::kGrain ||
+      cpu::in_parallel_region()) {
     f(0, 0, units, true);
     return 1;
   }
