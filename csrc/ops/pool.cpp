@@ -47,7 +47,7 @@ void check_window(const char* op, const std::vector<int64_t>& kernel,
     FG_CHECK(stride[i] > 0, op, ": stride must be greater than zero, got ", stride[i]);
     FG_CHECK(dilation[i] > 0, op, ": dilation must be greater than zero, got ", dilation[i]);
     FG_CHECK(padding[i] >= 0 && padding[i] <= kernel[i] / 2, op,
-             ": pad should be at most half of effective kernel size, but got pad=",
+             ": pad should be smaller than or equal to half of kernel size, but got pad=",
              padding[i], ", kernel_size=", kernel[i]);
   }
 }

@@ -66,7 +66,7 @@ def _window(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode):
         raise RuntimeError(f"{op}: dilation must be greater than zero, got {d}")
     if any(pi < 0 or pi > ki // 2 for pi, ki in zip(p, k)):
         raise RuntimeError(
-            f"{op}: pad should be at most half of effective kernel size, but got "
+            f"{op}: pad should be smaller than or equal to half of kernel size, but got "
             f"padding={p}, kernel_size={k}"
         )
     out = []
