@@ -161,14 +161,33 @@ def test_conv_functional_keywords_and_conv1d(torch, rng):
     assert_close(y, ty)
 
 
-def test_conv2d_large_batch_parallel(torch, rng):
-    # enough samples for the per-sample parallel path and big enough gemms
-    x = rng.standard_normal((9, 8, 20, 20)).astype(np.float32)
-    tm = torch.nn.Conv2d(8, 16, 3, padding=1)
-    fm = nn.Conv2d(8, 16, 3, padding=1)
+@pytest.mark.parametrize("shape,opts", [
+    ((9, 8, 20, 20), dict(padding=1)),  # big gemms: units in turn, threaded BLAS
+    ((1, 8, 40, 40), dict(padding=1)),
+    ((16, 4, 12, 12), dict(stride=2)),  # small gemms: (sample, group) units in parallel
+    ((16, 4, 12, 12), dict(groups=2, padding=2, dilation=2)),
+    ((16, 8, 12, 12), dict(groups=8)),  # depthwise
+])
+def test_conv2d_threading_paths(torch, rng, shape, opts):
+    x = rng.standard_normal(shape).astype(np.float32)
+    tm = torch.nn.Conv2d(shape[1], 16, 3, **opts)
+    fm = nn.Conv2d(shape[1], 16, 3, **opts)
     check_module(torch, fm, tm, [x], rtol=1e-4, atol=1e-4)
-    x = rng.standard_normal((1, 8, 40, 40)).astype(np.float32)
-    check_module(torch, fm, tm, [x], rtol=1e-4, atol=1e-4)
+    # the same numbers on one thread
+    n = fg.get_num_threads()
+    try:
+        fg.set_num_threads(1)
+        xs = fg.tensor(x).requires_grad_(True)
+        y1 = fm(xs)
+        y1.sum().backward()
+    finally:
+        fg.set_num_threads(n)
+    xm = fg.tensor(x).requires_grad_(True)
+    fm.zero_grad()
+    y2 = fm(xm)
+    y2.sum().backward()
+    assert_close(y1, y2.detach().numpy(), rtol=1e-5, atol=1e-5)
+    assert_close(xs.grad, xm.grad.numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_conv_empty_batch(torch):
