@@ -194,6 +194,14 @@ def test_conv_empty_batch(torch):
     fm = nn.Conv2d(2, 3, 3)
     y = fm(fg.zeros((0, 2, 5, 5)))
     assert tuple(y.shape) == (0, 3, 3, 3)
+    # no output channels: empty output, zero input gradient
+    x = fg.randn(2, 3, 5, 5).requires_grad_(True)
+    w = fg.zeros((0, 3, 3, 3)).requires_grad_(True)
+    y = F.conv2d(x, w)
+    assert tuple(y.shape) == (2, 0, 3, 3)
+    y.sum().backward()
+    assert_close(x.grad, np.zeros((2, 3, 5, 5), np.float32))
+    assert tuple(w.grad.shape) == (0, 3, 3, 3)
 
 
 def test_conv2d_gradcheck(rng):

@@ -120,32 +120,38 @@ int64_t over_units(const Geom& g, F f) {
 template <class F>
 void maybe_parallel(bool par, int64_t n, int64_t cost_per_item, F f) {
   if (!par) return f(0, n);
-  cpu::parallel_for(0, n, std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(1, cost_per_item)), f);
+  int64_t grain = cpu::kGrain / std::max<int64_t>(1, cost_per_item);
+  cpu::parallel_for(0, n, std::max<int64_t>(1, grain), f);
 }
 
 template <class T>
 void conv_forward(const Geom& g, const T* x, const T* w, const T* b, T* y) {
   const int64_t K = g.K(), L = g.L(), in_sz = g.C * g.H * g.W;
-  std::vector<std::vector<T>> cols(g.direct() ? 0 : std::min<int64_t>(g.N * g.G, cpu::num_threads()));
+  int64_t nbuf = g.direct() ? 0 : std::min<int64_t>(g.N * g.G, cpu::num_threads());
+  std::vector<std::vector<T>> cols(nbuf);
   over_units(g, [&](int64_t chunk, int64_t u0, int64_t u1, bool par) {
     std::vector<T>* col = cols.empty() ? nullptr : &cols[chunk];
     if (col) col->resize(K * L);
     for (int64_t u = u0; u < u1; ++u) {
-        int64_t n = u / g.G, gi = u % g.G;
-        const T* xg = x + n * in_sz + gi * g.Cg * g.H * g.W;
-        T* yg = y + (n * g.O + gi * g.Og) * L;
-        const T* cp = xg;
-        if (col) {
-          maybe_parallel(par, K, L, [&](int64_t lo, int64_t hi) { im2col(g, xg, col->data(), lo, hi); });
-          cp = col->data();
-        }
-        if (b)
-          for (int64_t o = 0; o < g.Og; ++o) std::fill(yg + o * L, yg + (o + 1) * L, b[gi * g.Og + o]);
-        if (K > 0)
-          cpu::gemm<T>(false, false, g.Og, L, K, T(1), w + gi * g.Og * K, K, cp, L, b ? T(1) : T(0), yg, L);
-        else if (!b)
-          std::fill(yg, yg + g.Og * L, T(0));
+      int64_t n = u / g.G, gi = u % g.G;
+      const T* xg = x + n * in_sz + gi * g.Cg * g.H * g.W;
+      T* yg = y + (n * g.O + gi * g.Og) * L;
+      const T* cp = xg;
+      if (col) {
+        maybe_parallel(par, K, L, [&](int64_t lo, int64_t hi) {
+          im2col(g, xg, col->data(), lo, hi);
+        });
+        cp = col->data();
       }
+      if (b)
+        for (int64_t o = 0; o < g.Og; ++o)
+          std::fill(yg + o * L, yg + (o + 1) * L, b[gi * g.Og + o]);
+      if (K > 0)
+        cpu::gemm<T>(false, false, g.Og, L, K, T(1), w + gi * g.Og * K, K, cp, L,
+                     b ? T(1) : T(0), yg, L);
+      else if (!b)
+        std::fill(yg, yg + g.Og * L, T(0));
+    }
   });
 }
 
@@ -157,7 +163,7 @@ void conv_backward(const Geom& g, const T* x, const T* w, const T* gy, T* gx, T*
   std::vector<std::vector<T>> cols(nt), gws(gw ? nt : 0);
   if (gx) std::fill(gx, gx + g.N * in_sz, T(0));
   if (gw) std::fill(gw, gw + wsz, T(0));
-  if (K == 0 || g.N == 0) return;
+  if (K == 0 || g.N == 0 || g.O == 0) return;
   int64_t chunks = over_units(g, [&](int64_t chunk, int64_t u0, int64_t u1, bool par) {
     std::vector<T>& col = cols[chunk];
     if (!g.direct()) col.resize(K * L);
@@ -171,27 +177,31 @@ void conv_backward(const Geom& g, const T* x, const T* w, const T* gy, T* gx, T*
       }
     }
     for (int64_t u = u0; u < u1; ++u) {
-        int64_t n = u / g.G, gi = u % g.G;
-        const T* gyg = gy + (n * g.O + gi * g.Og) * L;
-        const T* wg = w + gi * g.Og * K;
-        int64_t xoff = n * in_sz + gi * g.Cg * g.H * g.W;
-        if (gw) {
-          const T* cp = x + xoff;
-          if (!g.direct()) {
-            maybe_parallel(par, K, L, [&](int64_t lo, int64_t hi) { im2col(g, x + xoff, col.data(), lo, hi); });
-            cp = col.data();
-          }
-          cpu::gemm<T>(false, true, g.Og, K, L, T(1), gyg, L, cp, L, T(1), gwc + gi * g.Og * K, K);
+      int64_t n = u / g.G, gi = u % g.G;
+      const T* gyg = gy + (n * g.O + gi * g.Og) * L;
+      const T* wg = w + gi * g.Og * K;
+      int64_t xoff = n * in_sz + gi * g.Cg * g.H * g.W;
+      if (gw) {
+        const T* cp = x + xoff;
+        if (!g.direct()) {
+          maybe_parallel(par, K, L, [&](int64_t lo, int64_t hi) {
+            im2col(g, x + xoff, col.data(), lo, hi);
+          });
+          cp = col.data();
         }
-        if (gx) {
-          if (g.direct()) {  // the column matrix is the input gradient itself
-            cpu::gemm<T>(true, false, K, L, g.Og, T(1), wg, K, gyg, L, T(0), gx + xoff, L);
-            continue;
-          }
-          cpu::gemm<T>(true, false, K, L, g.Og, T(1), wg, K, gyg, L, T(0), col.data(), L);
-          maybe_parallel(par, g.Cg, g.kh * g.kw * L, [&](int64_t lo, int64_t hi) { col2im(g, col.data(), gx + xoff, lo, hi); });
-        }
+        cpu::gemm<T>(false, true, g.Og, K, L, T(1), gyg, L, cp, L, T(1), gwc + gi * g.Og * K, K);
       }
+      if (gx) {
+        if (g.direct()) {  // the column matrix is the input gradient itself
+          cpu::gemm<T>(true, false, K, L, g.Og, T(1), wg, K, gyg, L, T(0), gx + xoff, L);
+          continue;
+        }
+        cpu::gemm<T>(true, false, K, L, g.Og, T(1), wg, K, gyg, L, T(0), col.data(), L);
+        maybe_parallel(par, g.Cg, g.kh * g.kw * L, [&](int64_t lo, int64_t hi) {
+          col2im(g, col.data(), gx + xoff, lo, hi);
+        });
+      }
+    }
   });
   for (int64_t c = 1; c < chunks && gw; ++c)
     for (int64_t i = 0; i < wsz; ++i) gw[i] += gws[c][i];
@@ -302,7 +312,8 @@ Geom make_geom(const Tensor& x, const Tensor& w, const std::vector<int64_t>& str
                int64_t groups) {
   const char* op = "conv2d";
   FG_CHECK(x.dim() == 4, op, ": expected a 4-d (N, C, H, W) input, got ", shape_str(x.sizes()));
-  FG_CHECK(w.dim() == 4, op, ": expected a 4-d (out_channels, in_channels / groups, kH, kW) weight, got ",
+  FG_CHECK(w.dim() == 4, op,
+           ": expected a 4-d (out_channels, in_channels / groups, kH, kW) weight, got ",
            shape_str(w.sizes()));
   FG_CHECK(stride.size() == 2 && dilation.size() == 2 && padding.size() == 4, op,
            ": expected 2 strides, 2 dilations and 4 paddings");
@@ -383,7 +394,8 @@ Tensor conv2d_nn(const Tensor& input, const Tensor& weight, const std::optional<
                      else
                        conv_backward<T>(g, xs.data<T>(), ws.data<T>(), gy.data<T>(), gxp, gwp);
                    });
-                 Tensor gb = n.needs_input_grad(2) ? sum(gy, std::vector<int64_t>{0, 2, 3}) : Tensor();
+                 Tensor gb;
+                 if (n.needs_input_grad(2)) gb = sum(gy, std::vector<int64_t>{0, 2, 3});
                  return {gx, gw, gb};
                });
   return y;

@@ -255,8 +255,10 @@ std::tuple<Tensor, Tensor> max_pool2d_nn(const Tensor& input, const std::vector<
   check_window(op, kernel, stride, padding, dilation);
   Pool p;
   p.N = input.size(0), p.C = input.size(1);
-  p.h = window_axis(op, input.size(2), kernel[0], stride[0], padding[0], dilation[0], ceil_mode, true);
-  p.w = window_axis(op, input.size(3), kernel[1], stride[1], padding[1], dilation[1], ceil_mode, true);
+  p.h = window_axis(op, input.size(2), kernel[0], stride[0], padding[0], dilation[0],
+                    ceil_mode, true);
+  p.w = window_axis(op, input.size(3), kernel[1], stride[1], padding[1], dilation[1],
+                    ceil_mode, true);
   return run_max(op, "MaxPool2DWithIndicesBackward", input, p);
 }
 
