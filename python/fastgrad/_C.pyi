@@ -1167,16 +1167,32 @@ class Node:
     @property
     def variable(self) -> typing.Any:
         ...
+def _adaptive_avg_pool2d(input: Tensor, output_size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> Tensor:
+    """
+    Adaptive average pooling of an (N, C, H, W) input.
+    """
+def _adaptive_max_pool2d(input: Tensor, output_size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> tuple[Tensor, Tensor]:
+    """
+    Adaptive max pooling of an (N, C, H, W) input: (values, indices).
+    """
 def _alpha_dropout(input: Tensor, p: typing.SupportsFloat | typing.SupportsIndex, train: bool, generator: Generator = None) -> Tensor:
     ...
 def _arange(start: int | float | bool, end: int | float | bool, step: int | float | bool, dtype: numpy.dtype[typing.Any] | None, device: device) -> Tensor:
     ...
+def _avg_pool2d(input: Tensor, kernel_size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], stride: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], padding: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], ceil_mode: bool, count_include_pad: bool, divisor_override: typing.SupportsInt | typing.SupportsIndex | None = None) -> Tensor:
+    """
+    Average pooling of an (N, C, H, W) input.
+    """
 def _batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.1, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-05) -> Tensor:
     ...
 def _binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = 'mean') -> Tensor:
     ...
 def _binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None, pos_weight: Tensor | None = None, reduction: str = 'mean') -> Tensor:
     ...
+def _conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], padding: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], dilation: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], groups: typing.SupportsInt | typing.SupportsIndex) -> Tensor:
+    """
+    2-d convolution of an (N, C, H, W) input; padding is (top, left, bottom, right).
+    """
 def _cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = 'mean', ignore_index: typing.SupportsInt | typing.SupportsIndex = -100, label_smoothing: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> Tensor:
     ...
 def _dropout(input: Tensor, p: typing.SupportsFloat | typing.SupportsIndex, train: bool, generator: Generator = None) -> Tensor:
@@ -1218,6 +1234,10 @@ def _linspace(start: int | float | bool, end: int | float | bool, steps: typing.
 def _lstm_cell(gates: Tensor, cx: Tensor) -> tuple[Tensor, Tensor]:
     """
     Fused LSTM gate update: gates (N, 4H) already summed, cx (N, H) -> (h, c).
+    """
+def _max_pool2d(input: Tensor, kernel_size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], stride: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], padding: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], dilation: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], ceil_mode: bool) -> tuple[Tensor, Tensor]:
+    """
+    Max pooling of an (N, C, H, W) input: (values, indices).
     """
 def _mse_loss(input: Tensor, target: Tensor, reduction: str = 'mean') -> Tensor:
     ...

@@ -1,0 +1,294 @@
+// Max, average and adaptive pooling over the (H, W) planes of an (N, C, H, W)
+// input. Every variant is described per axis by a window list (first input
+// position, count, step, divisor) so one max kernel and one average kernel
+// (and their backward kernels) serve all of them; planes run in parallel.
+#include <cmath>
+#include <limits>
+#include <memory>
+
+#include "autograd/grad_mode.h"
+#include "backend/cpu/parallel.h"
+#include "ops/conv_ops.h"
+#include "ops/elementwise.h"
+#include "ops/grad_utils.h"
+
+namespace fastgrad {
+
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -ceil_div(-a, b); }
+
+// Windows along one axis: output o reads positions first[o] + j * step for
+// j < count[o]; div[o] is its share of the average's divisor.
+struct Axis {
+  int64_t in = 0, step = 1;
+  std::vector<int64_t> first, count, div;
+  int64_t out() const { return static_cast<int64_t>(first.size()); }
+};
+
+int64_t pooled_size(const char* op, int64_t in, int64_t k, int64_t s, int64_t p, int64_t d,
+                    bool ceil_mode) {
+  int64_t span = in + 2 * p - d * (k - 1) - 1;
+  int64_t out = floor_div(span + (ceil_mode ? s - 1 : 0), s) + 1;
+  // The last window must start inside the input or its left padding.
+  if (ceil_mode && (out - 1) * s >= in + p) --out;
+  return out;
+}
+
+void check_window(const char* op, const std::vector<int64_t>& kernel,
+                  const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
+                  const std::vector<int64_t>& dilation) {
+  FG_CHECK(kernel.size() == 2 && stride.size() == 2 && padding.size() == 2 &&
+               dilation.size() == 2,
+           op, ": expected 2 values each for kernel_size, stride, padding and dilation");
+  for (int i = 0; i < 2; ++i) {
+    FG_CHECK(kernel[i] > 0, op, ": kernel_size must be greater than zero, got ", kernel[i]);
+    FG_CHECK(stride[i] > 0, op, ": stride must be greater than zero, got ", stride[i]);
+    FG_CHECK(dilation[i] > 0, op, ": dilation must be greater than zero, got ", dilation[i]);
+    FG_CHECK(padding[i] >= 0 && padding[i] <= kernel[i] / 2, op,
+             ": pad should be smaller than or equal to half of kernel size, but got pad=",
+             padding[i], ", kernel_size=", kernel[i]);
+  }
+}
+
+void check_input(const char* op, const Tensor& x) {
+  FG_CHECK(x.dim() == 4, op, ": expected a 4-d (N, C, H, W) input, got ", shape_str(x.sizes()));
+  FG_CHECK_KIND(NotImplementedError, x.device().is_cpu(), op, ": no kernel for device ",
+                x.device());
+  FG_CHECK(x.size(2) > 0 && x.size(3) > 0, op,
+           ": expected input with non-zero spatial size, got ", shape_str(x.sizes()));
+}
+
+Axis window_axis(const char* op, int64_t in, int64_t k, int64_t s, int64_t p, int64_t d,
+                 bool ceil_mode, bool include_pad) {
+  int64_t out = pooled_size(op, in, k, s, p, d, ceil_mode);
+  FG_CHECK(out > 0, op, ": output size is too small: input size ", in, " with kernel_size=", k,
+           ", stride=", s, ", padding=", p, ", dilation=", d, " gives ", out);
+  Axis a;
+  a.in = in, a.step = d;
+  for (int64_t o = 0; o < out; ++o) {
+    int64_t start = o * s - p;
+    int64_t jlo = start < 0 ? ceil_div(-start, d) : 0;
+    int64_t jhi = std::min(k, ceil_div(in - start, d));
+    a.first.push_back(start + jlo * d);
+    a.count.push_back(std::max<int64_t>(0, jhi - jlo));
+    // Average pooling (d == 1): the window clipped to the padded input.
+    int64_t end = std::min(start + k, in + p);
+    a.div.push_back(include_pad ? end - start : a.count.back());
+  }
+  return a;
+}
+
+Axis adaptive_axis(int64_t in, int64_t out) {
+  Axis a;
+  a.in = in;
+  for (int64_t o = 0; o < out; ++o) {
+    int64_t lo = o * in / out, hi = ceil_div((o + 1) * in, out);
+    a.first.push_back(lo), a.count.push_back(hi - lo), a.div.push_back(hi - lo);
+  }
+  return a;
+}
+
+// Runs f(plane) over N * C planes, each costing about `cost` elements.
+template <class F>
+void over_planes(int64_t planes, int64_t cost, F f) {
+  cpu::parallel_for(0, planes, std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(1, cost)),
+                    [&](int64_t lo, int64_t hi) {
+                      for (int64_t p = lo; p < hi; ++p) f(p);
+                    });
+}
+
+struct Pool {
+  Axis h, w;
+  int64_t N = 0, C = 0;
+  std::optional<int64_t> divisor;  // divisor_override
+  int64_t planes() const { return N * C; }
+  int64_t cost() const {
+    int64_t win = h.out() && w.out() ? h.count[0] * w.count[0] : 1;
+    return h.out() * w.out() * win + h.in * w.in;
+  }
+};
+
+template <class T>
+void max_forward(const Pool& p, const T* x, T* y, int64_t* idx) {
+  const int64_t H = p.h.in, W = p.w.in, OH = p.h.out(), OW = p.w.out();
+  over_planes(p.planes(), p.cost(), [&](int64_t pl) {
+    const T* xp = x + pl * H * W;
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        int64_t best_i = p.h.first[oh] * W + p.w.first[ow];
+        T best = -std::numeric_limits<T>::infinity();
+        for (int64_t i = 0, ih = p.h.first[oh]; i < p.h.count[oh]; ++i, ih += p.h.step)
+          for (int64_t j = 0, iw = p.w.first[ow]; j < p.w.count[ow]; ++j, iw += p.w.step) {
+            T v = xp[ih * W + iw];
+            // NaN wins (the last one), like torch's kernel.
+            if (v > best || std::isnan(v)) best = v, best_i = ih * W + iw;
+          }
+        y[(pl * OH + oh) * OW + ow] = best;
+        idx[(pl * OH + oh) * OW + ow] = best_i;
+      }
+  });
+}
+
+template <class T>
+void max_backward(int64_t planes, int64_t in_sz, int64_t out_sz, const T* gy, const int64_t* idx,
+                  T* gx) {
+  over_planes(planes, in_sz + out_sz, [&](int64_t pl) {
+    T* g = gx + pl * in_sz;
+    std::fill(g, g + in_sz, T(0));
+    for (int64_t o = pl * out_sz; o < (pl + 1) * out_sz; ++o) g[idx[o]] += gy[o];
+  });
+}
+
+template <class T>
+T divisor(const Pool& p, int64_t oh, int64_t ow) {
+  return static_cast<T>(p.divisor ? *p.divisor : p.h.div[oh] * p.w.div[ow]);
+}
+
+template <class T>
+void avg_forward(const Pool& p, const T* x, T* y) {
+  const int64_t H = p.h.in, W = p.w.in, OH = p.h.out(), OW = p.w.out();
+  over_planes(p.planes(), p.cost(), [&](int64_t pl) {
+    const T* xp = x + pl * H * W;
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        T s = 0;
+        for (int64_t ih = p.h.first[oh]; ih < p.h.first[oh] + p.h.count[oh]; ++ih) {
+          const T* row = xp + ih * W + p.w.first[ow];
+          for (int64_t j = 0; j < p.w.count[ow]; ++j) s += row[j];
+        }
+        y[(pl * OH + oh) * OW + ow] = s / divisor<T>(p, oh, ow);
+      }
+  });
+}
+
+template <class T>
+void avg_backward(const Pool& p, const T* gy, T* gx) {
+  const int64_t H = p.h.in, W = p.w.in, OH = p.h.out(), OW = p.w.out();
+  over_planes(p.planes(), p.cost(), [&](int64_t pl) {
+    T* g = gx + pl * H * W;
+    std::fill(g, g + H * W, T(0));
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        T v = gy[(pl * OH + oh) * OW + ow] / divisor<T>(p, oh, ow);
+        for (int64_t ih = p.h.first[oh]; ih < p.h.first[oh] + p.h.count[oh]; ++ih) {
+          T* row = g + ih * W + p.w.first[ow];
+          for (int64_t j = 0; j < p.w.count[ow]; ++j) row[j] += v;
+        }
+      }
+  });
+}
+
+std::tuple<Tensor, Tensor> run_max(const char* op, const char* node, const Tensor& input,
+                                   const Pool& p) {
+  Tensor y, idx;
+  {
+    autograd::GradModeGuard no_grad(false);
+    Tensor x = contiguous(input);
+    y = empty({p.N, p.C, p.h.out(), p.w.out()}, input.dtype(), input.device());
+    idx = empty(y.sizes(), DType::Int64, input.device());
+    dispatch_float(input.dtype(), op, [&](auto tag) {
+      using T = decltype(tag);
+      if (y.numel() > 0) max_forward<T>(p, x.data<T>(), y.data<T>(), idx.data<int64_t>());
+    });
+  }
+  int64_t in_sz = p.h.in * p.w.in, out_sz = p.h.out() * p.w.out(), planes = p.planes();
+  maybe_record(node, {input}, {y}, {idx},
+               [=](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 check_no_double_backward(op);
+                 Tensor gy = contiguous(gs[0]), ix = n.saved(0);
+                 Tensor gx = empty({p.N, p.C, p.h.in, p.w.in}, gy.dtype(), gy.device());
+                 dispatch_float(gy.dtype(), op, [&](auto tag) {
+                   using T = decltype(tag);
+                   max_backward<T>(planes, in_sz, out_sz, gy.data<T>(), ix.data<int64_t>(),
+                                   gx.data<T>());
+                 });
+                 return {gx};
+               });
+  return {y, idx};
+}
+
+Tensor run_avg(const char* op, const char* node, const Tensor& input,
+               std::shared_ptr<const Pool> p) {
+  Tensor y;
+  {
+    autograd::GradModeGuard no_grad(false);
+    Tensor x = contiguous(input);
+    y = empty({p->N, p->C, p->h.out(), p->w.out()}, input.dtype(), input.device());
+    dispatch_float(input.dtype(), op, [&](auto tag) {
+      using T = decltype(tag);
+      if (y.numel() > 0) avg_forward<T>(*p, x.data<T>(), y.data<T>());
+    });
+  }
+  maybe_record(node, {input}, {y}, {}, [=](const FunctionNode&, const Tensors& gs) -> Tensors {
+    check_no_double_backward(op);
+    Tensor gy = contiguous(gs[0]);
+    Tensor gx = empty({p->N, p->C, p->h.in, p->w.in}, gy.dtype(), gy.device());
+    dispatch_float(gy.dtype(), op, [&](auto tag) {
+      using T = decltype(tag);
+      if (gx.numel() > 0) avg_backward<T>(*p, gy.data<T>(), gx.data<T>());
+    });
+    return {gx};
+  });
+  return y;
+}
+
+Pool adaptive_pool(const char* op, const Tensor& x, const std::vector<int64_t>& out) {
+  check_input(op, x);
+  FG_CHECK(out.size() == 2 && out[0] >= 0 && out[1] >= 0, op,
+           ": expected output_size of 2 non-negative values");
+  Pool p;
+  p.N = x.size(0), p.C = x.size(1);
+  p.h = adaptive_axis(x.size(2), out[0]), p.w = adaptive_axis(x.size(3), out[1]);
+  return p;
+}
+
+}  // namespace
+
+std::tuple<Tensor, Tensor> max_pool2d_nn(const Tensor& input, const std::vector<int64_t>& kernel,
+                                         const std::vector<int64_t>& stride,
+                                         const std::vector<int64_t>& padding,
+                                         const std::vector<int64_t>& dilation, bool ceil_mode) {
+  const char* op = "max_pool2d";
+  check_input(op, input);
+  check_window(op, kernel, stride, padding, dilation);
+  Pool p;
+  p.N = input.size(0), p.C = input.size(1);
+  p.h = window_axis(op, input.size(2), kernel[0], stride[0], padding[0], dilation[0],
+                    ceil_mode, true);
+  p.w = window_axis(op, input.size(3), kernel[1], stride[1], padding[1], dilation[1],
+                    ceil_mode, true);
+  return run_max(op, "MaxPool2DWithIndicesBackward", input, p);
+}
+
+Tensor avg_pool2d_nn(const Tensor& input, const std::vector<int64_t>& kernel,
+                     const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
+                     bool ceil_mode, bool count_include_pad,
+                     std::optional<int64_t> divisor_override) {
+  const char* op = "avg_pool2d";
+  check_input(op, input);
+  check_window(op, kernel, stride, padding, {1, 1});
+  FG_CHECK(!divisor_override || *divisor_override != 0, op, ": divisor must be not zero");
+  auto p = std::make_shared<Pool>();
+  p->N = input.size(0), p->C = input.size(1), p->divisor = divisor_override;
+  p->h = window_axis(op, input.size(2), kernel[0], stride[0], padding[0], 1, ceil_mode,
+                     count_include_pad);
+  p->w = window_axis(op, input.size(3), kernel[1], stride[1], padding[1], 1, ceil_mode,
+                     count_include_pad);
+  return run_avg(op, "AvgPool2DBackward", input, p);
+}
+
+Tensor adaptive_avg_pool2d_nn(const Tensor& input, const std::vector<int64_t>& output_size) {
+  const char* op = "adaptive_avg_pool2d";
+  auto p = std::make_shared<Pool>(adaptive_pool(op, input, output_size));
+  return run_avg(op, "AdaptiveAvgPool2DBackward", input, p);
+}
+
+std::tuple<Tensor, Tensor> adaptive_max_pool2d_nn(const Tensor& input,
+                                                  const std::vector<int64_t>& output_size) {
+  const char* op = "adaptive_max_pool2d";
+  return run_max(op, "AdaptiveMaxPool2DBackward", input, adaptive_pool(op, input, output_size));
+}
+
+}  // namespace fastgrad
