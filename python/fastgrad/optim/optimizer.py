@@ -45,7 +45,7 @@ def _as_fastgrad(value, like=None):
     if not isinstance(value, Tensor):
         if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
             value = value.detach().cpu().numpy()
-        value = _C.from_numpy(np.ascontiguousarray(value))
+        value = _C.from_numpy(np.array(value, copy=True, order="C"))
     if like is not None and like.is_floating_point():
         value = value.to(like.dtype)
     return value
