@@ -2,11 +2,10 @@
 
 import math
 
+import fastgrad
 import numpy as np
 import pytest
-
-import fastgrad
-import fastgrad.nn as nn
+from fastgrad import nn
 
 
 def _params(lib, dtype, scale, with_none=True):

@@ -4,11 +4,10 @@ and argument errors."""
 
 import math
 
+import fastgrad
 import numpy as np
 import pytest
-
-import fastgrad
-import fastgrad.optim as optim
+from fastgrad import optim
 from fastgrad.optim import lr_scheduler as fls
 
 STEPS = 30
@@ -16,7 +15,7 @@ STEPS = 30
 
 def _optimizers(torch, opt_name="SGD", **kwargs):
     """The same two-group optimizer (different lrs) in both frameworks."""
-    kwargs = kwargs or dict(momentum=0.9)
+    kwargs = kwargs or {"momentum": 0.9}
 
     def groups(lib):
         a = lib.zeros(2, requires_grad=True)
@@ -66,31 +65,31 @@ def _run(torch, name, kwargs, opt_name="SGD", opt_kwargs=None, steps=STEPS, metr
 
 
 @pytest.mark.parametrize("name,kwargs", [
-    ("StepLR", dict(step_size=4)),
-    ("StepLR", dict(step_size=3, gamma=0.5)),
-    ("MultiStepLR", dict(milestones=[3, 7, 7, 20], gamma=0.3)),
-    ("ExponentialLR", dict(gamma=0.9)),
-    ("CosineAnnealingLR", dict(T_max=10)),
-    ("CosineAnnealingLR", dict(T_max=7, eta_min=0.001)),
-    ("LambdaLR", dict(lr_lambda=lambda e: 0.95**e + 0.01 * e)),
+    ("StepLR", {"step_size": 4}),
+    ("StepLR", {"step_size": 3, "gamma": 0.5}),
+    ("MultiStepLR", {"milestones": [3, 7, 7, 20], "gamma": 0.3}),
+    ("ExponentialLR", {"gamma": 0.9}),
+    ("CosineAnnealingLR", {"T_max": 10}),
+    ("CosineAnnealingLR", {"T_max": 7, "eta_min": 0.001}),
+    ("LambdaLR", {"lr_lambda": lambda e: 0.95**e + 0.01 * e}),
 ])
 def test_schedule_matches_torch(torch, name, kwargs):
     _run(torch, name, kwargs)
 
 
 def test_lambda_lr_per_group(torch):
-    _run(torch, "LambdaLR", dict(lr_lambda=[lambda e: 1 / (e + 1), lambda e: 0.9**e]))
+    _run(torch, "LambdaLR", {"lr_lambda": [lambda e: 1 / (e + 1), lambda e: 0.9**e]})
 
 
 @pytest.mark.parametrize("kwargs", [
-    dict(max_lr=1.0, total_steps=STEPS),
-    dict(max_lr=[1.0, 0.5], total_steps=STEPS, anneal_strategy="linear"),
-    dict(max_lr=0.3, epochs=3, steps_per_epoch=10, pct_start=0.25, div_factor=10.0,
-         final_div_factor=100.0),
-    dict(max_lr=1.0, total_steps=STEPS, three_phase=True),
-    dict(max_lr=1.0, total_steps=STEPS, three_phase=True, anneal_strategy="linear",
-         base_momentum=0.8, max_momentum=[0.9, 0.99]),
-    dict(max_lr=1.0, total_steps=STEPS, cycle_momentum=False),
+    {"max_lr": 1.0, "total_steps": STEPS},
+    {"max_lr": [1.0, 0.5], "total_steps": STEPS, "anneal_strategy": "linear"},
+    {"max_lr": 0.3, "epochs": 3, "steps_per_epoch": 10, "pct_start": 0.25, "div_factor": 10.0,
+         "final_div_factor": 100.0},
+    {"max_lr": 1.0, "total_steps": STEPS, "three_phase": True},
+    {"max_lr": 1.0, "total_steps": STEPS, "three_phase": True, "anneal_strategy": "linear",
+         "base_momentum": 0.8, "max_momentum": [0.9, 0.99]},
+    {"max_lr": 1.0, "total_steps": STEPS, "cycle_momentum": False},
 ])
 def test_one_cycle_sgd_momentum(torch, kwargs):
     _run(torch, "OneCycleLR", kwargs)
@@ -98,8 +97,8 @@ def test_one_cycle_sgd_momentum(torch, kwargs):
 
 @pytest.mark.parametrize("opt_name", ["Adam", "AdamW"])
 def test_one_cycle_adam_beta1(torch, opt_name):
-    st, sf = _run(torch, "OneCycleLR", dict(max_lr=0.01, total_steps=STEPS),
-                  opt_name=opt_name, opt_kwargs=dict(betas=(0.9, 0.99)))
+    _, sf = _run(torch, "OneCycleLR", {"max_lr": 0.01, "total_steps": STEPS},
+                  opt_name=opt_name, opt_kwargs={"betas": (0.9, 0.99)})
     assert sf.optimizer.param_groups[0]["betas"][1] == 0.99
 
 
@@ -120,14 +119,14 @@ METRICS = [1.0, 0.9, 0.9, 0.91, 0.95, 0.9, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.79999
 
 
 @pytest.mark.parametrize("kwargs,metrics", [
-    (dict(patience=2), METRICS),
-    (dict(patience=1, factor=0.5, cooldown=2), METRICS),
-    (dict(patience=0, factor=0.5, min_lr=0.01), METRICS),
-    (dict(patience=0, factor=0.5, min_lr=[0.02, 0.001], eps=1e-3), METRICS),
-    (dict(patience=1, threshold=0.05), METRICS),
-    (dict(patience=1, threshold=0.05, threshold_mode="abs"), METRICS),
-    (dict(mode="max", patience=1), [-m for m in METRICS]),
-    (dict(mode="max", patience=1, threshold_mode="abs", threshold=0.02, cooldown=1),
+    ({"patience": 2}, METRICS),
+    ({"patience": 1, "factor": 0.5, "cooldown": 2}, METRICS),
+    ({"patience": 0, "factor": 0.5, "min_lr": 0.01}, METRICS),
+    ({"patience": 0, "factor": 0.5, "min_lr": [0.02, 0.001], "eps": 1e-3}, METRICS),
+    ({"patience": 1, "threshold": 0.05}, METRICS),
+    ({"patience": 1, "threshold": 0.05, "threshold_mode": "abs"}, METRICS),
+    ({"mode": "max", "patience": 1}, [-m for m in METRICS]),
+    ({"mode": "max", "patience": 1, "threshold_mode": "abs", "threshold": 0.02, "cooldown": 1},
      [-m for m in METRICS]),
 ])
 def test_reduce_lr_on_plateau(torch, kwargs, metrics):
@@ -138,7 +137,7 @@ def test_reduce_lr_on_plateau(torch, kwargs, metrics):
 
 
 def test_reduce_lr_on_plateau_tensor_metric(torch):
-    ot, of = _optimizers(torch)
+    _, of = _optimizers(torch)
     sf = fls.ReduceLROnPlateau(of, patience=0)
     sf.step(fastgrad.tensor(1.0))
     sf.step(fastgrad.tensor(2.0))
@@ -160,10 +159,10 @@ def test_chained_schedulers(torch):
 
 
 @pytest.mark.parametrize("name,kwargs", [
-    ("StepLR", dict(step_size=4)),
-    ("MultiStepLR", dict(milestones=[2, 5])),
-    ("ExponentialLR", dict(gamma=0.9)),
-    ("CosineAnnealingLR", dict(T_max=6, eta_min=0.01)),
+    ("StepLR", {"step_size": 4}),
+    ("MultiStepLR", {"milestones": [2, 5]}),
+    ("ExponentialLR", {"gamma": 0.9}),
+    ("CosineAnnealingLR", {"T_max": 6, "eta_min": 0.01}),
 ])
 def test_step_with_epoch_uses_closed_form(torch, name, kwargs):
     ot, of = _optimizers(torch)
@@ -294,3 +293,28 @@ def test_scheduler_drives_training(torch):
             s.step()
         np.testing.assert_allclose(pf.detach().numpy(), pt.detach().numpy(), rtol=2e-5,
                                    atol=2e-6)
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("StepLR", {"step_size": 2}),
+    ("CosineAnnealingLR", {"T_max": 5}),
+])
+def test_tensor_lr_filled_in_place(torch, name, kwargs):
+    pt = torch.zeros(2, requires_grad=True)
+    pf = fastgrad.zeros(2, requires_grad=True)
+    ot = torch.optim.SGD([pt], lr=torch.tensor(0.1))
+    of = optim.SGD([pf], lr=fastgrad.tensor(0.1))
+    lr_t, lr_f = ot.param_groups[0]["lr"], of.param_groups[0]["lr"]
+    st = getattr(torch.optim.lr_scheduler, name)(ot, **kwargs)
+    sf = getattr(fls, name)(of, **kwargs)
+    for _ in range(8):
+        for p, o, s in ((pt, ot, st), (pf, of, sf)):
+            o.zero_grad()
+            (p * p + p).sum().backward()
+            o.step()
+            s.step()
+        assert of.param_groups[0]["lr"] is lr_f  # updated in place
+        assert isinstance(sf.get_last_lr()[0], fastgrad.Tensor)
+        assert sf.get_last_lr()[0] is not lr_f
+        np.testing.assert_allclose(lr_f.item(), lr_t.item(), rtol=1e-6)
+        np.testing.assert_allclose(pf.detach().numpy(), pt.detach().numpy(), rtol=1e-5)

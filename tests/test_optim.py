@@ -6,12 +6,10 @@ steps in torch and in fastgrad (gradients from fastgrad's own autograd);
 parameters must agree after every step.
 """
 
+import fastgrad
 import numpy as np
 import pytest
-
-import fastgrad
-import fastgrad.optim as optim
-from fastgrad import _C
+from fastgrad import _C, optim
 
 STEPS = 20
 
@@ -69,7 +67,7 @@ def _compare(torch, name, kwargs, dtype=np.float32, groups=None, steps=STEPS):
         return getattr(lib.optim, name)(params, **kwargs)
 
     ot, of = make(rt, torch), make(rf, fastgrad)
-    tol = dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-12)
+    tol = {"rtol": 2e-5, "atol": 2e-6} if dtype == np.float32 else {"rtol": 1e-11, "atol": 1e-12}
     for step, (vt, vf) in enumerate(zip(_train(rt, ot, steps), _train(rf, of, steps))):
         for a, b in zip(vf, vt):
             assert a.dtype == b.dtype
@@ -78,37 +76,37 @@ def _compare(torch, name, kwargs, dtype=np.float32, groups=None, steps=STEPS):
 
 
 CONFIGS = [
-    ("SGD", dict(lr=0.1)),
-    ("SGD", dict(lr=0.1, momentum=0.9)),
-    ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.5)),
-    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
-    ("SGD", dict(lr=0.1, weight_decay=0.1)),
-    ("SGD", dict(lr=0.05, momentum=0.8, weight_decay=0.05, nesterov=True, maximize=True)),
-    ("SGD", dict(lr=0.1, maximize=True, dampening=0.3, momentum=0.5)),
-    ("Adam", dict()),
-    ("Adam", dict(lr=0.05)),
-    ("Adam", dict(lr=0.05, betas=(0.8, 0.99), eps=1e-6)),
-    ("Adam", dict(lr=0.05, amsgrad=True)),
-    ("Adam", dict(lr=0.05, weight_decay=0.1)),
-    ("Adam", dict(lr=0.05, maximize=True)),
-    ("Adam", dict(lr=0.05, weight_decay=0.1, amsgrad=True, maximize=True)),
-    ("Adam", dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True)),
-    ("AdamW", dict()),
-    ("AdamW", dict(lr=0.05, weight_decay=0.1)),
-    ("AdamW", dict(lr=0.05, amsgrad=True)),
-    ("AdamW", dict(lr=0.05, weight_decay=0.2, amsgrad=True, maximize=True)),
-    ("RMSprop", dict()),
-    ("RMSprop", dict(lr=0.01, alpha=0.9)),
-    ("RMSprop", dict(lr=0.01, momentum=0.9)),
-    ("RMSprop", dict(lr=0.01, centered=True)),
-    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.1)),
-    ("RMSprop", dict(lr=0.01, weight_decay=0.1, eps=1e-4)),
-    ("RMSprop", dict(lr=0.01, maximize=True, momentum=0.3)),
-    ("Adagrad", dict()),
-    ("Adagrad", dict(lr=0.1, lr_decay=0.05)),
-    ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.5)),
-    ("Adagrad", dict(lr=0.1, weight_decay=0.1, eps=1e-6)),
-    ("Adagrad", dict(lr=0.1, maximize=True, lr_decay=0.01, initial_accumulator_value=0.1)),
+    ("SGD", {"lr": 0.1}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "dampening": 0.5}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+    ("SGD", {"lr": 0.1, "weight_decay": 0.1}),
+    ("SGD", {"lr": 0.05, "momentum": 0.8, "weight_decay": 0.05, "nesterov": True, "maximize": True}),
+    ("SGD", {"lr": 0.1, "maximize": True, "dampening": 0.3, "momentum": 0.5}),
+    ("Adam", {}),
+    ("Adam", {"lr": 0.05}),
+    ("Adam", {"lr": 0.05, "betas": (0.8, 0.99), "eps": 1e-6}),
+    ("Adam", {"lr": 0.05, "amsgrad": True}),
+    ("Adam", {"lr": 0.05, "weight_decay": 0.1}),
+    ("Adam", {"lr": 0.05, "maximize": True}),
+    ("Adam", {"lr": 0.05, "weight_decay": 0.1, "amsgrad": True, "maximize": True}),
+    ("Adam", {"lr": 0.05, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("AdamW", {}),
+    ("AdamW", {"lr": 0.05, "weight_decay": 0.1}),
+    ("AdamW", {"lr": 0.05, "amsgrad": True}),
+    ("AdamW", {"lr": 0.05, "weight_decay": 0.2, "amsgrad": True, "maximize": True}),
+    ("RMSprop", {}),
+    ("RMSprop", {"lr": 0.01, "alpha": 0.9}),
+    ("RMSprop", {"lr": 0.01, "momentum": 0.9}),
+    ("RMSprop", {"lr": 0.01, "centered": True}),
+    ("RMSprop", {"lr": 0.01, "centered": True, "momentum": 0.5, "weight_decay": 0.1}),
+    ("RMSprop", {"lr": 0.01, "weight_decay": 0.1, "eps": 1e-4}),
+    ("RMSprop", {"lr": 0.01, "maximize": True, "momentum": 0.3}),
+    ("Adagrad", {}),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.05}),
+    ("Adagrad", {"lr": 0.1, "initial_accumulator_value": 0.5}),
+    ("Adagrad", {"lr": 0.1, "weight_decay": 0.1, "eps": 1e-6}),
+    ("Adagrad", {"lr": 0.1, "maximize": True, "lr_decay": 0.01, "initial_accumulator_value": 0.1}),
 ]
 
 
@@ -123,11 +121,11 @@ def test_trajectory_float64(torch, name, kwargs):
 
 
 @pytest.mark.parametrize("name,shared,per_group", [
-    ("SGD", dict(lr=0.1, momentum=0.9), [dict(lr=0.3), dict(momentum=0.5, nesterov=True)]),
-    ("Adam", dict(lr=0.01), [dict(lr=0.1, amsgrad=True), dict(weight_decay=0.1)]),
-    ("AdamW", dict(lr=0.01), [dict(lr=0.1), dict(betas=(0.5, 0.9))]),
-    ("RMSprop", dict(lr=0.01), [dict(centered=True), dict(lr=0.02, momentum=0.9)]),
-    ("Adagrad", dict(lr=0.1), [dict(lr=0.3, lr_decay=0.1), dict()]),
+    ("SGD", {"lr": 0.1, "momentum": 0.9}, [{"lr": 0.3}, {"momentum": 0.5, "nesterov": True}]),
+    ("Adam", {"lr": 0.01}, [{"lr": 0.1, "amsgrad": True}, {"weight_decay": 0.1}]),
+    ("AdamW", {"lr": 0.01}, [{"lr": 0.1}, {"betas": (0.5, 0.9)}]),
+    ("RMSprop", {"lr": 0.01}, [{"centered": True}, {"lr": 0.02, "momentum": 0.9}]),
+    ("Adagrad", {"lr": 0.1}, [{"lr": 0.3, "lr_decay": 0.1}, {}]),
 ])
 def test_param_groups(torch, name, shared, per_group):
     def groups(run):
@@ -143,11 +141,11 @@ def test_param_groups(torch, name, shared, per_group):
 
 
 ROUND_TRIP = [
-    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
-    ("Adam", dict(lr=0.05, amsgrad=True, weight_decay=0.1)),
-    ("AdamW", dict(lr=0.05)),
-    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5)),
-    ("Adagrad", dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1)),
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+    ("Adam", {"lr": 0.05, "amsgrad": True, "weight_decay": 0.1}),
+    ("AdamW", {"lr": 0.05}),
+    ("RMSprop", {"lr": 0.01, "centered": True, "momentum": 0.5}),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "initial_accumulator_value": 0.1}),
 ]
 
 
@@ -208,11 +206,11 @@ def test_state_dict_matches_torch_and_loads_torch(torch, name, kwargs):
 
 
 @pytest.mark.parametrize("name,kwargs,kernel", [
-    ("SGD", dict(lr=0.1, momentum=0.9), "_sgd_step"),
-    ("Adam", dict(amsgrad=True), "_adam_step"),
-    ("AdamW", dict(), "_adam_step"),
-    ("RMSprop", dict(centered=True, momentum=0.9), "_rmsprop_step"),
-    ("Adagrad", dict(), "_adagrad_step"),
+    ("SGD", {"lr": 0.1, "momentum": 0.9}, "_sgd_step"),
+    ("Adam", {"amsgrad": True}, "_adam_step"),
+    ("AdamW", {}, "_adam_step"),
+    ("RMSprop", {"centered": True, "momentum": 0.9}, "_rmsprop_step"),
+    ("Adagrad", {}, "_adagrad_step"),
 ])
 def test_fused_in_place_kernel(monkeypatch, name, kwargs, kernel):
     run = _Run(fastgrad, np.float32)
@@ -350,24 +348,24 @@ def test_kernel_errors(call, exc, match):
 
 
 @pytest.mark.parametrize("name,kwargs", [
-    ("SGD", dict(lr=-1)),
-    ("SGD", dict(momentum=-0.5)),
-    ("SGD", dict(weight_decay=-0.1)),
-    ("SGD", dict(nesterov=True)),
-    ("SGD", dict(nesterov=True, momentum=0.9, dampening=0.1)),
-    ("Adam", dict(lr=-1)),
-    ("Adam", dict(eps=-1e-8)),
-    ("Adam", dict(betas=(1.0, 0.999))),
-    ("Adam", dict(betas=(0.9, -0.1))),
-    ("Adam", dict(weight_decay=-1.0)),
-    ("Adam", dict(betas=(0.9, 1))),
-    ("AdamW", dict(lr=-0.5)),
-    ("RMSprop", dict(alpha=-0.1)),
-    ("RMSprop", dict(momentum=-0.1)),
-    ("RMSprop", dict(eps=-1.0)),
-    ("Adagrad", dict(lr_decay=-0.1)),
-    ("Adagrad", dict(initial_accumulator_value=-1.0)),
-    ("Adagrad", dict(eps=-1.0)),
+    ("SGD", {"lr": -1}),
+    ("SGD", {"momentum": -0.5}),
+    ("SGD", {"weight_decay": -0.1}),
+    ("SGD", {"nesterov": True}),
+    ("SGD", {"nesterov": True, "momentum": 0.9, "dampening": 0.1}),
+    ("Adam", {"lr": -1}),
+    ("Adam", {"eps": -1e-8}),
+    ("Adam", {"betas": (1.0, 0.999)}),
+    ("Adam", {"betas": (0.9, -0.1)}),
+    ("Adam", {"weight_decay": -1.0}),
+    ("Adam", {"betas": (0.9, 1)}),
+    ("AdamW", {"lr": -0.5}),
+    ("RMSprop", {"alpha": -0.1}),
+    ("RMSprop", {"momentum": -0.1}),
+    ("RMSprop", {"eps": -1.0}),
+    ("Adagrad", {"lr_decay": -0.1}),
+    ("Adagrad", {"initial_accumulator_value": -1.0}),
+    ("Adagrad", {"eps": -1.0}),
 ])
 def test_invalid_hyperparameters_match_torch(torch, name, kwargs):
     with pytest.raises(ValueError) as et:

@@ -24,7 +24,7 @@ def _check_adam_args(lr, betas, eps, weight_decay):
         (isinstance(betas[0], float) and isinstance(betas[1], float))
         or (isinstance(betas[0], Tensor) and isinstance(betas[1], Tensor))
     ):
-        raise ValueError("betas must be either both floats or both Tensors")
+        raise ValueError("betas must be either both floats or both Tensors")  # noqa: TRY004 (torch)
 
 
 class Adam(Optimizer):
@@ -42,10 +42,10 @@ class Adam(Optimizer):
                 f"{type(self).__name__}: differentiable=True is not supported by fastgrad"
             )
         betas = tuple(_to_scalar(b) for b in betas)
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, maximize=maximize, foreach=foreach,
-                        capturable=capturable, differentiable=differentiable, fused=fused,
-                        decoupled_weight_decay=decoupled_weight_decay)
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
+                        "amsgrad": amsgrad, "maximize": maximize, "foreach": foreach,
+                        "capturable": capturable, "differentiable": differentiable, "fused": fused,
+                        "decoupled_weight_decay": decoupled_weight_decay}
         super().__init__(params, defaults)
 
     def __setstate__(self, state):

@@ -14,17 +14,18 @@ from functools import wraps
 from math import inf
 from weakref import ref
 
+from .._C import Tensor
 from .optimizer import Optimizer
 
 __all__ = [
+    "CosineAnnealingLR",
+    "ExponentialLR",
     "LRScheduler",
     "LambdaLR",
-    "StepLR",
     "MultiStepLR",
-    "ExponentialLR",
-    "CosineAnnealingLR",
     "OneCycleLR",
     "ReduceLROnPlateau",
+    "StepLR",
 ]
 
 EPOCH_DEPRECATION_WARNING = (
@@ -51,7 +52,17 @@ def _format_param(name, optimizer, param):
 
 
 def _group_values(optimizer, key):
-    return [group[key] for group in optimizer.param_groups]
+    """group[key] of every group; tensor lrs are cloned so they never alias."""
+    return [g[key].clone() if isinstance(g[key], Tensor) else g[key]
+            for g in optimizer.param_groups]
+
+
+def _set_group_value(group, key, value):
+    """Sets group[key]; a tensor entry is filled in place, like torch."""
+    if isinstance(group[key], Tensor):
+        group[key].fill_(float(value))
+    else:
+        group[key] = value
 
 
 class LRScheduler:
@@ -67,7 +78,8 @@ class LRScheduler:
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
+                lr = group["lr"]
+                group.setdefault("initial_lr", lr.clone() if isinstance(lr, Tensor) else lr)
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
@@ -171,7 +183,7 @@ class LRScheduler:
         finally:
             self._get_lr_called_within_step = False
         for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
+            _set_group_value(group, "lr", lr)
         self._last_lr = _group_values(self.optimizer, "lr")
 
 
@@ -500,7 +512,7 @@ class ReduceLROnPlateau(LRScheduler):
             old_lr = float(group["lr"])
             new_lr = max(old_lr * self.factor, self.min_lrs[i])
             if old_lr - new_lr > self.eps:
-                group["lr"] = new_lr
+                _set_group_value(group, "lr", new_lr)
 
     @property
     def in_cooldown(self):

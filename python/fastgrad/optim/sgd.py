@@ -22,9 +22,9 @@ class SGD(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         if differentiable:
             raise NotImplementedError("SGD: differentiable=True is not supported by fastgrad")
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
-                        foreach=foreach, differentiable=differentiable, fused=fused)
+        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
+                        "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize,
+                        "foreach": foreach, "differentiable": differentiable, "fused": fused}
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
@@ -43,8 +43,9 @@ class SGD(Optimizer):
         for group in self.param_groups:
             momentum = _to_scalar(group["momentum"])
             for p, g in self._grads(group):
-                state = self.state[p]
-                buf = state.get("momentum_buffer") if momentum != 0 else None
+                # Like torch, state exists only with momentum (and the first
+                # step copies the gradient into a fresh buffer).
+                buf = self.state[p].get("momentum_buffer") if momentum != 0 else None
                 first = buf is None
                 if momentum != 0 and first:
                     buf = empty_like(p)
@@ -54,5 +55,5 @@ class SGD(Optimizer):
                              nesterov=group["nesterov"], maximize=group["maximize"],
                              first_step=first)
                 if momentum != 0:
-                    state["momentum_buffer"] = buf
+                    self.state[p]["momentum_buffer"] = buf
         return loss
