@@ -295,13 +295,36 @@ def test_kernel_strided_matches_contiguous(kernel, dtype, shape):
         np.testing.assert_array_equal(x.numpy(), y.numpy())
 
 
-def test_kernel_expanded_grad():
-    # A broadcast (stride-0) gradient is read-only and allowed.
-    p = fastgrad.ones(3, 4)
-    g = fastgrad.tensor([0.5]).expand(3, 4)
+@pytest.mark.parametrize("shape", [(3, 4), (40, 30)])
+def test_kernel_expanded_grad(shape):
+    # A broadcast (stride-0) gradient is read-only and allowed (several
+    # blocks of the contiguous loop for the larger shape).
+    p = fastgrad.ones(*shape)
+    g = fastgrad.tensor([0.5]).expand(*shape)
     _C._sgd_step(p, g, None, lr=1.0, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False, maximize=False, first_step=True)
-    np.testing.assert_array_equal(p.numpy(), np.full((3, 4), 0.5, np.float32))
+    np.testing.assert_array_equal(p.numpy(), np.full(shape, 0.5, np.float32))
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("SGD", {"lr": 0.1}),
+    ("Adam", {"lr": 0.1}),
+    ("RMSprop", {"lr": 0.01, "momentum": 0.5}),
+])
+def test_large_params_with_optional_state_off(torch, name, kwargs):
+    # Thousands of elements: blocked, threaded loop with optional operands absent.
+    rng = np.random.default_rng(2)
+    p0 = rng.normal(size=(257, 131)).astype(np.float32)
+    pt = torch.tensor(p0).requires_grad_()
+    pf = fastgrad.tensor(p0).requires_grad_()
+    ot = getattr(torch.optim, name)([pt], **kwargs)
+    of = getattr(optim, name)([pf], **kwargs)
+    for _ in range(3):
+        for lib, p, o in ((torch, pt, ot), (fastgrad, pf, of)):
+            o.zero_grad()
+            (p * p * p).sum().backward()
+            o.step()
+    np.testing.assert_allclose(pf.detach().numpy(), pt.detach().numpy(), rtol=2e-5, atol=2e-6)
 
 
 @pytest.mark.parametrize("call,exc,match", [
