@@ -1167,6 +1167,14 @@ class Node:
     @property
     def variable(self) -> typing.Any:
         ...
+def _adagrad_step(param: Tensor, grad: Tensor, state_sum: Tensor, *, lr: typing.SupportsFloat | typing.SupportsIndex, lr_decay: typing.SupportsFloat | typing.SupportsIndex, weight_decay: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex, maximize: bool, step: typing.SupportsFloat | typing.SupportsIndex) -> None:
+    """
+    Fused Adagrad update of param and state_sum in place.
+    """
+def _adam_step(param: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor, max_exp_avg_sq: Tensor | None, *, lr: typing.SupportsFloat | typing.SupportsIndex, beta1: typing.SupportsFloat | typing.SupportsIndex, beta2: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex, weight_decay: typing.SupportsFloat | typing.SupportsIndex, amsgrad: bool, maximize: bool, decoupled_weight_decay: bool, step: typing.SupportsFloat | typing.SupportsIndex) -> None:
+    """
+    Fused Adam/AdamW update of param and its moments in place.
+    """
 def _adaptive_avg_pool2d(input: Tensor, output_size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> Tensor:
     """
     Adaptive average pooling of an (N, C, H, W) input.
@@ -1263,6 +1271,10 @@ def _randperm(n: typing.SupportsInt | typing.SupportsIndex, dtype: numpy.dtype[t
     ...
 def _record_function(arg0: str, arg1: collections.abc.Sequence[Tensor], arg2: collections.abc.Sequence[Tensor], arg3: collections.abc.Sequence[Tensor], arg4: collections.abc.Callable) -> None:
     ...
+def _rmsprop_step(param: Tensor, grad: Tensor, square_avg: Tensor, momentum_buffer: Tensor | None, grad_avg: Tensor | None, *, lr: typing.SupportsFloat | typing.SupportsIndex, alpha: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex, weight_decay: typing.SupportsFloat | typing.SupportsIndex, momentum: typing.SupportsFloat | typing.SupportsIndex, centered: bool, maximize: bool) -> None:
+    """
+    Fused RMSprop update of param and its state in place.
+    """
 def _run_backward(arg0: typing.Any, arg1: typing.Any, arg2: bool, arg3: bool, arg4: typing.Any, arg5: bool) -> typing.Any:
     ...
 def _scalar_tensor(arg0: int | float | bool, arg1: numpy.dtype[typing.Any] | None) -> Tensor:
@@ -1273,6 +1285,10 @@ def _set_grad_enabled(mode: bool) -> None:
     ...
 def _set_size_class(arg0: typing.Any) -> None:
     ...
+def _sgd_step(param: Tensor, grad: Tensor, momentum_buffer: Tensor | None, *, lr: typing.SupportsFloat | typing.SupportsIndex, momentum: typing.SupportsFloat | typing.SupportsIndex, dampening: typing.SupportsFloat | typing.SupportsIndex, weight_decay: typing.SupportsFloat | typing.SupportsIndex, nesterov: bool, maximize: bool, first_step: bool) -> None:
+    """
+    Fused SGD update of param (and momentum_buffer) in place.
+    """
 def _smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = 'mean', beta: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> Tensor:
     ...
 def _to_device(input: Tensor, device: device) -> Tensor:
