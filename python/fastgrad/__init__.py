@@ -3,6 +3,12 @@
 # Load the OpenBLAS that numpy's wheels ship before the extension needs it
 # (an editable build's _C cannot find it through its RUNPATH).
 import scipy_openblas32 as _openblas  # noqa: F401
+import os as _os
+
+# Our OpenMP kernels and OpenBLAS's own pthreads share the cores; OpenMP's default
+# spin-waiting between regions starves OpenBLAS when the machine is busy (10-50x
+# slower small gemms on a loaded 2-core box). Sleep instead; users may override.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import _C
 from ._C import Tensor, device, dtype, from_numpy  # noqa: F401
