@@ -179,7 +179,6 @@ void conv_backward(const Geom& g, const T* x, const T* w, const T* gy, T* gx, T*
     for (int64_t u = u0; u < u1; ++u) {
       int64_t n = u / g.G, gi = u % g.G;
       const T* gyg = gy + (n * g.O + gi * g.Og) * L;
-      const T* wg = w + gi * g.Og * K;
       int64_t xoff = n * in_sz + gi * g.Cg * g.H * g.W;
       if (gw) {
         const T* cp = x + xoff;
@@ -192,6 +191,7 @@ void conv_backward(const Geom& g, const T* x, const T* w, const T* gy, T* gx, T*
         cpu::gemm<T>(false, true, g.Og, K, L, T(1), gyg, L, cp, L, T(1), gwc + gi * g.Og * K, K);
       }
       if (gx) {
+        const T* wg = w + gi * g.Og * K;
         if (g.direct()) {  // the column matrix is the input gradient itself
           cpu::gemm<T>(true, false, K, L, g.Og, T(1), wg, K, gyg, L, T(0), gx + xoff, L);
           continue;
@@ -350,17 +350,37 @@ Geom make_geom(const Tensor& x, const Tensor& w, const std::vector<int64_t>& str
 
 }  // namespace
 
-Tensor conv2d_nn(const Tensor& input, const Tensor& weight, const std::optional<Tensor>& bias,
-                 const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
-                 const std::vector<int64_t>& dilation, int64_t groups) {
-  Geom g = make_geom(input, weight, stride, padding, dilation, groups);
-  Tensor b = bias ? *bias : Tensor();
-  if (b.defined()) {
-    FG_CHECK(b.dim() == 1 && b.size(0) == g.O, "conv2d: expected bias of shape (", g.O,
-             "), got ", shape_str(b.sizes()));
-    FG_CHECK(b.dtype() == input.dtype(), "conv2d: bias dtype ", b.dtype(),
-             " differs from input dtype ", input.dtype());
-  }
+// Note [Conv double backward]: conv2d's output is bilinear in (input,
+// weight), so both halves of its backward are linear maps with transposes
+// made of the same three kernels: forward conv, input gradient (a transposed
+// conv) and weight gradient. Each is a recorded op whose backward calls the
+// other two, so derivatives of any order work. The plain backward
+// (create_graph=False) keeps the fused kernel that computes both at once.
+namespace {
+
+Tensor conv_forward_op(const Tensor& input, const Tensor& weight, const Tensor& b,
+                       const Geom& g);
+Tensor conv_input_grad(const Tensor& gy, const Tensor& weight, const Geom& g);
+Tensor conv_weight_grad(const Tensor& input, const Tensor& gy, const Geom& g);
+
+// Runs conv_backward / dw_backward for one of gx or gw on contiguous data.
+void run_backward(const Geom& g, const Tensor& x, const Tensor& w, const Tensor& gy,
+                  const Tensor& gx, const Tensor& gw) {
+  dispatch_float(gy.dtype(), "conv2d", [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.defined() ? x.data<T>() : nullptr;
+    const T* wp = w.defined() ? w.data<T>() : nullptr;
+    T* gxp = gx.defined() ? gx.data<T>() : nullptr;
+    T* gwp = gw.defined() ? gw.data<T>() : nullptr;
+    if (depthwise(g) && g.N * g.L() > 0)
+      dw_backward<T>(g, xp, wp, gy.data<T>(), gxp, gwp);
+    else
+      conv_backward<T>(g, xp, wp, gy.data<T>(), gxp, gwp);
+  });
+}
+
+Tensor conv_forward_op(const Tensor& input, const Tensor& weight, const Tensor& b,
+                       const Geom& g) {
   Tensor x, w, bc, y;
   {
     autograd::GradModeGuard no_grad(false);
@@ -377,28 +397,80 @@ Tensor conv2d_nn(const Tensor& input, const Tensor& weight, const std::optional<
         conv_forward<T>(g, x.data<T>(), w.data<T>(), bp, y.data<T>());
     });
   }
-  maybe_record("ConvolutionBackward", {input, weight, b}, {y}, {x, w},
+  // Saved: the inputs themselves (their history, for create_graph) and the
+  // contiguous copies the fused kernel reads (the same tensors when the
+  // inputs are contiguous).
+  maybe_record("ConvolutionBackward", {input, weight, b}, {y}, {input, weight, x, w},
                [g](const FunctionNode& n, const Tensors& gs) -> Tensors {
-                 check_no_double_backward("conv2d");
-                 Tensor xs = n.saved(0), ws = n.saved(1), gy = contiguous(gs[0]);
                  bool need_x = n.needs_input_grad(0), need_w = n.needs_input_grad(1);
-                 Tensor gx = need_x ? empty(xs.sizes(), xs.dtype(), xs.device()) : Tensor();
-                 Tensor gw = need_w ? empty(ws.sizes(), ws.dtype(), ws.device()) : Tensor();
-                 if (need_x || need_w)
-                   dispatch_float(xs.dtype(), "conv2d", [&](auto tag) {
-                     using T = decltype(tag);
-                     T* gxp = need_x ? gx.data<T>() : nullptr;
-                     T* gwp = need_w ? gw.data<T>() : nullptr;
-                     if (depthwise(g) && g.N * g.L() > 0)
-                       dw_backward<T>(g, xs.data<T>(), ws.data<T>(), gy.data<T>(), gxp, gwp);
-                     else
-                       conv_backward<T>(g, xs.data<T>(), ws.data<T>(), gy.data<T>(), gxp, gwp);
-                   });
-                 Tensor gb;
-                 if (n.needs_input_grad(2)) gb = sum(gy, std::vector<int64_t>{0, 2, 3});
+                 Tensor gx, gw, gb;
+                 if (autograd::grad_enabled()) {  // create_graph: recorded pieces
+                   if (need_x) gx = conv_input_grad(gs[0], n.saved(1), g);
+                   if (need_w) gw = conv_weight_grad(n.saved(0), gs[0], g);
+                 } else if (need_x || need_w) {
+                   Tensor xs = n.saved(2), ws = n.saved(3), gy = contiguous(gs[0]);
+                   if (need_x) gx = empty(xs.sizes(), xs.dtype(), xs.device());
+                   if (need_w) gw = empty(ws.sizes(), ws.dtype(), ws.device());
+                   run_backward(g, xs, ws, gy, gx, gw);
+                 }
+                 if (n.needs_input_grad(2)) gb = sum(gs[0], std::vector<int64_t>{0, 2, 3});
                  return {gx, gw, gb};
                });
   return y;
+}
+
+// The input gradient: the transposed convolution of gy with weight.
+Tensor conv_input_grad(const Tensor& gy, const Tensor& weight, const Geom& g) {
+  Tensor gx;
+  {
+    autograd::GradModeGuard no_grad(false);
+    Tensor gyc = contiguous(gy), w = contiguous(weight);
+    gx = empty({g.N, g.C, g.H, g.W}, gy.dtype(), gy.device());
+    run_backward(g, Tensor(), w, gyc, gx, Tensor());
+  }
+  maybe_record("ConvolutionBackwardInput", {gy, weight}, {gx}, {gy, weight},
+               [g](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 Tensor ggy, gw;
+                 if (n.needs_input_grad(0)) ggy = conv_forward_op(gs[0], n.saved(1), Tensor(), g);
+                 if (n.needs_input_grad(1)) gw = conv_weight_grad(gs[0], n.saved(0), g);
+                 return {ggy, gw};
+               });
+  return gx;
+}
+
+// The weight gradient: the correlation of input with gy.
+Tensor conv_weight_grad(const Tensor& input, const Tensor& gy, const Geom& g) {
+  Tensor gw;
+  {
+    autograd::GradModeGuard no_grad(false);
+    Tensor x = contiguous(input), gyc = contiguous(gy);
+    gw = empty({g.O, g.Cg, g.kh, g.kw}, gy.dtype(), gy.device());
+    run_backward(g, x, Tensor(), gyc, Tensor(), gw);
+  }
+  maybe_record("ConvolutionBackwardWeight", {input, gy}, {gw}, {input, gy},
+               [g](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 Tensor gx, ggy;
+                 if (n.needs_input_grad(0)) gx = conv_input_grad(n.saved(1), gs[0], g);
+                 if (n.needs_input_grad(1)) ggy = conv_forward_op(n.saved(0), gs[0], Tensor(), g);
+                 return {gx, ggy};
+               });
+  return gw;
+}
+
+}  // namespace
+
+Tensor conv2d_nn(const Tensor& input, const Tensor& weight, const std::optional<Tensor>& bias,
+                 const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
+                 const std::vector<int64_t>& dilation, int64_t groups) {
+  Geom g = make_geom(input, weight, stride, padding, dilation, groups);
+  Tensor b = bias ? *bias : Tensor();
+  if (b.defined()) {
+    FG_CHECK(b.dim() == 1 && b.size(0) == g.O, "conv2d: expected bias of shape (", g.O,
+             "), got ", shape_str(b.sizes()));
+    FG_CHECK(b.dtype() == input.dtype(), "conv2d: bias dtype ", b.dtype(),
+             " differs from input dtype ", input.dtype());
+  }
+  return conv_forward_op(input, weight, b, g);
 }
 
 }  // namespace fastgrad
