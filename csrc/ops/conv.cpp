@@ -7,13 +7,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "autograd/grad_mode.h"
 #include "backend/cpu/blas.h"
 #include "backend/cpu/parallel.h"
-#include "ops/conv_ops.h"
+#include "ops/conv_kernels.h"
 #include "ops/elementwise.h"
-#include "ops/grad_utils.h"
-#include "ops/reduce_ops.h"
 
 namespace fastgrad {
 
@@ -21,17 +18,7 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-struct Geom {
-  int64_t N, C, H, W, O, G, Cg, Og, kh, kw, OH, OW, sh, sw, pt, pl, dh, dw;
-  int64_t K() const { return Cg * kh * kw; }
-  int64_t L() const { return OH * OW; }
-  // A 1x1 kernel over the unpadded input at stride 1: the input is its own
-  // column matrix, no im2col copy needed.
-  bool direct() const {
-    return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 &&
-           OH == H && OW == W;
-  }
-};
+using Geom = ConvGeom;
 
 // Columns [ow_lo, ow_hi) of kernel column kj read inside the input row.
 std::pair<int64_t, int64_t> valid_cols(const Geom& g, int64_t kj) {
@@ -307,9 +294,11 @@ void dw_backward(const Geom& g, const T* x, const T* w, const T* gy, T* gx, T* g
 
 bool depthwise(const Geom& g) { return g.G > 1 && g.Cg == 1; }
 
-Geom make_geom(const Tensor& x, const Tensor& w, const std::vector<int64_t>& stride,
-               const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation,
-               int64_t groups) {
+}  // namespace
+
+ConvGeom conv2d_geom(const Tensor& x, const Tensor& w, const std::vector<int64_t>& stride,
+                     const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation,
+                     int64_t groups) {
   const char* op = "conv2d";
   FG_CHECK(x.dim() == 4, op, ": expected a 4-d (N, C, H, W) input, got ", shape_str(x.sizes()));
   FG_CHECK(w.dim() == 4, op,
@@ -348,24 +337,21 @@ Geom make_geom(const Tensor& x, const Tensor& w, const std::vector<int64_t>& str
   return g;
 }
 
-}  // namespace
+void conv2d_forward_kernel(const ConvGeom& g, const Tensor& x, const Tensor& w,
+                           const Tensor& b, const Tensor& y) {
+  dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
+    using T = decltype(tag);
+    const T* bp = b.defined() ? b.data<T>() : nullptr;
+    if (g.N * g.O * g.L() == 0) return;
+    if (depthwise(g))
+      dw_forward<T>(g, x.data<T>(), w.data<T>(), bp, y.data<T>());
+    else
+      conv_forward<T>(g, x.data<T>(), w.data<T>(), bp, y.data<T>());
+  });
+}
 
-// Note [Conv double backward]: conv2d's output is bilinear in (input,
-// weight), so both halves of its backward are linear maps with transposes
-// made of the same three kernels: forward conv, input gradient (a transposed
-// conv) and weight gradient. Each is a recorded op whose backward calls the
-// other two, so derivatives of any order work. The plain backward
-// (create_graph=False) keeps the fused kernel that computes both at once.
-namespace {
-
-Tensor conv_forward_op(const Tensor& input, const Tensor& weight, const Tensor& b,
-                       const Geom& g);
-Tensor conv_input_grad(const Tensor& gy, const Tensor& weight, const Geom& g);
-Tensor conv_weight_grad(const Tensor& input, const Tensor& gy, const Geom& g);
-
-// Runs conv_backward / dw_backward for one of gx or gw on contiguous data.
-void run_backward(const Geom& g, const Tensor& x, const Tensor& w, const Tensor& gy,
-                  const Tensor& gx, const Tensor& gw) {
+void conv2d_backward_kernel(const ConvGeom& g, const Tensor& x, const Tensor& w,
+                            const Tensor& gy, const Tensor& gx, const Tensor& gw) {
   dispatch_float(gy.dtype(), "conv2d", [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.defined() ? x.data<T>() : nullptr;
@@ -377,100 +363,6 @@ void run_backward(const Geom& g, const Tensor& x, const Tensor& w, const Tensor&
     else
       conv_backward<T>(g, xp, wp, gy.data<T>(), gxp, gwp);
   });
-}
-
-Tensor conv_forward_op(const Tensor& input, const Tensor& weight, const Tensor& b,
-                       const Geom& g) {
-  Tensor x, w, bc, y;
-  {
-    autograd::GradModeGuard no_grad(false);
-    x = contiguous(input), w = contiguous(weight);
-    if (b.defined()) bc = contiguous(b);
-    y = empty({g.N, g.O, g.OH, g.OW}, input.dtype(), input.device());
-    dispatch_float(input.dtype(), "conv2d", [&](auto tag) {
-      using T = decltype(tag);
-      const T* bp = bc.defined() ? bc.data<T>() : nullptr;
-      if (g.N * g.O * g.L() == 0) return;
-      if (depthwise(g))
-        dw_forward<T>(g, x.data<T>(), w.data<T>(), bp, y.data<T>());
-      else
-        conv_forward<T>(g, x.data<T>(), w.data<T>(), bp, y.data<T>());
-    });
-  }
-  // Saved: the inputs themselves (their history, for create_graph) and the
-  // contiguous copies the fused kernel reads (the same tensors when the
-  // inputs are contiguous).
-  maybe_record("ConvolutionBackward", {input, weight, b}, {y}, {input, weight, x, w},
-               [g](const FunctionNode& n, const Tensors& gs) -> Tensors {
-                 bool need_x = n.needs_input_grad(0), need_w = n.needs_input_grad(1);
-                 Tensor gx, gw, gb;
-                 if (autograd::grad_enabled()) {  // create_graph: recorded pieces
-                   if (need_x) gx = conv_input_grad(gs[0], n.saved(1), g);
-                   if (need_w) gw = conv_weight_grad(n.saved(0), gs[0], g);
-                 } else if (need_x || need_w) {
-                   Tensor xs = n.saved(2), ws = n.saved(3), gy = contiguous(gs[0]);
-                   if (need_x) gx = empty(xs.sizes(), xs.dtype(), xs.device());
-                   if (need_w) gw = empty(ws.sizes(), ws.dtype(), ws.device());
-                   run_backward(g, xs, ws, gy, gx, gw);
-                 }
-                 if (n.needs_input_grad(2)) gb = sum(gs[0], std::vector<int64_t>{0, 2, 3});
-                 return {gx, gw, gb};
-               });
-  return y;
-}
-
-// The input gradient: the transposed convolution of gy with weight.
-Tensor conv_input_grad(const Tensor& gy, const Tensor& weight, const Geom& g) {
-  Tensor gx;
-  {
-    autograd::GradModeGuard no_grad(false);
-    Tensor gyc = contiguous(gy), w = contiguous(weight);
-    gx = empty({g.N, g.C, g.H, g.W}, gy.dtype(), gy.device());
-    run_backward(g, Tensor(), w, gyc, gx, Tensor());
-  }
-  maybe_record("ConvolutionBackwardInput", {gy, weight}, {gx}, {gy, weight},
-               [g](const FunctionNode& n, const Tensors& gs) -> Tensors {
-                 Tensor ggy, gw;
-                 if (n.needs_input_grad(0)) ggy = conv_forward_op(gs[0], n.saved(1), Tensor(), g);
-                 if (n.needs_input_grad(1)) gw = conv_weight_grad(gs[0], n.saved(0), g);
-                 return {ggy, gw};
-               });
-  return gx;
-}
-
-// The weight gradient: the correlation of input with gy.
-Tensor conv_weight_grad(const Tensor& input, const Tensor& gy, const Geom& g) {
-  Tensor gw;
-  {
-    autograd::GradModeGuard no_grad(false);
-    Tensor x = contiguous(input), gyc = contiguous(gy);
-    gw = empty({g.O, g.Cg, g.kh, g.kw}, gy.dtype(), gy.device());
-    run_backward(g, x, Tensor(), gyc, Tensor(), gw);
-  }
-  maybe_record("ConvolutionBackwardWeight", {input, gy}, {gw}, {input, gy},
-               [g](const FunctionNode& n, const Tensors& gs) -> Tensors {
-                 Tensor gx, ggy;
-                 if (n.needs_input_grad(0)) gx = conv_input_grad(n.saved(1), gs[0], g);
-                 if (n.needs_input_grad(1)) ggy = conv_forward_op(n.saved(0), gs[0], Tensor(), g);
-                 return {gx, ggy};
-               });
-  return gw;
-}
-
-}  // namespace
-
-Tensor conv2d_nn(const Tensor& input, const Tensor& weight, const std::optional<Tensor>& bias,
-                 const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
-                 const std::vector<int64_t>& dilation, int64_t groups) {
-  Geom g = make_geom(input, weight, stride, padding, dilation, groups);
-  Tensor b = bias ? *bias : Tensor();
-  if (b.defined()) {
-    FG_CHECK(b.dim() == 1 && b.size(0) == g.O, "conv2d: expected bias of shape (", g.O,
-             "), got ", shape_str(b.sizes()));
-    FG_CHECK(b.dtype() == input.dtype(), "conv2d: bias dtype ", b.dtype(),
-             " differs from input dtype ", input.dtype());
-  }
-  return conv_forward_op(input, weight, b, g);
 }
 
 }  // namespace fastgrad
