@@ -221,14 +221,6 @@ def test_conv1d_gradcheck(rng):
     assert fg.autograd.gradcheck(lambda x, w: F.conv1d(x, w, stride=2, padding=2), (x, w))
 
 
-def test_conv_double_backward_raises(rng):
-    x = fg.tensor(rng.standard_normal((1, 1, 4, 4))).requires_grad_(True)
-    w = fg.tensor(rng.standard_normal((1, 1, 2, 2))).requires_grad_(True)
-    y = F.conv2d(x, w).sum()
-    with pytest.raises(NotImplementedError, match="conv2d"):
-        fg.autograd.grad(y, [x], create_graph=True)
-
-
 def test_conv_init_and_repr(torch):
     fm = nn.Conv2d(4, 6, (3, 2), stride=2, padding=1, dilation=(1, 2), groups=2, bias=False,
                    padding_mode="circular")

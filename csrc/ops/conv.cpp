@@ -7,13 +7,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "autograd/grad_mode.h"
 #include "backend/cpu/blas.h"
 #include "backend/cpu/parallel.h"
-#include "ops/conv_ops.h"
+#include "ops/conv_kernels.h"
 #include "ops/elementwise.h"
-#include "ops/grad_utils.h"
-#include "ops/reduce_ops.h"
 
 namespace fastgrad {
 
@@ -21,17 +18,7 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-struct Geom {
-  int64_t N, C, H, W, O, G, Cg, Og, kh, kw, OH, OW, sh, sw, pt, pl, dh, dw;
-  int64_t K() const { return Cg * kh * kw; }
-  int64_t L() const { return OH * OW; }
-  // A 1x1 kernel over the unpadded input at stride 1: the input is its own
-  // column matrix, no im2col copy needed.
-  bool direct() const {
-    return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 &&
-           OH == H && OW == W;
-  }
-};
+using Geom = ConvGeom;
 
 // Columns [ow_lo, ow_hi) of kernel column kj read inside the input row.
 std::pair<int64_t, int64_t> valid_cols(const Geom& g, int64_t kj) {
@@ -179,7 +166,6 @@ void conv_backward(const Geom& g, const T* x, const T* w, const T* gy, T* gx, T*
     for (int64_t u = u0; u < u1; ++u) {
       int64_t n = u / g.G, gi = u % g.G;
       const T* gyg = gy + (n * g.O + gi * g.Og) * L;
-      const T* wg = w + gi * g.Og * K;
       int64_t xoff = n * in_sz + gi * g.Cg * g.H * g.W;
       if (gw) {
         const T* cp = x + xoff;
@@ -192,6 +178,7 @@ void conv_backward(const Geom& g, const T* x, const T* w, const T* gy, T* gx, T*
         cpu::gemm<T>(false, true, g.Og, K, L, T(1), gyg, L, cp, L, T(1), gwc + gi * g.Og * K, K);
       }
       if (gx) {
+        const T* wg = w + gi * g.Og * K;
         if (g.direct()) {  // the column matrix is the input gradient itself
           cpu::gemm<T>(true, false, K, L, g.Og, T(1), wg, K, gyg, L, T(0), gx + xoff, L);
           continue;
@@ -307,9 +294,11 @@ void dw_backward(const Geom& g, const T* x, const T* w, const T* gy, T* gx, T* g
 
 bool depthwise(const Geom& g) { return g.G > 1 && g.Cg == 1; }
 
-Geom make_geom(const Tensor& x, const Tensor& w, const std::vector<int64_t>& stride,
-               const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation,
-               int64_t groups) {
+}  // namespace
+
+ConvGeom conv2d_geom(const Tensor& x, const Tensor& w, const std::vector<int64_t>& stride,
+                     const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation,
+                     int64_t groups) {
   const char* op = "conv2d";
   FG_CHECK(x.dim() == 4, op, ": expected a 4-d (N, C, H, W) input, got ", shape_str(x.sizes()));
   FG_CHECK(w.dim() == 4, op,
@@ -348,57 +337,32 @@ Geom make_geom(const Tensor& x, const Tensor& w, const std::vector<int64_t>& str
   return g;
 }
 
-}  // namespace
+void conv2d_forward_kernel(const ConvGeom& g, const Tensor& x, const Tensor& w,
+                           const Tensor& b, const Tensor& y) {
+  dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
+    using T = decltype(tag);
+    const T* bp = b.defined() ? b.data<T>() : nullptr;
+    if (g.N * g.O * g.L() == 0) return;
+    if (depthwise(g))
+      dw_forward<T>(g, x.data<T>(), w.data<T>(), bp, y.data<T>());
+    else
+      conv_forward<T>(g, x.data<T>(), w.data<T>(), bp, y.data<T>());
+  });
+}
 
-Tensor conv2d_nn(const Tensor& input, const Tensor& weight, const std::optional<Tensor>& bias,
-                 const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
-                 const std::vector<int64_t>& dilation, int64_t groups) {
-  Geom g = make_geom(input, weight, stride, padding, dilation, groups);
-  Tensor b = bias ? *bias : Tensor();
-  if (b.defined()) {
-    FG_CHECK(b.dim() == 1 && b.size(0) == g.O, "conv2d: expected bias of shape (", g.O,
-             "), got ", shape_str(b.sizes()));
-    FG_CHECK(b.dtype() == input.dtype(), "conv2d: bias dtype ", b.dtype(),
-             " differs from input dtype ", input.dtype());
-  }
-  Tensor x, w, bc, y;
-  {
-    autograd::GradModeGuard no_grad(false);
-    x = contiguous(input), w = contiguous(weight);
-    if (b.defined()) bc = contiguous(b);
-    y = empty({g.N, g.O, g.OH, g.OW}, input.dtype(), input.device());
-    dispatch_float(input.dtype(), "conv2d", [&](auto tag) {
-      using T = decltype(tag);
-      const T* bp = bc.defined() ? bc.data<T>() : nullptr;
-      if (g.N * g.O * g.L() == 0) return;
-      if (depthwise(g))
-        dw_forward<T>(g, x.data<T>(), w.data<T>(), bp, y.data<T>());
-      else
-        conv_forward<T>(g, x.data<T>(), w.data<T>(), bp, y.data<T>());
-    });
-  }
-  maybe_record("ConvolutionBackward", {input, weight, b}, {y}, {x, w},
-               [g](const FunctionNode& n, const Tensors& gs) -> Tensors {
-                 check_no_double_backward("conv2d");
-                 Tensor xs = n.saved(0), ws = n.saved(1), gy = contiguous(gs[0]);
-                 bool need_x = n.needs_input_grad(0), need_w = n.needs_input_grad(1);
-                 Tensor gx = need_x ? empty(xs.sizes(), xs.dtype(), xs.device()) : Tensor();
-                 Tensor gw = need_w ? empty(ws.sizes(), ws.dtype(), ws.device()) : Tensor();
-                 if (need_x || need_w)
-                   dispatch_float(xs.dtype(), "conv2d", [&](auto tag) {
-                     using T = decltype(tag);
-                     T* gxp = need_x ? gx.data<T>() : nullptr;
-                     T* gwp = need_w ? gw.data<T>() : nullptr;
-                     if (depthwise(g) && g.N * g.L() > 0)
-                       dw_backward<T>(g, xs.data<T>(), ws.data<T>(), gy.data<T>(), gxp, gwp);
-                     else
-                       conv_backward<T>(g, xs.data<T>(), ws.data<T>(), gy.data<T>(), gxp, gwp);
-                   });
-                 Tensor gb;
-                 if (n.needs_input_grad(2)) gb = sum(gy, std::vector<int64_t>{0, 2, 3});
-                 return {gx, gw, gb};
-               });
-  return y;
+void conv2d_backward_kernel(const ConvGeom& g, const Tensor& x, const Tensor& w,
+                            const Tensor& gy, const Tensor& gx, const Tensor& gw) {
+  dispatch_float(gy.dtype(), "conv2d", [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.defined() ? x.data<T>() : nullptr;
+    const T* wp = w.defined() ? w.data<T>() : nullptr;
+    T* gxp = gx.defined() ? gx.data<T>() : nullptr;
+    T* gwp = gw.defined() ? gw.data<T>() : nullptr;
+    if (depthwise(g) && g.N * g.L() > 0)
+      dw_backward<T>(g, xp, wp, gy.data<T>(), gxp, gwp);
+    else
+      conv_backward<T>(g, xp, wp, gy.data<T>(), gxp, gwp);
+  });
 }
 
 }  // namespace fastgrad

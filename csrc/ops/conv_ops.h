@@ -1,8 +1,9 @@
 // Convolution and pooling kernels behind fastgrad.nn.functional. Every op
 // takes a 4-d (N, C, H, W) input; the Python wrappers map unbatched and 1-d
 // forms onto it (a 1-d signal is a plane of height 1) and own the
-// user-facing argument parsing. Each op records its backward (C++ kernels,
-// not differentiable twice: check_no_double_backward).
+// user-facing argument parsing. Each op records its backward as C++ kernels
+// that are themselves recorded ops under create_graph, so higher-order
+// gradients work (Note [Conv double backward], Note [Pool double backward]).
 #pragma once
 #include <array>
 #include <cstdint>

@@ -11,6 +11,8 @@
 #include "ops/conv_ops.h"
 #include "ops/elementwise.h"
 #include "ops/grad_utils.h"
+#include "ops/index_ops.h"
+#include "ops/shape_ops.h"
 
 namespace fastgrad {
 
@@ -180,6 +182,36 @@ void avg_backward(const Pool& p, const T* gy, T* gx) {
   });
 }
 
+// Note [Pool double backward]: every pooling backward is linear in the
+// output gradient, so it is a recorded op whose own backward is its
+// transpose: max pooling's scatter into the argmax positions has the gather
+// at the same indices, average pooling's spread over the window has the
+// forward average. The kernels run either way; recording happens only under
+// create_graph (grad mode on inside a backward rule).
+Tensor max_scatter(const char* op, const Tensor& gy, const Tensor& idx, const Pool& p) {
+  int64_t in_sz = p.h.in * p.w.in, out_sz = p.h.out() * p.w.out();
+  Tensor gx;
+  {
+    autograd::GradModeGuard no_grad(false);
+    Tensor g = contiguous(gy);
+    gx = empty({p.N, p.C, p.h.in, p.w.in}, gy.dtype(), gy.device());
+    dispatch_float(gy.dtype(), op, [&](auto tag) {
+      using T = decltype(tag);
+      max_backward<T>(p.planes(), in_sz, out_sz, g.data<T>(), idx.data<int64_t>(),
+                      gx.data<T>());
+    });
+  }
+  Shape ys = gy.sizes();
+  maybe_record("MaxPool2DWithIndicesBackwardBackward", {gy}, {gx}, {idx},
+               [=](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 Tensor ix = n.saved(0);
+                 Tensor flat = reshape(gs[0], {p.N, p.C, in_sz});
+                 Tensor picked = gather(flat, 2, reshape(ix, {p.N, p.C, out_sz}));
+                 return {reshape(picked, ys)};
+               });
+  return gx;
+}
+
 std::tuple<Tensor, Tensor> run_max(const char* op, const char* node, const Tensor& input,
                                    const Pool& p) {
   Tensor y, idx;
@@ -193,44 +225,39 @@ std::tuple<Tensor, Tensor> run_max(const char* op, const char* node, const Tenso
       if (y.numel() > 0) max_forward<T>(p, x.data<T>(), y.data<T>(), idx.data<int64_t>());
     });
   }
-  int64_t in_sz = p.h.in * p.w.in, out_sz = p.h.out() * p.w.out(), planes = p.planes();
   maybe_record(node, {input}, {y}, {idx},
                [=](const FunctionNode& n, const Tensors& gs) -> Tensors {
-                 check_no_double_backward(op);
-                 Tensor gy = contiguous(gs[0]), ix = n.saved(0);
-                 Tensor gx = empty({p.N, p.C, p.h.in, p.w.in}, gy.dtype(), gy.device());
-                 dispatch_float(gy.dtype(), op, [&](auto tag) {
-                   using T = decltype(tag);
-                   max_backward<T>(planes, in_sz, out_sz, gy.data<T>(), ix.data<int64_t>(),
-                                   gx.data<T>());
-                 });
-                 return {gx};
+                 return {max_scatter(op, gs[0], n.saved(0), p)};
                });
   return {y, idx};
 }
 
-Tensor run_avg(const char* op, const char* node, const Tensor& input,
-               std::shared_ptr<const Pool> p) {
+// Average pooling (transpose=false) or its backward, the spread of each
+// output over its window (transpose=true); each is the other's backward.
+// nodes: {forward's backward node, its backward's node} (static strings).
+using NodeNames = std::pair<const char*, const char*>;
+
+Tensor avg_apply(const char* op, NodeNames nodes, const Tensor& input,
+                 std::shared_ptr<const Pool> p, bool transpose) {
   Tensor y;
   {
     autograd::GradModeGuard no_grad(false);
     Tensor x = contiguous(input);
-    y = empty({p->N, p->C, p->h.out(), p->w.out()}, input.dtype(), input.device());
+    Shape in{p->N, p->C, p->h.in, p->w.in}, out{p->N, p->C, p->h.out(), p->w.out()};
+    y = empty(transpose ? in : out, input.dtype(), input.device());
     dispatch_float(input.dtype(), op, [&](auto tag) {
       using T = decltype(tag);
-      if (y.numel() > 0) avg_forward<T>(*p, x.data<T>(), y.data<T>());
+      if (y.numel() == 0) return;
+      if (transpose)
+        avg_backward<T>(*p, x.data<T>(), y.data<T>());
+      else
+        avg_forward<T>(*p, x.data<T>(), y.data<T>());
     });
   }
-  maybe_record(node, {input}, {y}, {}, [=](const FunctionNode&, const Tensors& gs) -> Tensors {
-    check_no_double_backward(op);
-    Tensor gy = contiguous(gs[0]);
-    Tensor gx = empty({p->N, p->C, p->h.in, p->w.in}, gy.dtype(), gy.device());
-    dispatch_float(gy.dtype(), op, [&](auto tag) {
-      using T = decltype(tag);
-      if (gx.numel() > 0) avg_backward<T>(*p, gy.data<T>(), gx.data<T>());
-    });
-    return {gx};
-  });
+  maybe_record(transpose ? nodes.second : nodes.first, {input}, {y}, {},
+               [=](const FunctionNode&, const Tensors& gs) -> Tensors {
+                 return {avg_apply(op, nodes, gs[0], p, !transpose)};
+               });
   return y;
 }
 
@@ -276,13 +303,14 @@ Tensor avg_pool2d_nn(const Tensor& input, const std::vector<int64_t>& kernel,
                      count_include_pad);
   p->w = window_axis(op, input.size(3), kernel[1], stride[1], padding[1], 1, ceil_mode,
                      count_include_pad);
-  return run_avg(op, "AvgPool2DBackward", input, p);
+  return avg_apply(op, {"AvgPool2DBackward", "AvgPool2DBackwardBackward"}, input, p, false);
 }
 
 Tensor adaptive_avg_pool2d_nn(const Tensor& input, const std::vector<int64_t>& output_size) {
   const char* op = "adaptive_avg_pool2d";
   auto p = std::make_shared<Pool>(adaptive_pool(op, input, output_size));
-  return run_avg(op, "AdaptiveAvgPool2DBackward", input, p);
+  return avg_apply(
+      op, {"AdaptiveAvgPool2DBackward", "AdaptiveAvgPool2DBackwardBackward"}, input, p, false);
 }
 
 std::tuple<Tensor, Tensor> adaptive_max_pool2d_nn(const Tensor& input,
