@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import _C
 from .._C import Tensor
+from ..nn.modules.module import zero_grads
 
 __all__ = ["Optimizer", "required"]
 
@@ -172,20 +173,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none=True):
         """Resets the gradients of all optimized tensors (to None by default)."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    g = p.grad
-                    if g.grad_fn is not None:
-                        g = g.detach()
-                        p.grad = g
-                    else:
-                        g.requires_grad_(False)
-                    g.zero_()
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure=None):
         """Performs a single optimization step; closure re-evaluates the loss."""

@@ -16,43 +16,27 @@ def _index(idx, n, what):
     return idx % n
 
 
-class Sequential(Module):
-    """Runs its modules in order, feeding each one's output to the next."""
-
-    def __init__(self, *args):
-        super().__init__()
-        if len(args) == 1 and isinstance(args[0], OrderedDict):
-            for name, m in args[0].items():
-                self.add_module(name, m)
-        else:
-            for i, m in enumerate(args):
-                self.add_module(str(i), m)
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return Sequential(OrderedDict(list(self._modules.items())[idx]))
-        i = _index(idx, len(self), "Sequential")
-        return next(islice(self._modules.values(), i, None))
-
-    def __setitem__(self, idx, module):
-        key = list(self._modules)[_index(idx, len(self), "Sequential")]
-        setattr(self, key, module)
-
-    def __delitem__(self, idx):
-        keys = list(self._modules)
-        for k in keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(self), "Sequential")]]:
-            del self._modules[k]
-        # renumber so that indices stay 0..n-1, like PyTorch
-        items = list(self._modules.items())
-        self._modules.clear()
-        for i, (_, m) in enumerate(items):
-            self._modules[str(i)] = m
+class _ModuleSequence(Module):
+    """Modules registered as "0", "1", ...: what Sequential and ModuleList share."""
 
     def __len__(self):
         return len(self._modules)
 
     def __iter__(self):
         return iter(self._modules.values())
+
+    def _set_all(self, modules):
+        self._modules.clear()
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
+
+    def __delitem__(self, idx):
+        items = list(self._modules.values())
+        del items[idx if isinstance(idx, slice) else _index(idx, len(self), type(self).__name__)]
+        self._set_all(items)  # renumber so that indices stay 0..n-1, like torch
+
+    def __setitem__(self, idx, module):
+        self.add_module(str(_index(idx, len(self), type(self).__name__)), module)
 
     def append(self, module):
         self.add_module(str(len(self)), module)
@@ -66,10 +50,30 @@ class Sequential(Module):
     def insert(self, index, module):
         items = list(self._modules.values())
         items.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
+        self._set_all(items)
         return self
+
+
+class Sequential(_ModuleSequence):
+    """Runs its modules in order, feeding each one's output to the next."""
+
+    def __init__(self, *args):
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], OrderedDict):
+            for name, m in args[0].items():
+                self.add_module(name, m)
+        else:
+            self._set_all(args)
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return Sequential(OrderedDict(list(self._modules.items())[idx]))
+        i = _index(idx, len(self), "Sequential")
+        return next(islice(self._modules.values(), i, None))
+
+    def __setitem__(self, idx, module):
+        key = list(self._modules)[_index(idx, len(self), "Sequential")]
+        setattr(self, key, module)
 
     def forward(self, input):
         for m in self._modules.values():
@@ -77,7 +81,7 @@ class Sequential(Module):
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules, registered so that their parameters are found."""
 
     def __init__(self, modules=None):
@@ -90,40 +94,8 @@ class ModuleList(Module):
             return ModuleList(list(self._modules.values())[idx])
         return self._modules[str(_index(idx, len(self), "ModuleList"))]
 
-    def __setitem__(self, idx, module):
-        self.add_module(str(_index(idx, len(self), "ModuleList")), module)
-
-    def __delitem__(self, idx):
-        items = list(self._modules.values())
-        del items[idx if isinstance(idx, slice) else _index(idx, len(self), "ModuleList")]
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
     def __iadd__(self, modules):
         return self.extend(modules)
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index, module):
-        items = list(self._modules.values())
-        items.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
 
     def __repr__(self):
         # Like torch: runs of identical children print once, as "(0-2): 3 x Layer(...)".

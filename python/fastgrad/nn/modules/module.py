@@ -362,17 +362,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none=True):
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                g = p.grad
-                if g.grad_fn is not None:
-                    g = g.detach()
-                    p.grad = g
-                g.zero_()
+        zero_grads(self.parameters(), set_to_none)
 
     # -- conversion ------------------------------------------------------------
     def _apply(self, fn):
@@ -527,6 +517,24 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+def zero_grads(params, set_to_none=True):
+    """Module.zero_grad and Optimizer.zero_grad: drop each .grad, or zero it in
+    place (detached first if it has history, like torch)."""
+    for p in params:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+            continue
+        g = p.grad
+        if g.grad_fn is not None:
+            g = g.detach()
+            p.grad = g
+        else:
+            g.requires_grad_(False)
+        g.zero_()
 
 
 def _fmt_shape(shape):
