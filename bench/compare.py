@@ -103,6 +103,76 @@ def workloads():
             yield f"matmul {n}", impls(sq, lambda m, a, b: a @ b)
 
 
+def nn_workloads():
+    """Training-stack rows: layers forward+backward and whole training steps,
+    the fastgrad and torch twins built with the same weights (state_dict)."""
+    if torch is None or not hasattr(fg, "optim"):
+        return
+    rng = np.random.default_rng(0)
+
+    def twins(build, make_inputs, step):
+        tm = build(torch.nn)
+        fm = build(fg.nn)
+        fm.load_state_dict(tm.state_dict())
+        arrs = make_inputs()
+        ti = [torch.from_numpy(a) for a in arrs]
+        fi = [fg.from_numpy(a) for a in arrs]
+        t_state, f_state = step(torch, tm), step(fg, fm)
+        return {"fastgrad": lambda: f_state(*fi), "torch": lambda: t_state(*ti), "numpy": None}
+
+    def fwd_bwd(lib, model):
+        def run(*xs):
+            out = model(*xs)
+            out = out[0] if isinstance(out, tuple) else out
+            out.sum().backward()
+        return run
+
+    def train_step(lib, model):
+        opt = lib.optim.Adam(model.parameters(), lr=1e-3)
+        loss_fn = lib.nn.CrossEntropyLoss()
+
+        def run(x, y):
+            opt.zero_grad()
+            loss_fn(model(x), y).backward()
+            opt.step()
+        return run
+
+    f32 = lambda *shape: rng.standard_normal(shape).astype(np.float32)
+    labels = lambda n, c: rng.integers(0, c, n).astype(np.int64)
+    yield "MLP train step 64-128-10 b32 (Adam)", twins(
+        lambda m: m.Sequential(m.Linear(64, 128), m.ReLU(), m.Linear(128, 10)),
+        lambda: [f32(32, 64), labels(32, 10)], train_step)
+    yield "CNN train step digits-size b32 (Adam)", twins(
+        lambda m: m.Sequential(m.Conv2d(1, 16, 3, padding=1), m.BatchNorm2d(16), m.ReLU(),
+                               m.MaxPool2d(2), m.Conv2d(16, 32, 3, padding=1), m.ReLU(),
+                               m.AdaptiveAvgPool2d(2), m.Flatten(), m.Linear(128, 10)),
+        lambda: [f32(32, 1, 8, 8), labels(32, 10)], train_step)
+    yield "Conv2d 64->64 3x3 16x28x28 fwd+bwd", twins(
+        lambda m: m.Conv2d(64, 64, 3, padding=1), lambda: [f32(16, 64, 28, 28)], fwd_bwd)
+    yield "LayerNorm 512 on (64,128,512) fwd+bwd", twins(
+        lambda m: m.LayerNorm(512), lambda: [f32(64, 128, 512)], fwd_bwd)
+    for cell in ("LSTM", "GRU"):
+        yield f"{cell} 64->128 seq50 b32 fwd+bwd", twins(
+            lambda m, cell=cell: getattr(m, cell)(64, 128), lambda: [f32(50, 32, 64)], fwd_bwd)
+    yield "TransformerEncoderLayer d128 h4 (32,64) fwd+bwd", twins(
+        lambda m: m.TransformerEncoderLayer(128, 4, 256, dropout=0.0, batch_first=True),
+        lambda: [f32(32, 64, 128)], fwd_bwd)
+
+    def ce(lib, _model):
+        def run(x, y):
+            x.grad = None
+            lib.nn.functional.cross_entropy(x, y).backward()
+        return run
+
+    logits, targets = f32(4096, 1000), labels(4096, 1000)
+    tx = torch.from_numpy(logits).requires_grad_()
+    fx = fg.tensor(logits, requires_grad=True)
+    ty, fy = torch.from_numpy(targets), fg.from_numpy(targets)
+    yield "cross_entropy (4096,1000) fwd+bwd", {
+        "fastgrad": lambda: ce(fg, None)(fx, fy), "torch": lambda: ce(torch, None)(tx, ty),
+        "numpy": None}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=1)
@@ -117,7 +187,7 @@ def main():
     rows = []
     print(f"threads={args.threads} repeats={args.repeats} torch={getattr(torch, '__version__', None)}")
     print(f"{'workload':38s} {'fastgrad':>11s} {'torch':>11s} {'numpy':>11s} {'fg/torch':>9s} {'fg/np':>7s}")
-    for name, fns in workloads():
+    for name, fns in (*workloads(), *nn_workloads()):
         if args.filter not in name:
             continue
         fns = {k: v for k, v in fns.items() if v is not None}
