@@ -1,15 +1,20 @@
 // Fused LSTM / GRU gate kernels (see ops/rnn_ops.h). Forward keeps the
 // activated gates in a workspace tensor saved for backward, so the backward
 // kernel needs no transcendental functions except tanh(c) for the LSTM.
-// Note [RNN cell double backward]: the backward rules run dedicated kernels,
-// so they call check_no_double_backward (create_graph through an RNN raises).
+// Note [RNN cell double backward]: the normal backward runs a dedicated
+// kernel on the saved activations, which carry no history. Under create_graph
+// (grad mode on inside the rule) the rules instead recompute the activations
+// from the saved gate inputs with recorded ops and build the gradient from
+// them, so second derivatives (gradient penalties) are exact.
 #include <cmath>
 #include <type_traits>
 
 #include "backend/cpu/parallel.h"
 #include "ops/elementwise.h"
+#include "ops/elementwise_ops.h"
 #include "ops/grad_utils.h"
 #include "ops/rnn_ops.h"
+#include "ops/shape_ops.h"
 
 namespace fastgrad {
 
@@ -66,6 +71,39 @@ int64_t hidden_of(const char* op, const Tensor& gates, int64_t ngates) {
   return gates.sizes()[1] / ngates;
 }
 
+// Column block k (of width H) of a (N, G*H) tensor, as a recorded view.
+Tensor block(const Tensor& t, int64_t k, int64_t H) { return narrow(t, 1, k * H, H); }
+
+// d sigmoid / dx and d tanh / dx from the activated value y, recorded.
+Tensor dsigmoid(const Tensor& y) { return mul(y, sub(Scalar(1), y)); }
+Tensor dtanh(const Tensor& y) { return sub(Scalar(1), mul(y, y)); }
+
+// See Note [RNN cell double backward]: the LSTM cell gradient from recorded ops.
+Tensors lstm_cell_backward_recorded(const Tensor& gates, const Tensor& cx, const Tensor& dh,
+                                    const Tensor& dc, int64_t H) {
+  Tensor i = fastgrad::sigmoid(block(gates, 0, H)), f = fastgrad::sigmoid(block(gates, 1, H));
+  Tensor g = fastgrad::tanh(block(gates, 2, H)), o = fastgrad::sigmoid(block(gates, 3, H));
+  Tensor tc = fastgrad::tanh(add(mul(f, cx), mul(i, g)));
+  Tensor dct = add(dc, mul(mul(dh, o), dtanh(tc)));
+  Tensor dg = cat({mul(mul(dct, g), dsigmoid(i)), mul(mul(dct, cx), dsigmoid(f)),
+                   mul(mul(dct, i), dtanh(g)), mul(mul(dh, tc), dsigmoid(o))},
+                  1);
+  return {dg, mul(dct, f)};
+}
+
+// The GRU cell gradient from recorded ops.
+Tensors gru_cell_backward_recorded(const Tensor& gi, const Tensor& gh, const Tensor& hx,
+                                   const Tensor& dh, int64_t H) {
+  Tensor r = fastgrad::sigmoid(add(block(gi, 0, H), block(gh, 0, H)));
+  Tensor z = fastgrad::sigmoid(add(block(gi, 1, H), block(gh, 1, H)));
+  Tensor hn = block(gh, 2, H);
+  Tensor nn = fastgrad::tanh(add(block(gi, 2, H), mul(r, hn)));
+  Tensor dn = mul(mul(dh, sub(Scalar(1), z)), dtanh(nn));
+  Tensor dz = mul(mul(dh, sub(hx, nn)), dsigmoid(z));
+  Tensor dr = mul(mul(dn, hn), dsigmoid(r));
+  return {cat({dr, dz, dn}, 1), cat({dr, dz, mul(dn, r)}, 1), mul(dh, z)};
+}
+
 }  // namespace
 
 std::vector<Tensor> lstm_cell_fused(const Tensor& gates_in, const Tensor& cx_in) {
@@ -97,10 +135,11 @@ std::vector<Tensor> lstm_cell_fused(const Tensor& gates_in, const Tensor& cx_in)
       }
     });
   });
-  maybe_record("LstmCellBackward", {gates_in, cx_in}, {h, c}, {work, cx},
+  maybe_record("LstmCellBackward", {gates_in, cx_in}, {h, c}, {work, cx_in, gates_in},
                [N, H](const FunctionNode& n, const Tensors& gs) -> Tensors {
-                 check_no_double_backward("lstm_cell");
-                 Tensor w = n.saved(0), c0 = n.saved(1);
+                 if (autograd::grad_enabled())
+                   return lstm_cell_backward_recorded(n.saved(2), n.saved(1), gs[0], gs[1], H);
+                 Tensor w = n.saved(0), c0 = contiguous(n.saved(1));
                  Tensor dh = contiguous(gs[0]), dc = contiguous(gs[1]);
                  Tensor dg = empty({N, 4 * H}, w.dtype(), w.device());
                  Tensor dc0 = empty({N, H}, w.dtype(), w.device());
@@ -154,10 +193,12 @@ Tensor gru_cell_fused(const Tensor& gi_in, const Tensor& gh_in, const Tensor& hx
       }
     });
   });
-  maybe_record("GruCellBackward", {gi_in, gh_in, hx_in}, {h}, {work, hx},
+  maybe_record("GruCellBackward", {gi_in, gh_in, hx_in}, {h}, {work, hx_in, gi_in, gh_in},
                [N, H](const FunctionNode& n, const Tensors& gs) -> Tensors {
-                 check_no_double_backward("gru_cell");
-                 Tensor w = n.saved(0), h0 = n.saved(1), dh = contiguous(gs[0]);
+                 if (autograd::grad_enabled())
+                   return gru_cell_backward_recorded(n.saved(2), n.saved(3), n.saved(1), gs[0],
+                                                     H);
+                 Tensor w = n.saved(0), h0 = contiguous(n.saved(1)), dh = contiguous(gs[0]);
                  Tensor dgi = empty({N, 3 * H}, w.dtype(), w.device());
                  Tensor dgh = empty({N, 3 * H}, w.dtype(), w.device());
                  Tensor dh0 = empty({N, H}, w.dtype(), w.device());
