@@ -1,8 +1,8 @@
 """RNN, LSTM, GRU and their single-step cells.
 
 A layer runs each direction as: one gemm for the input projection of every
-time step (x W_ih^T + b over the whole sequence), then per step one addmm
-(h W_hh^T) and one fused gate kernel (_C._lstm_cell / _C._gru_cell; tanh or
+time step (x W_ih^T + b over the whole sequence), one contiguous copy of
+W_hh^T, then per step one addmm (h W_hh^T) and one fused gate kernel (_C._lstm_cell / _C._gru_cell; tanh or
 relu for RNN). Padded and packed inputs share one path: a padded (L, N, *)
 input is a packed sequence whose batch_sizes are all N, so variable-length
 batches give exactly the per-sequence results.
@@ -68,9 +68,10 @@ def _run_direction(step, gi, batch_sizes, h0, c0, w_hh, b_hh, reverse):
     """One direction over packed rows gi (sum(batch_sizes), G). Returns the
     outputs (same rows, H) and the final h, c in the sorted batch order."""
     T, B = len(batch_sizes), batch_sizes[0]
-    # one transposed view for all steps: its gradient is summed in W^T's layout
-    # (contiguous adds) and transposed once, not once per step
-    w_hh = w_hh.t()
+    # W_hh^T made once per direction (contiguous: the per-step gemm reads it
+    # faster); its gradient is summed over the steps in W^T's layout
+    # (contiguous adds) and transposed back once, not once per step
+    w_hh = w_hh.t().contiguous()
     uniform = batch_sizes[-1] == B
     steps = gi.split(B) if uniform else gi.split(batch_sizes)
     outs = [None] * T
