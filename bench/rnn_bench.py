@@ -13,10 +13,9 @@ import argparse
 import statistics
 import time
 
+import fastgrad as fg
 import numpy as np
 import torch
-
-import fastgrad as fg
 
 
 def _layer(lib, mode, in_size, hidden, **kw):
@@ -79,13 +78,14 @@ def main():
     if args.threads is not None:
         fg.set_num_threads(args.threads)
     torch.set_num_threads(fg.get_num_threads())
+    base = {"seq": 50, "batch": 32, "in_size": 64, "hidden": 128}
     rows = [
-        ("LSTM", dict(seq=50, batch=32, in_size=64, hidden=128)),
-        ("GRU", dict(seq=50, batch=32, in_size=64, hidden=128)),
-        ("RNN_TANH", dict(seq=50, batch=32, in_size=64, hidden=128)),
-        ("LSTM", dict(seq=100, batch=8, in_size=32, hidden=64)),
-        ("LSTM", dict(seq=20, batch=64, in_size=128, hidden=256, num_layers=2,
-                      bidirectional=True)),
+        ("LSTM", base),
+        ("GRU", base),
+        ("RNN_TANH", base),
+        ("LSTM", {"seq": 100, "batch": 8, "in_size": 32, "hidden": 64}),
+        ("LSTM", {"seq": 20, "batch": 64, "in_size": 128, "hidden": 256, "num_layers": 2,
+                  "bidirectional": True}),
     ]
     print(f"threads: fastgrad {fg.get_num_threads()}, torch {torch.get_num_threads()}; "
           f"dtype {args.dtype}; medians of {args.repeats} interleaved repeats")

@@ -423,3 +423,22 @@ def test_fused_cell_lanes_and_tail_agree(mode, rng):
     again = fg._C._lstm_cell(gates, state) if mode == "LSTM" else (fg._C._gru_cell(gates, gates, state),)
     for o, p in zip(outs, again):
         assert (o.numpy() == p.numpy()).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_cells_propagate_nan(dtype):
+    # the branch-free float32 activations must not turn NaN into a number
+    for k in range(4):  # each gate (i, f, g, o) of unit 0, H = 2
+        g = np.zeros((1, 8), dtype)
+        g[0, 2 * k] = np.nan
+        h, c = fg._C._lstm_cell(fg.tensor(g), fg.zeros(1, 2, dtype=fg.tensor(g).dtype))
+        assert np.isnan(h.numpy()[0, 0]) and not np.isnan(h.numpy()[0, 1])
+        assert np.isnan(c.numpy()[0, 0]) == (k != 3)
+    g = np.zeros((1, 8), dtype)
+    g[0, 0] = np.nan
+    h, c = fg._C._lstm_cell(fg.tensor(g), fg.zeros(1, 2, dtype=fg.tensor(g).dtype))
+    assert np.isnan(h.numpy()[0, 0]) and np.isnan(c.numpy()[0, 0]) and not np.isnan(h.numpy()[0, 1])
+    gi = np.zeros((1, 6), dtype)
+    gi[0, 4] = np.nan  # n gate of unit 0
+    out = fg._C._gru_cell(fg.tensor(gi), fg.tensor(np.zeros_like(gi)), fg.zeros(1, 2, dtype=fg.tensor(gi).dtype))
+    assert np.isnan(out.numpy()[0, 0]) and not np.isnan(out.numpy()[0, 1])
