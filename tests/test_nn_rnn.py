@@ -333,7 +333,7 @@ def test_cell_create_graph_first_derivative_matches_fused(mode, rng):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("cfg", [{}, {"num_layers": 2, "bidirectional": True}], ids=str)
-@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH", "RNN_RELU"])
 def test_layer_gradient_penalty_matches_torch(torch, rng, mode, cfg, dtype):
     # WGAN-GP style: loss = out.sum() + ||d out.sum()/dx||^2, backward through
     # autograd.grad(create_graph=True); compare x and every parameter grad
@@ -442,3 +442,22 @@ def test_fused_cells_propagate_nan(dtype):
     gi[0, 4] = np.nan  # n gate of unit 0
     out = fg._C._gru_cell(fg.tensor(gi), fg.tensor(np.zeros_like(gi)), fg.zeros(1, 2, dtype=fg.tensor(gi).dtype))
     assert np.isnan(out.numpy()[0, 0]) and not np.isnan(out.numpy()[0, 1])
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float32, 4e-7), (np.float64, 1e-15)])
+def test_rnn_tanh_kernel(dtype, rtol):
+    # the Elman step's tanh: values over the whole range (odd sizes: vector
+    # lanes and scalar tail), infinities and NaN
+    x = np.concatenate([np.linspace(-30, 30, 20003), [0.0, 1e-30, 0.0625, -1e4, np.inf, -np.inf]])
+    y = fg._C._rnn_tanh(fg.tensor(x.astype(dtype))).numpy()
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, np.tanh(x), rtol=rtol * 8, atol=1e-300)
+    assert np.isnan(fg._C._rnn_tanh(fg.tensor(np.array([np.nan], dtype))).numpy()[0])
+    with pytest.raises(TypeError, match="rnn_tanh_cell: expected a floating point tensor"):
+        fg._C._rnn_tanh(fg.zeros(2, 3, dtype=fg.int64))
+
+
+def test_rnn_tanh_gradgradcheck(rng):
+    x = to_fg(rng.standard_normal((3, 5)), True)
+    assert fg.autograd.gradcheck(fg._C._rnn_tanh, [x], atol=1e-7, rtol=1e-6)
+    assert fg.autograd.gradgradcheck(fg._C._rnn_tanh, [x], atol=1e-7, rtol=1e-6)

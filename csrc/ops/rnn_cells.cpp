@@ -376,4 +376,29 @@ Tensor gru_cell_fused(const Tensor& gi_in, const Tensor& gh_in, const Tensor& hx
   return h;
 }
 
+Tensor rnn_tanh_fused(const Tensor& pre_in) {
+  const char* op = "rnn_tanh_cell";
+  FG_CHECK(pre_in.defined(), op, ": input is undefined");
+  FG_CHECK(pre_in.device().is_cpu(), op, ": expected a CPU tensor");
+  Tensor pre = contiguous(pre_in);
+  Tensor h = empty(pre.sizes(), pre.dtype(), pre.device());
+  dispatch_float(pre.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    const T* X = pre.data<T>();
+    T* Y = h.data<T>();
+    auto th = [](auto v) { return tanh_any<T>(v); };
+    // chunks may end mid-vector: the scalar tail computes what a lane does
+    cpu::parallel_for(0, pre.numel(), cpu::kGrain / 8, [&](int64_t lo, int64_t hi) {
+      map_gate(X + lo, Y + lo, hi - lo, th);
+    });
+  });
+  // written with fastgrad ops on the saved output: differentiable again
+  maybe_record("RnnTanhCellBackward", {pre_in}, {h}, {h},
+               [](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 Tensor y = n.saved(0);
+                 return {mul(gs[0], dtanh(y))};
+               });
+  return h;
+}
+
 }  // namespace fastgrad

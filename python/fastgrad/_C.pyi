@@ -1263,6 +1263,10 @@ def _randperm(n: typing.SupportsInt | typing.SupportsIndex, dtype: numpy.dtype[t
     ...
 def _record_function(arg0: str, arg1: collections.abc.Sequence[Tensor], arg2: collections.abc.Sequence[Tensor], arg3: collections.abc.Sequence[Tensor], arg4: collections.abc.Callable) -> None:
     ...
+def _rnn_tanh(pre: Tensor) -> Tensor:
+    """
+    tanh for the Elman RNN step (vectorized in float32).
+    """
 def _run_backward(arg0: typing.Any, arg1: typing.Any, arg2: bool, arg3: bool, arg4: typing.Any, arg5: bool) -> typing.Any:
     ...
 def _scalar_tensor(arg0: int | float | bool, arg1: numpy.dtype[typing.Any] | None) -> Tensor:

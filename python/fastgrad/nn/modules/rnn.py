@@ -43,7 +43,7 @@ def _check_size(name, value):
 def _step_rnn(relu):
     def step(gi, h, c, w_hh_t, b_hh):
         pre = _C.addmm(gi, h, w_hh_t)
-        return (_C.relu(pre) if relu else _C.tanh(pre)), None
+        return (_C.relu(pre) if relu else _C._rnn_tanh(pre)), None
 
     return step
 
