@@ -301,12 +301,64 @@ def test_fused_cell_kernel_errors():
 
 
 @pytest.mark.parametrize("mode", ["LSTM", "GRU"])
-def test_double_backward_raises(mode, rng):
-    m = _layer(fg, mode, 3, 4, dtype=fg.float64)
-    x = to_fg(rng.standard_normal((4, 2, 3)), True)
-    out = m(x)[0].sum()
-    with pytest.raises(NotImplementedError, match=mode.lower() + "_cell"):
-        fg.autograd.grad(out, [x], create_graph=True)
+def test_fused_cell_gradgradcheck(mode, rng):
+    # second derivatives of the fused kernels (create_graph=True runs the
+    # recorded-op backward rule) against finite differences, float64
+    H, N = 3, 2
+    if mode == "LSTM":
+        shapes, fn = [(N, 4 * H), (N, H)], fg._C._lstm_cell
+    else:
+        shapes, fn = [(N, 3 * H), (N, 3 * H), (N, H)], fg._C._gru_cell
+    ts = [to_fg(rng.standard_normal(s), True) for s in shapes]
+    assert fg.autograd.gradcheck(fn, ts, atol=1e-7, rtol=1e-6)
+    assert fg.autograd.gradgradcheck(fn, ts, atol=1e-7, rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_cell_create_graph_first_derivative_matches_fused(mode, rng):
+    # the recorded-op rule (create_graph=True) and the fused kernel agree
+    H, N = 4, 3
+    shapes = [(N, 4 * H), (N, H)] if mode == "LSTM" else [(N, 3 * H), (N, 3 * H), (N, H)]
+    fn = fg._C._lstm_cell if mode == "LSTM" else fg._C._gru_cell
+    ts = [to_fg(rng.standard_normal(s), True) for s in shapes]
+    outs = fn(*ts)
+    outs = list(outs) if isinstance(outs, tuple) else [outs]
+    gos = [fg.tensor(rng.standard_normal(tuple(o.shape))) for o in outs]
+    plain = fg.autograd.grad(outs, ts, grad_outputs=gos, retain_graph=True)
+    graph = fg.autograd.grad(outs, ts, grad_outputs=gos, create_graph=True)
+    for a, b in zip(plain, graph):
+        assert b.requires_grad
+        assert_close(b.detach(), a.numpy(), rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("cfg", [{}, {"num_layers": 2, "bidirectional": True}], ids=str)
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH", "RNN_RELU"])
+def test_layer_gradient_penalty_matches_torch(torch, rng, mode, cfg, dtype):
+    # WGAN-GP style: loss = out.sum() + ||d out.sum()/dx||^2, backward through
+    # autograd.grad(create_graph=True); compare x and every parameter grad
+    torch.manual_seed(2)
+    f, t = _pair(torch, mode, 3, 4, dtype, **cfg)
+    f.load_state_dict(t.state_dict())
+    npd = DTYPES[dtype][1]
+    x = rng.standard_normal((5, 2, 3)).astype(npd)
+    w = rng.standard_normal((5, 2, 8 if cfg else 4)).astype(npd)
+    grads = {}
+    for lib, m in (("fg", f), ("torch", t)):
+        if lib == "fg":
+            xt, wt = to_fg(x, True), fg.tensor(w)
+            grad = fg.autograd.grad
+        else:
+            xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w)
+            grad = torch.autograd.grad
+        out = m(xt)[0]
+        (gx,) = grad((out * wt).sum(), [xt], create_graph=True)
+        loss = (out * wt).sum() + (gx * gx).sum() * 3
+        loss.backward()
+        grads[lib] = {"x": xt.grad, **{n: p.grad for n, p in m.named_parameters()}}
+    assert grads["fg"].keys() == grads["torch"].keys()
+    for name, g in grads["torch"].items():
+        assert_close(grads["fg"][name], g, **_tol(dtype))
 
 
 @pytest.mark.parametrize("mode", ["LSTM", "GRU"])
@@ -349,3 +401,63 @@ def test_fused_lstm_activation_accuracy(dtype, rtol):
     h_ref = 0.5 * np.tanh(c_ref)
     np.testing.assert_allclose(c.numpy()[:, 0], c_ref, rtol=rtol * 8, atol=1e-300)
     np.testing.assert_allclose(h.numpy()[:, 0], h_ref, rtol=rtol * 8, atol=1e-300)
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_fused_cell_lanes_and_tail_agree(mode, rng):
+    # float32 cells run four lanes at a time plus a scalar tail: the same
+    # value must give bit-identical results wherever it sits in a row, and
+    # repeated calls must be bit-for-bit identical
+    H, N = 7, 3
+    vals = rng.standard_normal((N, 1)).astype(np.float32) * 4
+    G = 4 if mode == "LSTM" else 3
+    gates = fg.tensor(np.repeat(vals, G * H, axis=1))
+    state = fg.tensor(np.repeat(vals[::-1].copy(), H, axis=1))
+    if mode == "LSTM":
+        outs = fg._C._lstm_cell(gates, state)
+    else:
+        outs = (fg._C._gru_cell(gates, gates, state),)
+    for o in outs:
+        a = o.numpy()
+        assert (a == a[:, :1]).all()
+    again = fg._C._lstm_cell(gates, state) if mode == "LSTM" else (fg._C._gru_cell(gates, gates, state),)
+    for o, p in zip(outs, again):
+        assert (o.numpy() == p.numpy()).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_cells_propagate_nan(dtype):
+    # the branch-free float32 activations must not turn NaN into a number
+    for k in range(4):  # each gate (i, f, g, o) of unit 0, H = 2
+        g = np.zeros((1, 8), dtype)
+        g[0, 2 * k] = np.nan
+        h, c = fg._C._lstm_cell(fg.tensor(g), fg.zeros(1, 2, dtype=fg.tensor(g).dtype))
+        assert np.isnan(h.numpy()[0, 0]) and not np.isnan(h.numpy()[0, 1])
+        assert np.isnan(c.numpy()[0, 0]) == (k != 3)
+    g = np.zeros((1, 8), dtype)
+    g[0, 0] = np.nan
+    h, c = fg._C._lstm_cell(fg.tensor(g), fg.zeros(1, 2, dtype=fg.tensor(g).dtype))
+    assert np.isnan(h.numpy()[0, 0]) and np.isnan(c.numpy()[0, 0]) and not np.isnan(h.numpy()[0, 1])
+    gi = np.zeros((1, 6), dtype)
+    gi[0, 4] = np.nan  # n gate of unit 0
+    out = fg._C._gru_cell(fg.tensor(gi), fg.tensor(np.zeros_like(gi)), fg.zeros(1, 2, dtype=fg.tensor(gi).dtype))
+    assert np.isnan(out.numpy()[0, 0]) and not np.isnan(out.numpy()[0, 1])
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float32, 4e-7), (np.float64, 1e-15)])
+def test_rnn_tanh_kernel(dtype, rtol):
+    # the Elman step's tanh: values over the whole range (odd sizes: vector
+    # lanes and scalar tail), infinities and NaN
+    x = np.concatenate([np.linspace(-30, 30, 20003), [0.0, 1e-30, 0.0625, -1e4, np.inf, -np.inf]])
+    y = fg._C._rnn_tanh(fg.tensor(x.astype(dtype))).numpy()
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, np.tanh(x), rtol=rtol * 8, atol=1e-300)
+    assert np.isnan(fg._C._rnn_tanh(fg.tensor(np.array([np.nan], dtype))).numpy()[0])
+    with pytest.raises(TypeError, match="rnn_tanh_cell: expected a floating point tensor"):
+        fg._C._rnn_tanh(fg.zeros(2, 3, dtype=fg.int64))
+
+
+def test_rnn_tanh_gradgradcheck(rng):
+    x = to_fg(rng.standard_normal((3, 5)), True)
+    assert fg.autograd.gradcheck(fg._C._rnn_tanh, [x], atol=1e-7, rtol=1e-6)
+    assert fg.autograd.gradgradcheck(fg._C._rnn_tanh, [x], atol=1e-7, rtol=1e-6)

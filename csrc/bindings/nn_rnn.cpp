@@ -15,6 +15,8 @@ void bind_nn_rnn(py::module_& m) {
       "Fused LSTM gate update: gates (N, 4H) already summed, cx (N, H) -> (h, c).");
   m.def("_gru_cell", &gru_cell_fused, "gi"_a, "gh"_a, "hx"_a,
         "Fused GRU gate update: gi = x W_ih^T + b_ih, gh = h W_hh^T + b_hh -> h.");
+  m.def("_rnn_tanh", &rnn_tanh_fused, "pre"_a,
+        "tanh for the Elman RNN step (vectorized in float32).");
 }
 
 }  // namespace fastgrad::bindings

@@ -1,41 +1,210 @@
 // Fused LSTM / GRU gate kernels (see ops/rnn_ops.h). Forward keeps the
 // activated gates in a workspace tensor saved for backward, so the backward
 // kernel needs no transcendental functions except tanh(c) for the LSTM.
-// Note [RNN cell double backward]: the backward rules run dedicated kernels,
-// so they call check_no_double_backward (create_graph through an RNN raises).
+// Note [RNN cell double backward]: the normal backward runs a dedicated
+// kernel on the saved activations, which carry no history. Under create_graph
+// (grad mode on inside the rule) the rules instead recompute the activations
+// from the saved gate inputs with recorded ops and build the gradient from
+// them, so second derivatives (gradient penalties) are exact.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <tuple>
 #include <type_traits>
+#include <utility>
 
 #include "backend/cpu/parallel.h"
 #include "ops/elementwise.h"
+#include "ops/elementwise_ops.h"
 #include "ops/grad_utils.h"
 #include "ops/rnn_ops.h"
+#include "ops/shape_ops.h"
 
 namespace fastgrad {
 
 namespace {
 
-template <class T>
-inline T sigmoid(T x) {
-  return T(1) / (T(1) + std::exp(-x));
+// Note [Vectorizable float activations]: libm's expf is an out-of-line call
+// (and GCC's default -ftrapping-math keeps clamp-then-compute loops scalar),
+// so the gate nonlinearities dominated an LSTM step. exp_f32 below is
+// branch-free (selects only) and written once for a float and for four
+// floats (vector extensions), so the gate loops run four lanes at a time with
+// plain SSE2. Every element goes through the same sequence of IEEE
+// operations (correctly rounded +, *, /; no reassociation), whichever lane or
+// scalar tail computes it, so runs are bit-for-bit reproducible and do not
+// depend on the thread split.
+// float64 keeps libm (exact to an ulp), as its users ask for accuracy.
+// Four floats as one value: GCC/Clang vector extensions, lowered to SSE2 on
+// x86-64 (NEON on arm64) without intrinsics. The functions below are written
+// once for V = float and V = F4, so the scalar tail of a row computes exactly
+// what a vector lane does.
+typedef float F4 __attribute__((vector_size(16)));
+typedef int32_t I4 __attribute__((vector_size(16)));
+
+template <class V>
+using IntOf = std::conditional_t<std::is_same_v<V, float>, int32_t, I4>;
+
+template <class V>
+inline V splat(float v) {
+  if constexpr (std::is_same_v<V, float>) {
+    return v;
+  } else {
+    return V{} + v;
+  }
 }
 
-// tanh through one exp (libm's tanh costs several exps): (e - 1) / (e + 1)
-// with e = exp(2|x|) loses at most ~3 bits for |x| >= 1/16; below that an odd
-// Taylor polynomial keeps the relative error within 4 ulps. float only:
-// float64 keeps libm's tanh (exact to an ulp), as its users ask for accuracy.
-template <class T>
-inline T fast_tanh(T x) {
-  if constexpr (!std::is_same_v<T, float>) return std::tanh(x);
-  T a = std::abs(x);
-  if (a < T(0.0625)) {
-    T x2 = x * x;
-    return x * (T(1) + x2 * (T(-1) / 3 + x2 * (T(2) / 15 + x2 * (T(-17) / 315 +
-                                                                 x2 * (T(62) / 2835)))));
+template <class To, class From>
+inline To bit_cast(const From& f) {
+  static_assert(sizeof(To) == sizeof(From));
+  To t;
+  std::memcpy(&t, &f, sizeof t);
+  return t;
+}
+
+// x < y ? a : b, lane-wise for vectors.
+template <class V>
+inline V select_lt(V x, V y, V a, V b) {
+  return x < y ? a : b;
+}
+
+// e^x within ~2 ulp over the whole float range, subnormal results included:
+// x = n ln2 + r (Cody-Waite, |r| <= ln2 / 2), e^r by its degree-7 Taylor
+// polynomial (truncation < 6e-9), 2^n applied as two normal factors.
+template <class V>
+inline V exp_f32(V x) {
+  using I = IntOf<V>;
+  V xc = select_lt(x, splat<V>(-104.0f), splat<V>(-104.0f), x);  // NaN passes through
+  xc = select_lt(splat<V>(89.0f), xc, splat<V>(89.0f), xc);
+  // round(x / ln2) by the 1.5 * 2^23 trick: the integer lands in the low
+  // mantissa bits, read from there
+  const V t = xc * 1.44269504f + 12582912.0f;
+  const V n = t - 12582912.0f;
+  V r = xc - n * 0.693359375f;  // ln2's high part: n * it is exact
+  r = r - n * -2.12194440e-4f;  // ln2's low part
+  V p = splat<V>(1.0f / 5040);
+  p = p * r + 1.0f / 720;
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const I ni = bit_cast<I>(t) - 0x4B400000;  // bits of 12582912.0f
+  const I n1 = ni >> 1, n2 = ni - n1;
+  const V s1 = bit_cast<V>(I((n1 + 127) << 23)), s2 = bit_cast<V>(I((n2 + 127) << 23));
+  return p * s1 * s2;  // overflows to inf for x > 88.72, as exp does
+}
+
+template <class V>
+inline V sigmoid_f32(V x) {
+  return 1.0f / (1.0f + exp_f32(-x));
+}
+
+// tanh through one exp: (e - 1) / (e + 1) with e = exp(2|x|) loses at most
+// ~3 bits for |x| >= 1/16; below that an odd Taylor polynomial keeps the
+// relative error within 4 ulps. |x| is capped at 10, where tanh rounds to 1.
+template <class V>
+inline V tanh_f32(V x) {
+  const V zero = splat<V>(0.0f);
+  const V a = select_lt(x, zero, -x, x), x2 = x * x;
+  const V small =
+      x * (1.0f + x2 * (-1.0f / 3 + x2 * (2.0f / 15 + x2 * (-17.0f / 315 + x2 * (62.0f / 2835)))));
+  const V e = exp_f32(2.0f * select_lt(splat<V>(10.0f), a, splat<V>(10.0f), a));
+  const V big = (e - 1.0f) / (e + 1.0f);
+  return select_lt(a, splat<V>(0.0625f), small, select_lt(x, zero, -big, big));
+}
+
+// Gate activations for element type T on a T (or, for float, an F4).
+template <class T, class V>
+inline V sigmoid_any(V x) {
+  if constexpr (std::is_same_v<T, float>) {
+    return sigmoid_f32(x);
+  } else {
+    return T(1) / (T(1) + std::exp(-x));
   }
-  T e = std::exp(T(2) * a);
-  T t = std::isinf(e) ? T(1) : (e - T(1)) / (e + T(1));
-  return x < 0 ? -t : t;
+}
+
+template <class T, class V>
+inline V tanh_any(V x) {
+  if constexpr (std::is_same_v<T, float>) {
+    return tanh_f32(x);
+  } else {
+    return std::tanh(x);
+  }
+}
+
+inline F4 load4(const float* p) {
+  F4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store4(float* p, F4 v) { std::memcpy(p, &v, sizeof v); }
+
+// out[j] = f(in[j]) for j < n: four at a time for float, then the tail.
+template <class T, class F>
+inline void map_gate(const T* in, T* out, int64_t n, const F& f) {
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + 4 <= n; j += 4) store4(out + j, f(load4(in + j)));
+  }
+  for (; j < n; ++j) out[j] = f(in[j]);
+}
+
+// One batch row of the LSTM forward: activations (Note [Vectorizable float
+// activations]), then the state update. w receives i, f, g, o and tanh(c).
+template <class T>
+void lstm_row(const T* g, const T* c0, T* w, T* c, T* h, int64_t H) {
+  auto sig = [](auto v) { return sigmoid_any<T>(v); };
+  auto th = [](auto v) { return tanh_any<T>(v); };
+  map_gate(g, w, 2 * H, sig);
+  map_gate(g + 2 * H, w + 2 * H, H, th);
+  map_gate(g + 3 * H, w + 3 * H, H, sig);
+  auto update = [&](auto i, auto f, auto gg, auto o, auto cx) {
+    auto cn = f * cx + i * gg;
+    auto tc = th(cn);
+    return std::make_tuple(cn, tc, o * tc);
+  };
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + 4 <= H; j += 4) {
+      auto [cn, tc, hn] = update(load4(w + j), load4(w + H + j), load4(w + 2 * H + j),
+                                 load4(w + 3 * H + j), load4(c0 + j));
+      store4(w + 4 * H + j, tc), store4(c + j, cn), store4(h + j, hn);
+    }
+  }
+  for (; j < H; ++j) {
+    auto [cn, tc, hn] = update(w[j], w[H + j], w[2 * H + j], w[3 * H + j], c0[j]);
+    w[4 * H + j] = tc, c[j] = cn, h[j] = hn;
+  }
+}
+
+// One batch row of the GRU forward; w receives r, z, n and gh_n.
+template <class T>
+void gru_row(const T* a, const T* b, const T* h0, T* w, T* h, int64_t H) {
+  auto rz = [](auto x, auto y) { return sigmoid_any<T>(x + y); };
+  auto nh = [](auto an, auto r, auto hn, auto z, auto hx) {
+    auto nn = tanh_any<T>(an + r * hn);
+    return std::make_pair(nn, (T(1) - z) * nn + z * hx);
+  };
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + 4 <= 2 * H; j += 4) store4(w + j, rz(load4(a + j), load4(b + j)));
+  }
+  for (; j < 2 * H; ++j) w[j] = rz(a[j], b[j]);
+  j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + 4 <= H; j += 4) {
+      F4 hn = load4(b + 2 * H + j);
+      auto [nn, hv] = nh(load4(a + 2 * H + j), load4(w + j), hn, load4(w + H + j), load4(h0 + j));
+      store4(w + 2 * H + j, nn), store4(w + 3 * H + j, hn), store4(h + j, hv);
+    }
+  }
+  for (; j < H; ++j) {
+    T hn = b[2 * H + j];
+    auto [nn, hv] = nh(a[2 * H + j], w[j], hn, w[H + j], h0[j]);
+    w[2 * H + j] = nn, w[3 * H + j] = hn, h[j] = hv;
+  }
 }
 
 // Rows are independent: split the batch over threads once a step is big.
@@ -66,6 +235,39 @@ int64_t hidden_of(const char* op, const Tensor& gates, int64_t ngates) {
   return gates.sizes()[1] / ngates;
 }
 
+// Column block k (of width H) of a (N, G*H) tensor, as a recorded view.
+Tensor block(const Tensor& t, int64_t k, int64_t H) { return narrow(t, 1, k * H, H); }
+
+// d sigmoid / dx and d tanh / dx from the activated value y, recorded.
+Tensor dsigmoid(const Tensor& y) { return mul(y, sub(Scalar(1), y)); }
+Tensor dtanh(const Tensor& y) { return sub(Scalar(1), mul(y, y)); }
+
+// See Note [RNN cell double backward]: the LSTM cell gradient from recorded ops.
+Tensors lstm_cell_backward_recorded(const Tensor& gates, const Tensor& cx, const Tensor& dh,
+                                    const Tensor& dc, int64_t H) {
+  Tensor i = fastgrad::sigmoid(block(gates, 0, H)), f = fastgrad::sigmoid(block(gates, 1, H));
+  Tensor g = fastgrad::tanh(block(gates, 2, H)), o = fastgrad::sigmoid(block(gates, 3, H));
+  Tensor tc = fastgrad::tanh(add(mul(f, cx), mul(i, g)));
+  Tensor dct = add(dc, mul(mul(dh, o), dtanh(tc)));
+  Tensor dg = cat({mul(mul(dct, g), dsigmoid(i)), mul(mul(dct, cx), dsigmoid(f)),
+                   mul(mul(dct, i), dtanh(g)), mul(mul(dh, tc), dsigmoid(o))},
+                  1);
+  return {dg, mul(dct, f)};
+}
+
+// The GRU cell gradient from recorded ops.
+Tensors gru_cell_backward_recorded(const Tensor& gi, const Tensor& gh, const Tensor& hx,
+                                   const Tensor& dh, int64_t H) {
+  Tensor r = fastgrad::sigmoid(add(block(gi, 0, H), block(gh, 0, H)));
+  Tensor z = fastgrad::sigmoid(add(block(gi, 1, H), block(gh, 1, H)));
+  Tensor hn = block(gh, 2, H);
+  Tensor nn = fastgrad::tanh(add(block(gi, 2, H), mul(r, hn)));
+  Tensor dn = mul(mul(dh, sub(Scalar(1), z)), dtanh(nn));
+  Tensor dz = mul(mul(dh, sub(hx, nn)), dsigmoid(z));
+  Tensor dr = mul(mul(dn, hn), dsigmoid(r));
+  return {cat({dr, dz, dn}, 1), cat({dr, dz, mul(dn, r)}, 1), mul(dh, z)};
+}
+
 }  // namespace
 
 std::vector<Tensor> lstm_cell_fused(const Tensor& gates_in, const Tensor& cx_in) {
@@ -82,25 +284,17 @@ std::vector<Tensor> lstm_cell_fused(const Tensor& gates_in, const Tensor& cx_in)
     using T = decltype(tag);
     const T *G = gates.data<T>(), *C0 = cx.data<T>();
     T *Hp = h.data<T>(), *Cp = c.data<T>(), *W = work.data<T>();
+    // activations first (contiguous gate blocks: vectorizable loops, see
+    // Note [Vectorizable float activations]), then the state update
     for_rows(N, 8 * H, [&](int64_t r) {
-      const T* g = G + r * 4 * H;
-      T* w = W + r * 5 * H;
-      for (int64_t j = 0; j < H; ++j) {
-        T i = sigmoid(g[j]), f = sigmoid(g[H + j]), gg = fast_tanh(g[2 * H + j]),
-          o = sigmoid(g[3 * H + j]);
-        T cn = f * C0[r * H + j] + i * gg;
-        w[j] = i, w[H + j] = f, w[2 * H + j] = gg, w[3 * H + j] = o;
-        T tc = fast_tanh(cn);
-        w[4 * H + j] = tc;
-        Cp[r * H + j] = cn;
-        Hp[r * H + j] = o * tc;
-      }
+      lstm_row(G + r * 4 * H, C0 + r * H, W + r * 5 * H, Cp + r * H, Hp + r * H, H);
     });
   });
-  maybe_record("LstmCellBackward", {gates_in, cx_in}, {h, c}, {work, cx},
+  maybe_record("LstmCellBackward", {gates_in, cx_in}, {h, c}, {work, cx_in, gates_in},
                [N, H](const FunctionNode& n, const Tensors& gs) -> Tensors {
-                 check_no_double_backward("lstm_cell");
-                 Tensor w = n.saved(0), c0 = n.saved(1);
+                 if (autograd::grad_enabled())
+                   return lstm_cell_backward_recorded(n.saved(2), n.saved(1), gs[0], gs[1], H);
+                 Tensor w = n.saved(0), c0 = contiguous(n.saved(1));
                  Tensor dh = contiguous(gs[0]), dc = contiguous(gs[1]);
                  Tensor dg = empty({N, 4 * H}, w.dtype(), w.device());
                  Tensor dc0 = empty({N, H}, w.dtype(), w.device());
@@ -143,21 +337,16 @@ Tensor gru_cell_fused(const Tensor& gi_in, const Tensor& gh_in, const Tensor& hx
     using T = decltype(tag);
     const T *GI = gi.data<T>(), *GH = gh.data<T>(), *H0 = hx.data<T>();
     T *Hp = h.data<T>(), *W = work.data<T>();
-    for_rows(N, 10 * H, [&](int64_t row) {
-      const T *a = GI + row * 3 * H, *b = GH + row * 3 * H;
-      T* w = W + row * 4 * H;
-      for (int64_t j = 0; j < H; ++j) {
-        T r = sigmoid(a[j] + b[j]), z = sigmoid(a[H + j] + b[H + j]);
-        T nn = fast_tanh(a[2 * H + j] + r * b[2 * H + j]);
-        w[j] = r, w[H + j] = z, w[2 * H + j] = nn, w[3 * H + j] = b[2 * H + j];
-        Hp[row * H + j] = (T(1) - z) * nn + z * H0[row * H + j];
-      }
+    for_rows(N, 10 * H, [&](int64_t r) {
+      gru_row(GI + r * 3 * H, GH + r * 3 * H, H0 + r * H, W + r * 4 * H, Hp + r * H, H);
     });
   });
-  maybe_record("GruCellBackward", {gi_in, gh_in, hx_in}, {h}, {work, hx},
+  maybe_record("GruCellBackward", {gi_in, gh_in, hx_in}, {h}, {work, hx_in, gi_in, gh_in},
                [N, H](const FunctionNode& n, const Tensors& gs) -> Tensors {
-                 check_no_double_backward("gru_cell");
-                 Tensor w = n.saved(0), h0 = n.saved(1), dh = contiguous(gs[0]);
+                 if (autograd::grad_enabled())
+                   return gru_cell_backward_recorded(n.saved(2), n.saved(3), n.saved(1), gs[0],
+                                                     H);
+                 Tensor w = n.saved(0), h0 = contiguous(n.saved(1)), dh = contiguous(gs[0]);
                  Tensor dgi = empty({N, 3 * H}, w.dtype(), w.device());
                  Tensor dgh = empty({N, 3 * H}, w.dtype(), w.device());
                  Tensor dh0 = empty({N, H}, w.dtype(), w.device());
@@ -183,6 +372,31 @@ Tensor gru_cell_fused(const Tensor& gi_in, const Tensor& gh_in, const Tensor& hx
                    });
                  });
                  return {dgi, dgh, dh0};
+               });
+  return h;
+}
+
+Tensor rnn_tanh_fused(const Tensor& pre_in) {
+  const char* op = "rnn_tanh_cell";
+  FG_CHECK(pre_in.defined(), op, ": input is undefined");
+  FG_CHECK(pre_in.device().is_cpu(), op, ": expected a CPU tensor");
+  Tensor pre = contiguous(pre_in);
+  Tensor h = empty(pre.sizes(), pre.dtype(), pre.device());
+  dispatch_float(pre.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    const T* X = pre.data<T>();
+    T* Y = h.data<T>();
+    auto th = [](auto v) { return tanh_any<T>(v); };
+    // chunks may end mid-vector: the scalar tail computes what a lane does
+    cpu::parallel_for(0, pre.numel(), cpu::kGrain / 8, [&](int64_t lo, int64_t hi) {
+      map_gate(X + lo, Y + lo, hi - lo, th);
+    });
+  });
+  // written with fastgrad ops on the saved output: differentiable again
+  maybe_record("RnnTanhCellBackward", {pre_in}, {h}, {h},
+               [](const FunctionNode& n, const Tensors& gs) -> Tensors {
+                 Tensor y = n.saved(0);
+                 return {mul(gs[0], dtanh(y))};
                });
   return h;
 }

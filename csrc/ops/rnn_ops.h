@@ -19,4 +19,8 @@ std::vector<Tensor> lstm_cell_fused(const Tensor& gates, const Tensor& cx);
 // r, z = sigmoid(gi + gh), n = tanh(gi_n + r * gh_n), h = (1 - z) n + z hx.
 Tensor gru_cell_fused(const Tensor& gi, const Tensor& gh, const Tensor& hx);
 
+// tanh for the Elman RNN step (pre = x W_ih^T + b + h W_hh^T): float32 uses
+// the cells' vectorized tanh (libm's tanhf is scalar), float64 libm.
+Tensor rnn_tanh_fused(const Tensor& pre);
+
 }  // namespace fastgrad

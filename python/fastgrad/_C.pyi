@@ -1275,6 +1275,10 @@ def _rmsprop_step(param: Tensor, grad: Tensor, square_avg: Tensor, momentum_buff
     """
     Fused RMSprop update of param and its state in place.
     """
+def _rnn_tanh(pre: Tensor) -> Tensor:
+    """
+    tanh for the Elman RNN step (vectorized in float32).
+    """
 def _run_backward(arg0: typing.Any, arg1: typing.Any, arg2: bool, arg3: bool, arg4: typing.Any, arg5: bool) -> typing.Any:
     ...
 def _scalar_tensor(arg0: int | float | bool, arg1: numpy.dtype[typing.Any] | None) -> Tensor:

@@ -1,8 +1,8 @@
 """RNN, LSTM, GRU and their single-step cells.
 
 A layer runs each direction as: one gemm for the input projection of every
-time step (x W_ih^T + b over the whole sequence), then per step one addmm
-(h W_hh^T) and one fused gate kernel (_C._lstm_cell / _C._gru_cell; tanh or
+time step (x W_ih^T + b over the whole sequence), one contiguous copy of
+W_hh^T, then per step one addmm (h W_hh^T) and one fused gate kernel (_C._lstm_cell / _C._gru_cell; tanh or
 relu for RNN). Padded and packed inputs share one path: a padded (L, N, *)
 input is a packed sequence whose batch_sizes are all N, so variable-length
 batches give exactly the per-sequence results.
@@ -41,19 +41,19 @@ def _check_size(name, value):
 
 
 def _step_rnn(relu):
-    def step(gi, h, c, w_hh, b_hh):
-        pre = _C.addmm(gi, h, w_hh.t())
-        return (_C.relu(pre) if relu else _C.tanh(pre)), None
+    def step(gi, h, c, w_hh_t, b_hh):
+        pre = _C.addmm(gi, h, w_hh_t)
+        return (_C.relu(pre) if relu else _C._rnn_tanh(pre)), None
 
     return step
 
 
-def _step_lstm(gi, h, c, w_hh, b_hh):
-    return _C._lstm_cell(_C.addmm(gi, h, w_hh.t()), c)
+def _step_lstm(gi, h, c, w_hh_t, b_hh):
+    return _C._lstm_cell(_C.addmm(gi, h, w_hh_t), c)
 
 
-def _step_gru(gi, h, c, w_hh, b_hh):
-    gh = _C.addmm(b_hh, h, w_hh.t()) if b_hh is not None else _C.mm(h, w_hh.t())
+def _step_gru(gi, h, c, w_hh_t, b_hh):
+    gh = _C.addmm(b_hh, h, w_hh_t) if b_hh is not None else _C.mm(h, w_hh_t)
     return _C._gru_cell(gi, gh, h), None
 
 
@@ -68,6 +68,10 @@ def _run_direction(step, gi, batch_sizes, h0, c0, w_hh, b_hh, reverse):
     """One direction over packed rows gi (sum(batch_sizes), G). Returns the
     outputs (same rows, H) and the final h, c in the sorted batch order."""
     T, B = len(batch_sizes), batch_sizes[0]
+    # W_hh^T made once per direction (contiguous: the per-step gemm reads it
+    # faster); its gradient is summed over the steps in W^T's layout
+    # (contiguous adds) and transposed back once, not once per step
+    w_hh = w_hh.t().contiguous()
     uniform = batch_sizes[-1] == B
     steps = gi.split(B) if uniform else gi.split(batch_sizes)
     outs = [None] * T
@@ -454,7 +458,7 @@ class RNNCell(RNNCellBase):
     def forward(self, input, hx=None):
         x, (h,), batched = self._prepare(input, hx, 1)
         gi = _input_projection("RNN", x, self.weight_ih, self.bias_ih, self.bias_hh)
-        out, _ = _step_rnn(self.nonlinearity == "relu")(gi, h, None, self.weight_hh, None)
+        out, _ = _step_rnn(self.nonlinearity == "relu")(gi, h, None, self.weight_hh.t(), None)
         return out if batched else out.squeeze(0)
 
 
@@ -465,7 +469,7 @@ class LSTMCell(RNNCellBase):
     def forward(self, input, hx=None):
         x, (h, c), batched = self._prepare(input, hx, 2)
         gi = _input_projection("LSTM", x, self.weight_ih, self.bias_ih, self.bias_hh)
-        h, c = _step_lstm(gi, h, c, self.weight_hh, None)
+        h, c = _step_lstm(gi, h, c, self.weight_hh.t(), None)
         return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
 
 
@@ -476,5 +480,5 @@ class GRUCell(RNNCellBase):
     def forward(self, input, hx=None):
         x, (h,), batched = self._prepare(input, hx, 1)
         gi = _input_projection("GRU", x, self.weight_ih, self.bias_ih, self.bias_hh)
-        out, _ = _step_gru(gi, h, None, self.weight_hh, self.bias_hh)
+        out, _ = _step_gru(gi, h, None, self.weight_hh.t(), self.bias_hh)
         return out if batched else out.squeeze(0)
