@@ -4,11 +4,31 @@
 // get plain indexed loops the compiler vectorizes; anything else walks strides.
 #pragma once
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "backend/cpu/strided_loop.h"
+#include "math/unary.h"
+#include "math/vec_exp.h"
 
 namespace fastgrad::cpu {
+
+// Unary functors with a 4-wide float form (math/vec_exp.h): a contiguous
+// float -> float run calls apply() on four floats at a time and on a float
+// for the tail, which is what the functor itself computes for a float, so a
+// value gives the same bits on every path (Note [Vectorizable float
+// activations]).
+template <class F>
+struct VecUnary : std::false_type {};
+#define FG_VEC_UNARY(Fn, vec_fn)                                   \
+  template <>                                                      \
+  struct VecUnary<math::Fn> : std::true_type {                     \
+    template <class V> static V apply(V x) { return math::vec::vec_fn(x); } \
+  };
+FG_VEC_UNARY(ExpFn, exp_f32)
+FG_VEC_UNARY(TanhFn, tanh_f32)
+FG_VEC_UNARY(SigmoidFn, sigmoid_f32)
+#undef FG_VEC_UNARY
 
 namespace detail {
 
@@ -50,6 +70,13 @@ inline void dispatch_run(char** p, const int64_t* s, int64_t n, const F& f,
   // element-by-element order keeps that correct (no __restrict on inputs).
   if (ok) {
     if constexpr (NI == 1) {
+      if constexpr (VecUnary<F>::value && std::is_same_v<Out, float> &&
+                    std::is_same_v<std::tuple<In...>, std::tuple<float>>) {
+        if (mask == 0)
+          return math::vec::map4(reinterpret_cast<const float*>(p[1]),
+                                 reinterpret_cast<float*>(p[0]), n,
+                                 [](auto v) { return VecUnary<F>::apply(v); });
+      }
       if (mask == 0) return contiguous_run<0, Out, In...>(p, n, f, seq);
     } else if constexpr (NI == 2) {
       switch (mask) {
