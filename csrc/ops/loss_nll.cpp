@@ -255,8 +255,7 @@ Tensor fused_cross_entropy(const Tensor& x, const Tensor& t, const Tensor& w, Re
       for (int64_t i = b; i < e; ++i) {
         const int64_t n = i / s, j = i - n * s;
         const T* xl = xp + n * c * s + j;
-        T mx = -std::numeric_limits<T>::infinity();
-        for (int64_t q = 0; q < c; ++q) mx = std::max(mx, xl[q * s]);
+        const T mx = cpu::max_line(xl, s, c);
         const double acc = cpu::exp_shift_sum(xl, s, mx, c);
         // +-inf max: keep log_softmax's (x - m) - log(sum) form finite-safe
         const T l = std::isfinite(mx) ? mx + static_cast<T>(std::log(acc)) : mx;

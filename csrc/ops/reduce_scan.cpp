@@ -44,8 +44,7 @@ template <bool Log>
 struct SoftmaxLine {
   template <class T>
   void operator()(const T* x, int64_t xs, T* y, int64_t ys, int64_t n) const {
-    T m = -std::numeric_limits<T>::infinity();
-    for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i * xs]);
+    const T m = cpu::max_line(x, xs, n);
     // e^(x - m) goes to y (log_softmax overwrites it below), float four at
     // a time (backend/cpu/exp_lines.h); the sum is in double.
     cpu::exp_shift_line(x, xs, m, T(1), y, ys, n);
@@ -56,7 +55,7 @@ struct SoftmaxLine {
       for (int64_t i = 0; i < n; ++i) y[i * ys] = (x[i * xs] - m) - log_sum;
     } else {
       T inv = static_cast<T>(1.0 / sum);
-      for (int64_t i = 0; i < n; ++i) y[i * ys] *= inv;
+      cpu::scale_line(y, ys, inv, n);
     }
   }
 };
