@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "math/host_device.h"
+#include "math/vec_exp.h"
 
 namespace fastgrad::math {
 
@@ -16,7 +17,6 @@ namespace fastgrad::math {
     }                                                             \
   };
 
-FG_FLOAT_FN(ExpFn, std::exp(x))
 FG_FLOAT_FN(Exp2Fn, std::exp2(x))
 FG_FLOAT_FN(LogFn, std::log(x))
 FG_FLOAT_FN(Log2Fn, std::log2(x))
@@ -33,12 +33,8 @@ FG_FLOAT_FN(AcosFn, std::acos(x))
 FG_FLOAT_FN(AtanFn, std::atan(x))
 FG_FLOAT_FN(SinhFn, std::sinh(x))
 FG_FLOAT_FN(CoshFn, std::cosh(x))
-FG_FLOAT_FN(TanhFn, std::tanh(x))
 FG_FLOAT_FN(ErfFn, std::erf(x))
 FG_FLOAT_FN(ReciprocalFn, T(1) / x)
-// Split at 0 so that neither branch overflows exp().
-FG_FLOAT_FN(SigmoidFn, x >= T(0) ? T(1) / (T(1) + std::exp(-x))
-                                 : std::exp(x) / (T(1) + std::exp(x)))
 FG_FLOAT_FN(SiluFn, x / (T(1) + std::exp(-x)))
 // gelu(x) = x * Phi(x), exact (erf) form: PyTorch's default.
 FG_FLOAT_FN(GeluFn, T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440))))
@@ -46,6 +42,33 @@ FG_FLOAT_FN(GeluFn, T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440))
 FG_FLOAT_FN(GeluTanhFn, T(0.5) * x * (T(1) + std::tanh(T(0.79788456080286535588) *
                                               (x + T(0.044715) * x * x * x))))
 #undef FG_FLOAT_FN
+
+// float on the CPU goes through math/vec_exp.h (Note [Vectorizable float
+// activations]): the backend's 4-wide contiguous loop (cpu::VecUnary) and
+// every scalar path (strided, in place) then give the same bits for a value.
+#if defined(__CUDA_ARCH__)
+#define FG_VEC_FLOAT_FN(Name, vec_fn, expr)                       \
+  struct Name {                                                   \
+    template <class T> FG_HOST_DEVICE T operator()(T x) const {   \
+      return static_cast<T>(expr);                                \
+    }                                                             \
+  };
+#else
+#define FG_VEC_FLOAT_FN(Name, vec_fn, expr)                       \
+  struct Name {                                                   \
+    template <class T> FG_HOST_DEVICE T operator()(T x) const {   \
+      if constexpr (std::is_same_v<T, float>) return vec::vec_fn(x); \
+      else return static_cast<T>(expr);                           \
+    }                                                             \
+  };
+#endif
+FG_VEC_FLOAT_FN(ExpFn, exp_f32, std::exp(x))
+FG_VEC_FLOAT_FN(TanhFn, tanh_f32, std::tanh(x))
+// Split at 0 so that neither branch overflows exp().
+FG_VEC_FLOAT_FN(SigmoidFn, sigmoid_f32,
+                x >= T(0) ? T(1) / (T(1) + std::exp(-x))
+                          : std::exp(x) / (T(1) + std::exp(x)))
+#undef FG_VEC_FLOAT_FN
 
 // Functors below keep the input type (integers included).
 struct NegFn { template <class T> FG_HOST_DEVICE T operator()(T x) const { return static_cast<T>(-x); } };

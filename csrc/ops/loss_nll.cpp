@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "backend/cpu/exp_lines.h"
 #include "backend/cpu/parallel.h"
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
@@ -225,7 +226,7 @@ Tensor fused_ce_backward(const Tensor& g, const Tensor& x, const Tensor& lse, co
         T coef = T(0);
         if (k != ignore_index)
           coef = (wp ? wp[k] : T(1)) * (r == Reduction::None ? gp[i] : gp[0] * scale);
-        for (int64_t q = 0; q < c; ++q) ol[q * s] = coef * std::exp(xl[q * s] - lp[i]);
+        cpu::exp_shift_line(xl, s, lp[i], coef, ol, s, c);
         if (k != ignore_index) ol[k * s] -= coef;
       }
     });
@@ -254,10 +255,8 @@ Tensor fused_cross_entropy(const Tensor& x, const Tensor& t, const Tensor& w, Re
       for (int64_t i = b; i < e; ++i) {
         const int64_t n = i / s, j = i - n * s;
         const T* xl = xp + n * c * s + j;
-        T mx = -std::numeric_limits<T>::infinity();
-        for (int64_t q = 0; q < c; ++q) mx = std::max(mx, xl[q * s]);
-        double acc = 0;
-        for (int64_t q = 0; q < c; ++q) acc += std::exp(xl[q * s] - mx);
+        const T mx = cpu::max_line(xl, s, c);
+        const double acc = cpu::exp_shift_sum(xl, s, mx, c);
         // +-inf max: keep log_softmax's (x - m) - log(sum) form finite-safe
         const T l = std::isfinite(mx) ? mx + static_cast<T>(std::log(acc)) : mx;
         lp[i] = l;

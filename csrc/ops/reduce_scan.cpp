@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "backend/cpu/exp_lines.h"
+
 #include "ops/elementwise_ops.h"
 #include "ops/factory_ops.h"
 #include "ops/grad_utils.h"
@@ -42,21 +44,18 @@ template <bool Log>
 struct SoftmaxLine {
   template <class T>
   void operator()(const T* x, int64_t xs, T* y, int64_t ys, int64_t n) const {
-    T m = -std::numeric_limits<T>::infinity();
-    for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i * xs]);
-    double sum = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      T e = std::exp(x[i * xs] - m);
-      if constexpr (!Log) y[i * ys] = e;
-      sum += e;
-    }
+    const T m = cpu::max_line(x, xs, n);
+    // e^(x - m) goes to y (log_softmax overwrites it below), float four at
+    // a time (backend/cpu/exp_lines.h); the sum is in double.
+    cpu::exp_shift_line(x, xs, m, T(1), y, ys, n);
+    const double sum = cpu::sum4(y, ys, n);
     if constexpr (Log) {
       // (x - m) - log(sum): subtracting m first keeps large inputs exact.
       T log_sum = static_cast<T>(std::log(sum));
       for (int64_t i = 0; i < n; ++i) y[i * ys] = (x[i * xs] - m) - log_sum;
     } else {
       T inv = static_cast<T>(1.0 / sum);
-      for (int64_t i = 0; i < n; ++i) y[i * ys] *= inv;
+      cpu::scale_line(y, ys, inv, n);
     }
   }
 };

@@ -9,12 +9,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
 #include "backend/cpu/parallel.h"
+#include "math/vec_exp.h"
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
 #include "ops/grad_utils.h"
@@ -25,95 +25,13 @@ namespace fastgrad {
 
 namespace {
 
-// Note [Vectorizable float activations]: libm's expf is an out-of-line call
-// (and GCC's default -ftrapping-math keeps clamp-then-compute loops scalar),
-// so the gate nonlinearities dominated an LSTM step. exp_f32 below is
-// branch-free (selects only) and written once for a float and for four
-// floats (vector extensions), so the gate loops run four lanes at a time with
-// plain SSE2. Every element goes through the same sequence of IEEE
-// operations (correctly rounded +, *, /; no reassociation), whichever lane or
-// scalar tail computes it, so runs are bit-for-bit reproducible and do not
-// depend on the thread split.
-// float64 keeps libm (exact to an ulp), as its users ask for accuracy.
-// Four floats as one value: GCC/Clang vector extensions, lowered to SSE2 on
-// x86-64 (NEON on arm64) without intrinsics. The functions below are written
-// once for V = float and V = F4, so the scalar tail of a row computes exactly
-// what a vector lane does.
-typedef float F4 __attribute__((vector_size(16)));
-typedef int32_t I4 __attribute__((vector_size(16)));
-
-template <class V>
-using IntOf = std::conditional_t<std::is_same_v<V, float>, int32_t, I4>;
-
-template <class V>
-inline V splat(float v) {
-  if constexpr (std::is_same_v<V, float>) {
-    return v;
-  } else {
-    return V{} + v;
-  }
-}
-
-template <class To, class From>
-inline To bit_cast(const From& f) {
-  static_assert(sizeof(To) == sizeof(From));
-  To t;
-  std::memcpy(&t, &f, sizeof t);
-  return t;
-}
-
-// x < y ? a : b, lane-wise for vectors.
-template <class V>
-inline V select_lt(V x, V y, V a, V b) {
-  return x < y ? a : b;
-}
-
-// e^x within ~2 ulp over the whole float range, subnormal results included:
-// x = n ln2 + r (Cody-Waite, |r| <= ln2 / 2), e^r by its degree-7 Taylor
-// polynomial (truncation < 6e-9), 2^n applied as two normal factors.
-template <class V>
-inline V exp_f32(V x) {
-  using I = IntOf<V>;
-  V xc = select_lt(x, splat<V>(-104.0f), splat<V>(-104.0f), x);  // NaN passes through
-  xc = select_lt(splat<V>(89.0f), xc, splat<V>(89.0f), xc);
-  // round(x / ln2) by the 1.5 * 2^23 trick: the integer lands in the low
-  // mantissa bits, read from there
-  const V t = xc * 1.44269504f + 12582912.0f;
-  const V n = t - 12582912.0f;
-  V r = xc - n * 0.693359375f;  // ln2's high part: n * it is exact
-  r = r - n * -2.12194440e-4f;  // ln2's low part
-  V p = splat<V>(1.0f / 5040);
-  p = p * r + 1.0f / 720;
-  p = p * r + 1.0f / 120;
-  p = p * r + 1.0f / 24;
-  p = p * r + 1.0f / 6;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const I ni = bit_cast<I>(t) - 0x4B400000;  // bits of 12582912.0f
-  const I n1 = ni >> 1, n2 = ni - n1;
-  const V s1 = bit_cast<V>(I((n1 + 127) << 23)), s2 = bit_cast<V>(I((n2 + 127) << 23));
-  return p * s1 * s2;  // overflows to inf for x > 88.72, as exp does
-}
-
-template <class V>
-inline V sigmoid_f32(V x) {
-  return 1.0f / (1.0f + exp_f32(-x));
-}
-
-// tanh through one exp: (e - 1) / (e + 1) with e = exp(2|x|) loses at most
-// ~3 bits for |x| >= 1/16; below that an odd Taylor polynomial keeps the
-// relative error within 4 ulps. |x| is capped at 10, where tanh rounds to 1.
-template <class V>
-inline V tanh_f32(V x) {
-  const V zero = splat<V>(0.0f);
-  const V a = select_lt(x, zero, -x, x), x2 = x * x;
-  const V small =
-      x * (1.0f + x2 * (-1.0f / 3 + x2 * (2.0f / 15 + x2 * (-17.0f / 315 + x2 * (62.0f / 2835)))));
-  const V e = exp_f32(2.0f * select_lt(splat<V>(10.0f), a, splat<V>(10.0f), a));
-  const V big = (e - 1.0f) / (e + 1.0f);
-  return select_lt(a, splat<V>(0.0625f), small, select_lt(x, zero, -big, big));
-}
+// Float gate activations: math/vec_exp.h (Note [Vectorizable float
+// activations]); float64 keeps libm.
+using math::vec::F4;
+using math::vec::load4;
+using math::vec::sigmoid_f32;
+using math::vec::store4;
+using math::vec::tanh_f32;
 
 // Gate activations for element type T on a T (or, for float, an F4).
 template <class T, class V>
@@ -133,13 +51,6 @@ inline V tanh_any(V x) {
     return std::tanh(x);
   }
 }
-
-inline F4 load4(const float* p) {
-  F4 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store4(float* p, F4 v) { std::memcpy(p, &v, sizeof v); }
 
 // out[j] = f(in[j]) for j < n: four at a time for float, then the tail.
 template <class T, class F>

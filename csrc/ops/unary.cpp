@@ -2,6 +2,7 @@
 // elementwise_ops.h; the math is in math/unary.h.
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
@@ -38,7 +39,12 @@ const Tensor& unary_inplace(const char* op, const Tensor& self, DType compute, F
   if (compute == self.dtype()) {
     dispatch(compute, [&](auto tag) {
       using T = decltype(tag);
-      launch<T, T>(op, self, {&self}, [fn](T x) { return static_cast<T>(fn(x)); });
+      // fn itself when it already returns T, so the backend can see which
+      // functor it runs (cpu::VecUnary's 4-wide float loops).
+      if constexpr (std::is_same_v<decltype(fn(T{})), T>)
+        launch<T, T>(op, self, {&self}, fn);
+      else
+        launch<T, T>(op, self, {&self}, [fn](T x) { return static_cast<T>(fn(x)); });
     });
   } else {
     copy_(self, unary_float(op, self, fn), op);

@@ -4,11 +4,31 @@
 // get plain indexed loops the compiler vectorizes; anything else walks strides.
 #pragma once
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "backend/cpu/strided_loop.h"
+#include "math/unary.h"
+#include "math/vec_exp.h"
 
 namespace fastgrad::cpu {
+
+// Unary functors with a 4-wide float form (math/vec_exp.h): a contiguous
+// float -> float run calls apply() on four floats at a time and on a float
+// for the tail, which is what the functor itself computes for a float, so a
+// value gives the same bits on every path (Note [Vectorizable float
+// activations]).
+template <class F>
+struct VecUnary : std::false_type {};
+#define FG_VEC_UNARY(Fn, vec_fn)                                   \
+  template <>                                                      \
+  struct VecUnary<math::Fn> : std::true_type {                     \
+    template <class V> static V apply(V x) { return math::vec::vec_fn(x); } \
+  };
+FG_VEC_UNARY(ExpFn, exp_f32)
+FG_VEC_UNARY(TanhFn, tanh_f32)
+FG_VEC_UNARY(SigmoidFn, sigmoid_f32)
+#undef FG_VEC_UNARY
 
 namespace detail {
 
@@ -33,6 +53,21 @@ inline void strided_run(char** p, const int64_t* s, int64_t n, const F& f,
     *reinterpret_cast<Out*>(p[0] + i * s[0]) = f(load<In>(p[I + 1], i, s[I + 1])...);
 }
 
+// A VecUnary functor over a strided float run: four gathered values per
+// vector call (libm-free exp is only cheap four at a time), same bits as the
+// contiguous loop. In place is safe: a group is read before it is written.
+template <class F>
+inline void vec_strided_run(char** p, const int64_t* s, int64_t n) {
+  auto at = [&](int k, int64_t i) { return reinterpret_cast<float*>(p[k] + i * s[k]); };
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const math::vec::F4 v =
+        VecUnary<F>::apply(math::vec::F4{*at(1, i), *at(1, i + 1), *at(1, i + 2), *at(1, i + 3)});
+    *at(0, i) = v[0], *at(0, i + 1) = v[1], *at(0, i + 2) = v[2], *at(0, i + 3) = v[3];
+  }
+  for (; i < n; ++i) *at(0, i) = VecUnary<F>::apply(*at(1, i));
+}
+
 template <class Out, class... In, class F, size_t... I>
 inline void dispatch_run(char** p, const int64_t* s, int64_t n, const F& f,
                          std::index_sequence<I...> seq) {
@@ -50,6 +85,13 @@ inline void dispatch_run(char** p, const int64_t* s, int64_t n, const F& f,
   // element-by-element order keeps that correct (no __restrict on inputs).
   if (ok) {
     if constexpr (NI == 1) {
+      if constexpr (VecUnary<F>::value && std::is_same_v<Out, float> &&
+                    std::is_same_v<std::tuple<In...>, std::tuple<float>>) {
+        if (mask == 0)
+          return math::vec::map4(reinterpret_cast<const float*>(p[1]),
+                                 reinterpret_cast<float*>(p[0]), n,
+                                 [](auto v) { return VecUnary<F>::apply(v); });
+      }
       if (mask == 0) return contiguous_run<0, Out, In...>(p, n, f, seq);
     } else if constexpr (NI == 2) {
       switch (mask) {
@@ -62,7 +104,12 @@ inline void dispatch_run(char** p, const int64_t* s, int64_t n, const F& f,
       if (mask == 0) return contiguous_run<0, Out, In...>(p, n, f, seq);
     }
   }
-  strided_run<Out, In...>(p, s, n, f, seq);
+  if constexpr (NI == 1 && VecUnary<F>::value && std::is_same_v<Out, float> &&
+                std::is_same_v<std::tuple<In...>, std::tuple<float>>) {
+    return vec_strided_run<F>(p, s, n);
+  } else {
+    strided_run<Out, In...>(p, s, n, f, seq);
+  }
 }
 
 }  // namespace detail
