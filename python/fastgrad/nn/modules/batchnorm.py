@@ -2,8 +2,7 @@
 
 from ... import _C, _tensor
 from .. import functional as F
-from .. import init
-from .._alloc import empty_param, ones_buffer, zeros_buffer
+from .._alloc import ones_buffer, register_affine, reset_affine, zeros_buffer
 from .module import Module
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
@@ -22,15 +21,7 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = empty_param((num_features,), device, dtype)
-            if bias:
-                self.bias = empty_param((num_features,), device, dtype)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        register_affine(self, (num_features,), affine, bias, device, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", zeros_buffer((num_features,), device, dtype))
             self.register_buffer("running_var", ones_buffer((num_features,), device, dtype))
@@ -51,10 +42,7 @@ class _BatchNorm(Module):
 
     def reset_parameters(self):
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        reset_affine(self)
 
     def _check_input_dim(self, input):
         raise NotImplementedError
