@@ -34,3 +34,26 @@ def reset_affine(module):
         init.ones_(module.weight)
     if module.bias is not None:
         init.zeros_(module.bias)
+
+
+def register_weight_bias(module, weight_shape, bias, device=None, dtype=None):
+    """Linear/conv parameters: `weight` of weight_shape, `bias` of
+    (weight_shape[0],) or None."""
+    module.weight = empty_param(weight_shape, device, dtype)
+    module.register_parameter(
+        "bias", empty_param((weight_shape[0],), device, dtype) if bias else None
+    )
+
+
+def reset_fan_in_uniform(module):
+    """torch's Linear/conv init: kaiming_uniform_(a=sqrt(5)) on the weight, the
+    bias uniform in +-1/sqrt(fan_in)."""
+    import math
+
+    from . import init
+
+    init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+    if module.bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(module.weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(module.bias, -bound, bound)

@@ -1,7 +1,6 @@
 """Adagrad with learning-rate decay."""
 
 from .. import _C
-from .._C import Tensor
 from .._factories import full_like
 from .._tensor import tensor
 from .optimizer import Optimizer, _to_scalar
@@ -47,9 +46,6 @@ class Adagrad(Optimizer):
             group.setdefault("maximize", False)
             group.setdefault("differentiable", False)
             group.setdefault("fused", None)
-        for s in self.state.values():
-            if isinstance(s, dict) and "step" in s and not isinstance(s["step"], Tensor):
-                s["step"] = tensor(float(s["step"]))
 
     def step(self, closure=None):
         loss = self._closure_loss(closure)

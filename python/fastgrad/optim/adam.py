@@ -58,10 +58,6 @@ class Adam(Optimizer):
             group.setdefault("differentiable", False)
             group.setdefault("decoupled_weight_decay", False)
             group.setdefault("fused", None)
-            for p in group["params"]:
-                s = self.state.get(p, {})
-                if s and not isinstance(s["step"], Tensor):
-                    s["step"] = tensor(float(s["step"]))
 
     def step(self, closure=None):
         loss = self._closure_loss(closure)

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import _C
 from .._C import Tensor
+from .._tensor import tensor
 from ..nn.modules.module import zero_grads
 
 __all__ = ["Optimizer", "required"]
@@ -83,6 +84,10 @@ class Optimizer:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        # states saved with a plain-number step (older torch) get a tensor step
+        for s in self.state.values():
+            if isinstance(s, dict) and "step" in s and not isinstance(s["step"], Tensor):
+                s["step"] = tensor(float(s["step"]))
 
     def __repr__(self):
         s = self.__class__.__name__ + " ("

@@ -1,7 +1,6 @@
 """RMSprop with optional momentum and centering."""
 
 from .. import _C
-from .._C import Tensor
 from .._factories import zeros_like
 from .._tensor import tensor
 from .optimizer import Optimizer, _to_scalar
@@ -42,10 +41,6 @@ class RMSprop(Optimizer):
             group.setdefault("maximize", False)
             group.setdefault("differentiable", False)
             group.setdefault("capturable", False)
-            for p in group["params"]:
-                s = self.state.get(p, {})
-                if s and not isinstance(s["step"], Tensor):
-                    s["step"] = tensor(float(s["step"]))
 
     def step(self, closure=None):
         loss = self._closure_loss(closure)

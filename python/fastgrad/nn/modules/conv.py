@@ -1,9 +1,7 @@
 """Conv1d, Conv2d."""
 
-import math
 
-from .. import init
-from .._alloc import empty_param
+from .._alloc import register_weight_bias, reset_fan_in_uniform
 from ..functional import _conv
 from .module import Module
 
@@ -54,22 +52,13 @@ class _ConvNd(Module):
         self.output_padding = (0,) * nd
         self.groups = groups
         self.padding_mode = padding_mode
-        self.weight = empty_param(
-            (out_channels, in_channels // groups) + self.kernel_size, device, dtype
+        register_weight_bias(
+            self, (out_channels, in_channels // groups) + self.kernel_size, bias, device, dtype
         )
-        if bias:
-            self.bias = empty_param((out_channels,), device, dtype)
-        else:
-            self.register_parameter("bias", None)
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        reset_fan_in_uniform(self)
 
     def _conv_forward(self, input, weight, bias):
         fn = _conv.conv2d if self._nd == 2 else _conv.conv1d

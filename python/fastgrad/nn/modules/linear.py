@@ -1,10 +1,8 @@
 """Identity, Linear, Flatten, Unflatten."""
 
-import math
 
 from ... import _C
-from .. import init
-from .._alloc import empty_param
+from .._alloc import register_weight_bias, reset_fan_in_uniform
 from ..functional import linear
 from .module import Module
 
@@ -27,18 +25,11 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = empty_param((out_features, in_features), device, dtype)
-        if bias:
-            self.bias = empty_param((out_features,), device, dtype)
-        else:
-            self.register_parameter("bias", None)
+        register_weight_bias(self, (out_features, in_features), bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_fan_in_uniform(self)
 
     def forward(self, input):
         return linear(input, self.weight, self.bias)
