@@ -51,10 +51,4 @@ void mark_view(const Tensor& view, const Tensor& base) {
   view.impl()->view_version = view.version();
 }
 
-void check_no_double_backward(const char* op) {
-  if (autograd::grad_enabled())
-    fail<NotImplementedError>(op, ": double backward (create_graph=True through ", op,
-                              ") is not supported yet");
-}
-
 }  // namespace fastgrad

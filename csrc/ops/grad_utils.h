@@ -23,11 +23,6 @@ inline void maybe_record(const char* name, const std::vector<Tensor>& inputs,
   if (autograd::needs_grad(inputs)) autograd::record(name, inputs, outputs, saved, std::move(fn));
 }
 
-// For backward rules computed by a dedicated kernel (not recorded with
-// fastgrad ops): under create_graph=True, raises instead of returning a
-// gradient whose own derivative would be silently missing.
-void check_no_double_backward(const char* op);
-
 // In-place ops on tensors that require grad: PyTorch forbids it on leaves.
 void check_inplace_autograd(const char* op, const Tensor& self);
 
