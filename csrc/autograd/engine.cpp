@@ -48,7 +48,7 @@ void check_finite(const Node& n, const Tensors& grads) {
     bool any_bad = false;
     for (int64_t k = 0; k < flat.numel() && !any_bad; ++k) any_bad = p[k];
     FG_CHECK(!any_bad, "Function '", n.name(), "' returned nan or inf values in its ", i,
-             "th output (detect_anomaly). Its forward was called at:\n", n.location);
+             "th output (detect_anomaly). Its forward was called at:\n", location_str(n.location));
   }
 }
 
@@ -187,6 +187,16 @@ Tensor AccumulateGrad::run_pre_hooks(Tensor g) const {
   return g;
 }
 
+namespace {
+// True when `g` (held by the engine's grads vector only) is a dense tensor
+// that owns its storage outright: nobody else can observe or modify it.
+bool sole_owner(const Tensor& g) {
+  return g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1 && g.offset() == 0 &&
+         !g.requires_grad() && g.is_contiguous() &&
+         g.storage()->nbytes() == g.numel() * g.itemsize();
+}
+}  // namespace
+
 Tensors AccumulateGrad::apply(const Tensors& grads) {
   const Tensor& g = grads.at(0);
   if (!g.defined()) return {};
@@ -194,8 +204,10 @@ Tensors AccumulateGrad::apply(const Tensors& grads) {
   if (!leaf_ptr) return {};
   TensorImpl* leaf = leaf_ptr.get();
   if (!leaf->grad) {
-    // Without create_graph, store a copy: g may be shared with other values.
-    leaf->grad = (grad_enabled() ? g : clone(g)).impl_ptr();
+    // Without create_graph, store a copy: g may be shared with other values,
+    // unless nothing else can see it (adopting it saves a copy per parameter
+    // per step).
+    leaf->grad = (grad_enabled() || sole_owner(g) ? g : clone(g)).impl_ptr();
   } else if (grad_enabled()) {
     leaf->grad = add(Tensor(leaf->grad), g).impl_ptr();  // differentiable sum
   } else {

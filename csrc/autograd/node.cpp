@@ -23,11 +23,11 @@ LocationFn g_stack = nullptr;
 void set_location_capture(LocationFn line, LocationFn stack) {
   g_location = line;
   g_stack = stack;
-  g_inplace_location = line;
+  g_inplace_location = [] { return g_location ? location_str(g_location()) : std::string(); };
 }
-std::string capture_location() {
+Location capture_location() {
   LocationFn f = anomaly_enabled() && g_stack ? g_stack : g_location;
-  return f ? f() : std::string();
+  return f ? f() : nullptr;
 }
 
 Node::Node() : seq(g_seq.fetch_add(1, std::memory_order_relaxed)) {}
@@ -57,9 +57,17 @@ void teardown(std::vector<std::shared_ptr<Node>>&& owned) {
 }  // namespace
 
 Node::~Node() {
+  // Only a node whose every reference is one of our edges dies with us and
+  // goes to the iterative teardown; the rest just drop a count (the usual
+  // case for leaves' sinks: no vector, no allocation).
   std::vector<std::shared_ptr<Node>> owned;
-  for (Edge& e : next_edges)
-    if (e.fn) owned.push_back(std::move(e.fn));
+  for (size_t i = 0; i < next_edges.size(); ++i) {
+    std::shared_ptr<Node>& fn = next_edges[i].fn;
+    if (!fn) continue;
+    long ours = 0;  // edges from here on holding the same node (x + x)
+    for (size_t j = i; j < next_edges.size(); ++j) ours += next_edges[j].fn == fn;
+    if (fn.use_count() == ours) owned.push_back(std::move(fn));
+  }
   if (!owned.empty()) teardown(std::move(owned));
 }
 
@@ -106,7 +114,7 @@ Tensor SavedTensor::unpack(const Node& owner) const {
         "inplace operation: [", dtype_name(data_.dtype()), " ", shape_str(data_.sizes()),
         "] is at version ", data_.version(), "; expected version ", version_,
         " instead. It was saved by ", owner.name(),
-        owner.location.empty() ? std::string() : " (forward called at " + owner.location + ")",
+        owner.location ? " (forward called at " + *owner.location + ")" : std::string(),
         " and modified by ", s.last_inplace_op.empty() ? "an in-place operation" : s.last_inplace_op,
         s.last_inplace_location.empty() ? std::string() : " at " + s.last_inplace_location,
         ". Hint: clone() the tensor before modifying it in place, or do the in-place "
@@ -153,7 +161,7 @@ bool needs_grad(std::initializer_list<const Tensor*> inputs) {
   return false;
 }
 
-bool needs_grad(const std::vector<Tensor>& inputs) {
+bool needs_grad(TensorRefs inputs) {
   if (!grad_enabled()) return false;
   for (const Tensor& t : inputs)
     if (t.defined() && t.requires_grad()) return true;
@@ -175,9 +183,8 @@ Edge gradient_edge(const Tensor& t) {
   return {impl->grad_accumulator, 0};
 }
 
-std::shared_ptr<FunctionNode> record(const char* name, const std::vector<Tensor>& inputs,
-                                     const std::vector<Tensor>& outputs,
-                                     const std::vector<Tensor>& saved, BackwardFn fn) {
+std::shared_ptr<FunctionNode> record(const char* name, TensorRefs inputs, TensorRefs outputs,
+                                     TensorRefs saved, BackwardFn fn) {
   auto node = std::make_shared<FunctionNode>(name, std::move(fn));
   node->next_edges.reserve(inputs.size());
   node->inputs.reserve(inputs.size());

@@ -15,18 +15,42 @@ namespace fastgrad::autograd {
 using Tensors = std::vector<Tensor>;
 class Node;
 
+// Read-only view of some tensors, from a braced list or a vector, so that
+// recording an op builds no vector (a heap allocation) at the call site.
+// Only valid while the list or vector it views is alive: pass it down, never
+// store it.
+class TensorRefs {
+ public:
+  TensorRefs() = default;
+  TensorRefs(std::initializer_list<Tensor> l) : p_(l.begin()), n_(l.size()) {}
+  TensorRefs(const Tensors& v) : p_(v.data()), n_(v.size()) {}
+  const Tensor* begin() const { return p_; }
+  const Tensor* end() const { return p_ + n_; }
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  const Tensor& operator[](size_t i) const { return p_[i]; }
+
+ private:
+  const Tensor* p_ = nullptr;
+  size_t n_ = 0;
+};
+
 struct Edge {
   std::shared_ptr<Node> fn;
   uint32_t input_nr = 0;  // which output of fn this edge feeds
   bool valid() const { return fn != nullptr; }
 };
 
-// Where Python called an op from ("train.py:42 in step"). The bindings install
-// the capture function; without Python it stays empty.
-using LocationFn = std::string (*)();
+// Where Python called an op from ("train.py:42"). The bindings install the
+// capture function; without Python it stays null. Shared and immutable: the
+// bindings hand out one string per call site, so recording a node copies a
+// pointer, not text (Note [Cheap call-site capture] in bindings/autograd.cpp).
+using Location = std::shared_ptr<const std::string>;
+using LocationFn = Location (*)();
 // `stack` gives the whole Python stack (anomaly mode), `line` one line.
 void set_location_capture(LocationFn line, LocationFn stack);
-std::string capture_location();
+Location capture_location();
+inline std::string location_str(const Location& l) { return l ? *l : std::string(); }
 
 // Note [Saved tensors and versions]
 // A tensor saved for backward remembers its storage's version counter. If an
@@ -75,7 +99,7 @@ class Node : public std::enable_shared_from_this<Node> {
   std::vector<Edge> next_edges;
   std::vector<OutputMeta> outputs;
   uint64_t seq;                 // creation order: the engine runs newer first
-  std::string location;         // Python line of the forward call
+  Location location;            // Python line of the forward call (may be null)
   // Hooks on the gradients flowing into this node (tensor.register_hook on a
   // non-leaf is a pre-hook on its grad_fn for its output_nr).
   struct PreHook {
@@ -134,7 +158,7 @@ class AccumulateGrad : public Node {
 // ---- recording ------------------------------------------------------------------
 // True when grad mode is on and any input requires grad.
 bool needs_grad(std::initializer_list<const Tensor*> inputs);
-bool needs_grad(const std::vector<Tensor>& inputs);
+bool needs_grad(TensorRefs inputs);
 
 // Note [Stale views]: a view whose storage was modified in place (through its
 // base or a sibling view) after its history was recorded gets a fresh history
@@ -149,8 +173,7 @@ Edge gradient_edge(const Tensor& t);
 // Records `fn` as the grad_fn of `outputs`, with edges to `inputs` and the
 // listed tensors saved (outputs among them are saved without a cycle). Call
 // only when needs_grad(inputs).
-std::shared_ptr<FunctionNode> record(const char* name, const std::vector<Tensor>& inputs,
-                                     const std::vector<Tensor>& outputs,
-                                     const std::vector<Tensor>& saved, BackwardFn fn);
+std::shared_ptr<FunctionNode> record(const char* name, TensorRefs inputs, TensorRefs outputs,
+                                     TensorRefs saved, BackwardFn fn);
 
 }  // namespace fastgrad::autograd

@@ -2,6 +2,7 @@
 // autograd.grad, and the Node type (grad_fn objects).
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
@@ -12,29 +13,69 @@
 #include "ops/factory_ops.h"
 #include "ops/grad_utils.h"
 
+#if PY_VERSION_HEX < 0x030B0000
+#include <frameobject.h>  // f_lasti
+#endif
+
 namespace fastgrad::bindings {
 
 namespace {
 
 using autograd::Node;
 
-// "file.py:12" of the innermost Python frame (the user's call of the op).
-std::string python_location() {
+// Note [Cheap call-site capture]
+// Every recorded node keeps "file.py:12" of the Python line that ran its op,
+// for error messages. Turning a frame into a line number walks the code
+// object's line table (~2,800 instructions, a quarter of a tiny op's cost),
+// so the string is made once per call site: a (code object, bytecode offset)
+// pair always maps to the same line. The cache holds references to its code
+// objects, so a key is never reused by another code object while cached; it
+// is dropped whole when it grows past kMaxSites (dynamically exec'd code).
+// Always runs with the GIL held (ops are called from Python).
+struct SiteKey {
+  PyCodeObject* code;
+  int lasti;
+  bool operator==(const SiteKey& o) const { return code == o.code && lasti == o.lasti; }
+};
+struct SiteHash {
+  size_t operator()(const SiteKey& k) const {
+    return std::hash<const void*>()(k.code) * 31 + static_cast<size_t>(k.lasti);
+  }
+};
+constexpr size_t kMaxSites = 1 << 14;
+
+autograd::Location python_location() {
+  static auto* sites = new std::unordered_map<SiteKey, autograd::Location, SiteHash>();
   PyFrameObject* f = PyEval_GetFrame();
-  if (!f) return {};
-  PyCodeObject* code = PyFrame_GetCode(f);
+  if (!f) return nullptr;
+  PyCodeObject* code = PyFrame_GetCode(f);  // new reference
+#if PY_VERSION_HEX >= 0x030B0000
+  SiteKey key{code, PyFrame_GetLasti(f)};
+#else
+  SiteKey key{code, f->f_lasti};
+#endif
+  auto it = sites->find(key);
+  if (it != sites->end()) {
+    Py_DECREF(code);
+    return it->second;
+  }
+  if (sites->size() >= kMaxSites) {
+    for (auto& kv : *sites) Py_DECREF(kv.first.code);
+    sites->clear();
+  }
   const char* file = PyUnicode_AsUTF8(code->co_filename);
-  std::string r = std::string(file ? file : "?") + ":" + std::to_string(PyFrame_GetLineNumber(f));
-  Py_DECREF(code);
-  return r;
+  auto loc = std::make_shared<const std::string>(std::string(file ? file : "?") + ":" +
+                                                 std::to_string(PyFrame_GetLineNumber(f)));
+  sites->emplace(key, loc);  // keeps the reference to `code`
+  return loc;
 }
 
 // The whole Python stack (anomaly mode): traceback.format_stack().
-std::string python_stack() {
+autograd::Location python_stack() {
   py::object lines = py::module_::import("traceback").attr("format_stack")();
   std::string r;
   for (py::handle l : lines) r += l.cast<std::string>();
-  return r;
+  return std::make_shared<const std::string>(std::move(r));
 }
 
 void set_requires_grad(const Tensor& t, bool v) {

@@ -33,6 +33,7 @@ void bind_nn_norm(py::module_& m);   // batch/layer norm, dropout, embedding
 void bind_nn_loss(py::module_& m);   // losses
 void bind_nn_rnn(py::module_& m);    // RNN/LSTM/GRU cells
 void bind_optim(py::module_& m);     // fused optimizer steps
+void bind_runtime(py::module_& m);   // CPU block cache controls
 
 // A Python number (bool, int, float or a numpy scalar), never a Tensor.
 bool is_python_scalar(py::handle h);

@@ -68,4 +68,5 @@ PYBIND11_MODULE(_C, m) {
   bind_nn_loss(m);
   bind_nn_rnn(m);
   bind_optim(m);
+  bind_runtime(m);
 }

@@ -16,11 +16,13 @@ std::string backward_name(const char* op);
 Tensor sum_to(const Tensor& grad, const Shape& shape);
 
 // Records `fn` as the backward of `outputs` when grad mode is on and an input
-// requires grad. `saved` tensors are checked against in-place changes.
-inline void maybe_record(const char* name, const std::vector<Tensor>& inputs,
-                         const std::vector<Tensor>& outputs,
-                         const std::vector<Tensor>& saved, autograd::BackwardFn fn) {
-  if (autograd::needs_grad(inputs)) autograd::record(name, inputs, outputs, saved, std::move(fn));
+// requires grad. `saved` tensors are checked against in-place changes. Costs
+// nothing else when no recording is needed (fn becomes a BackwardFn only then).
+template <class F>
+inline void maybe_record(const char* name, autograd::TensorRefs inputs,
+                         autograd::TensorRefs outputs, autograd::TensorRefs saved, F&& fn) {
+  if (autograd::needs_grad(inputs))
+    autograd::record(name, inputs, outputs, saved, autograd::BackwardFn(std::forward<F>(fn)));
 }
 
 // In-place ops on tensors that require grad: PyTorch forbids it on leaves.

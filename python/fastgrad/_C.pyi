@@ -1201,6 +1201,18 @@ def _conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: c
     """
     2-d convolution of an (N, C, H, W) input; padding is (top, left, bottom, right).
     """
+def _cpu_cache_stats() -> dict:
+    """
+    CPU block cache counters: hits, misses, cached_bytes, limit_bytes.
+    """
+def _cpu_empty_cache() -> None:
+    """
+    Return every cached CPU block to the system.
+    """
+def _cpu_set_cache_limit(nbytes: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    Most bytes the CPU block cache keeps (0 turns caching off).
+    """
 def _cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = 'mean', ignore_index: typing.SupportsInt | typing.SupportsIndex = -100, label_smoothing: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> Tensor:
     ...
 def _dropout(input: Tensor, p: typing.SupportsFloat | typing.SupportsIndex, train: bool, generator: Generator = None) -> Tensor:

@@ -6,6 +6,7 @@
 // `inner(ptrs, byte_strides, n)` is called once per inner run, in parallel
 // chunks above kGrain elements.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -35,31 +36,45 @@ inline Shape broadcast_strides(const Tensor& t, const Shape& out) {
 template <size_t N>
 StridedLayout<N> make_layout(const Shape& shape, const std::array<const Tensor*, N>& ops) {
   StridedLayout<N> L;
-  std::vector<Shape> st(N);
-  for (size_t k = 0; k < N; ++k) {
-    st[k] = broadcast_strides(*ops[k], shape);
-    L.base[k] = static_cast<char*>(ops[k]->raw_data());
-  }
   L.numel = numel_of(shape);
-  // Coalesce from the innermost dim outwards, skipping size-1 dims.
-  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+  bool flat = true;  // every operand contiguous with the output's shape: one run
+  for (size_t k = 0; k < N; ++k) {
+    L.base[k] = static_cast<char*>(ops[k]->raw_data());
+    flat = flat && ops[k]->sizes() == shape && ops[k]->is_contiguous();
+  }
+  if (flat) {
+    L.sizes.push_back(L.numel);
+    std::array<int64_t, N> s;
+    for (size_t k = 0; k < N; ++k) s[k] = ops[k]->itemsize();
+    L.strides.push_back(s);
+    return L;
+  }
+  // Coalesce from the innermost dim outwards, skipping size-1 dims; built
+  // innermost first, reversed at the end.
+  const int64_t nd = static_cast<int64_t>(shape.size());
+  for (int64_t d = nd - 1; d >= 0; --d) {
     if (shape[d] == 1) continue;
     std::array<int64_t, N> s;
-    for (size_t k = 0; k < N; ++k) s[k] = st[k][d] * ops[k]->itemsize();
-    if (!L.sizes.empty()) {
-      auto& in = L.strides.front();
-      bool merge = true;
-      for (size_t k = 0; k < N; ++k)
-        merge &= s[k] == in[k] * L.sizes.front();
-      if (merge) { L.sizes.front() *= shape[d]; continue; }
+    for (size_t k = 0; k < N; ++k) {  // byte stride, 0 where operand k broadcasts
+      const Tensor& t = *ops[k];
+      int64_t td = d - (nd - t.dim());
+      s[k] = td < 0 || t.sizes()[td] == 1 ? 0 : t.strides()[td] * t.itemsize();
     }
-    L.sizes.insert(L.sizes.begin(), shape[d]);
-    L.strides.insert(L.strides.begin(), s);
+    if (!L.sizes.empty()) {
+      const auto& in = L.strides.back();
+      bool merge = true;
+      for (size_t k = 0; k < N; ++k) merge &= s[k] == in[k] * L.sizes.back();
+      if (merge) { L.sizes.back() *= shape[d]; continue; }
+    }
+    L.sizes.push_back(shape[d]);
+    L.strides.push_back(s);
   }
   if (L.sizes.empty()) {  // a single element
     L.sizes.push_back(1);
     L.strides.push_back({});
   }
+  std::reverse(L.sizes.begin(), L.sizes.end());
+  std::reverse(L.strides.begin(), L.strides.end());
   return L;
 }
 
@@ -70,6 +85,12 @@ void for_each_run(const StridedLayout<N>& L, const Inner& inner) {
   const int64_t inner_n = L.sizes[nd - 1];
   const auto inner_s = L.strides[nd - 1];
   auto run = [&](int64_t begin, int64_t end) {
+    if (nd == 1) {  // one coalesced run (contiguous and most broadcasts)
+      std::array<char*, N> p = L.base;
+      for (size_t k = 0; k < N; ++k) p[k] += begin * inner_s[k];
+      inner(p.data(), inner_s.data(), end - begin);
+      return;
+    }
     std::vector<int64_t> idx(nd, 0);
     int64_t rem = begin;
     for (int64_t d = nd - 1; d >= 0; --d) {
