@@ -28,8 +28,8 @@ class Row:
     train: bool = False            # a training step: also report steps/s
     # Issue 5's target: (reference impl, largest acceptable fastgrad/ref time ratio).
     target: Optional[tuple] = None
-    # Looser tolerance where the two libraries legitimately round differently
-    # (long reductions, several Adam-free layers chained).
+    # The correctness check's tolerance: relative, and absolute scaled by the
+    # reference's largest magnitude (see check_same).
     rtol: float = 1e-3
 
 
@@ -83,16 +83,18 @@ def time_once(fn, min_time):
             return elapsed / n
 
 
-def run_row(fns, repeats, min_time):
-    """Warm-up/check call, then `repeats` interleaved rounds (fastgrad, torch,
-    numpy, fastgrad, ...) so every impl sees the same machine load.
-    Returns ({impl: first result}, {impl: [seconds per call, ...]})."""
-    first = {impl: fn() for impl, fn in fns.items()}
+def run_row(fns, repeats, min_time, rtol):
+    """One warm-up call per impl whose results are checked against each other
+    (then dropped, so big outputs don't stay alive during timing), then
+    `repeats` interleaved rounds (fastgrad, torch, numpy, fastgrad, ...) so
+    every impl sees the same machine load.
+    Returns (check string, {impl: [seconds per call, ...]})."""
+    check = check_same({impl: fn() for impl, fn in fns.items()}, rtol)
     times = {impl: [] for impl in fns}
     for _ in range(repeats):
         for impl, fn in fns.items():
             times[impl].append(time_once(fn, min_time))
-    return first, times
+    return check, times
 
 
 def summarize(row, times):
