@@ -120,3 +120,42 @@ def test_error_names_each_call_site_line():
             assert fwd and mod, str(e.value)
             assert tag in lines[int(fwd.group(1)) - first], str(e.value)
             assert "site M" in lines[int(mod.group(1)) - first], str(e.value)
+
+
+@pytest.mark.parametrize("form", ["mm", "addmm", "matmul3d", "linear"])
+def test_transposed_weight_gets_contiguous_grad(form):
+    # Note [Gradients in their operand's layout]: the gradient of W used as
+    # W.t() arrives contiguous, with numpy's values.
+    rng = np.random.default_rng(0)
+    xa = rng.standard_normal((2, 5, 4) if form == "matmul3d" else (5, 4))
+    wa, ba = rng.standard_normal((3, 4)), rng.standard_normal(3)
+    x = fg.tensor(xa, requires_grad=True)
+    w = fg.tensor(wa, requires_grad=True)
+    b = fg.tensor(ba, requires_grad=True)
+    if form == "mm":
+        y = fg.mm(x, w.t())
+    elif form == "addmm":
+        y = fg.addmm(b, x, w.t())
+    elif form == "matmul3d":
+        y = fg.matmul(x, w.t())
+    else:
+        y = fg.nn.functional.linear(x, w, b)
+    ga = rng.standard_normal(y.shape)
+    y.backward(fg.tensor(ga))
+    assert w.grad.is_contiguous()
+    g2 = ga.reshape(-1, 3)
+    np.testing.assert_allclose(w.grad.numpy(), g2.T @ xa.reshape(-1, 4), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), ga @ wa, rtol=1e-12)
+
+
+@pytest.mark.parametrize("form", ["mm", "addmm", "matmul3d"])
+def test_transposed_weight_double_backward(form):
+    rng = np.random.default_rng(1)
+    x = fg.tensor(rng.standard_normal((2, 3, 4) if form == "matmul3d" else (3, 4)),
+                  requires_grad=True)
+    w = fg.tensor(rng.standard_normal((2, 4)), requires_grad=True)
+    b = fg.tensor(rng.standard_normal(2), requires_grad=True)
+    fns = {"mm": lambda x, w, b: fg.mm(x, w.t()).tanh() + b,
+           "addmm": lambda x, w, b: fg.addmm(b, x, w.t()).tanh(),
+           "matmul3d": lambda x, w, b: fg.matmul(x, w.t()).tanh() + b}
+    assert fg.autograd.gradgradcheck(fns[form], (x, w, b))

@@ -22,7 +22,12 @@ class Node;
 class TensorRefs {
  public:
   TensorRefs() = default;
+  // The list's array lives until the end of the call that builds it, which is
+  // all a TensorRefs argument needs (GCC warns about it all the same).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winit-list-lifetime"
   TensorRefs(std::initializer_list<Tensor> l) : p_(l.begin()), n_(l.size()) {}
+#pragma GCC diagnostic pop
   TensorRefs(const Tensors& v) : p_(v.data()), n_(v.size()) {}
   const Tensor* begin() const { return p_; }
   const Tensor* end() const { return p_ + n_; }

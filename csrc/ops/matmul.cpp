@@ -219,11 +219,28 @@ std::vector<Tensor> save_other(const Tensor& a, const Tensor& b) {
   return {b.requires_grad() ? a : Tensor(), a.requires_grad() ? b : Tensor()};
 }
 
+// Note [Gradients in their operand's layout]
+// linear multiplies by W.t(), a transposed view of a contiguous parameter.
+// Its gradient x^T @ g comes out contiguous, so the transpose's backward
+// hands W a transposed gradient, and AccumulateGrad must make a strided
+// copy of it every step. For an operand that is such a transposed matrix,
+// the gradient is computed transposed instead, (g^T @ x)^T, with the same
+// one GEMM: W then receives a contiguous gradient it adopts without a copy.
+bool transposed_matrix(const Tensor& x) {
+  return x.dim() == 2 && x.size(0) > 1 && x.size(1) > 1 && x.stride(0) == 1 &&
+         x.stride(1) == x.size(0);
+}
+// l @ r, laid out like a transposed matrix when `transposed`.
+Tensor mm_in_layout(bool transposed, const Tensor& l, const Tensor& r) {
+  return transposed ? mT(mm(mT(r), mT(l))) : mm(l, r);
+}
+
 // Gradients of matmul(a, b) for upstream g. 1-D cases use dot/mv/outer forms
 // (no reshapes); N-D cases treat a 1-D operand as a (1, k) / (k, 1) matrix,
 // and sum the batched products over the batch dims the operand was broadcast
 // along (sum_to), so each gradient has its operand's shape.
-Tensors matmul_grads(const FunctionNode& n, const Tensor& g) {
+// b_t: b was a transposed matrix (Note [Gradients in their operand's layout]).
+Tensors matmul_grads(const FunctionNode& n, const Tensor& g, bool b_t) {
   Tensor a = n.saved(0), b = n.saved(1);
   const bool need_a = n.needs_input_grad(0), need_b = n.needs_input_grad(1);
   const int64_t da = static_cast<int64_t>(n.inputs[0].sizes.size());
@@ -247,7 +264,13 @@ Tensors matmul_grads(const FunctionNode& n, const Tensor& g) {
       if (da == 1) ga = squeeze(ga, {-2});
       ga = sum_to(ga, n.inputs[0].sizes);
     }
-    if (need_b) {
+    if (need_b && db == 2 && da > 2) {
+      // (B..., m, k) @ (k, n): b's gradient sums over the batch, which is
+      // one (k, B*m) @ (B*m, n) GEMM on the folded rows, not B products
+      // and a reduction.
+      const int64_t k = a.size(-1), cols = g2.size(-1);
+      gb = mm_in_layout(b_t, mT(reshape(a, {-1, k})), reshape(g2, {-1, cols}));
+    } else if (need_b) {
       Tensor a2 = da == 1 ? unsqueeze(a, 0) : a;
       gb = matmul(mT(a2), g2);
       if (db == 1) gb = squeeze(gb, {-1});
@@ -295,9 +318,12 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (b.dim() >= 2) shape.push_back(b2.size(-1));
   Tensor res = reshaped(out, shape);
   maybe_record(matmul_node_name(a.dim(), b.dim()), {a, b}, {res}, save_other(a, b),
-               [](const FunctionNode& n, const Tensors& gs) { return matmul_grads(n, gs[0]); });
+               [b_t = transposed_matrix(b)](const FunctionNode& n, const Tensors& gs) {
+                 return matmul_grads(n, gs[0], b_t);
+               });
   return res;
 }
+
 
 Tensor mm(const Tensor& a, const Tensor& b) {
   check_dims("mm", a, b, 2, 2, "two 2-D matrices");
@@ -305,11 +331,12 @@ Tensor mm(const Tensor& a, const Tensor& b) {
   check_inner("mm", a, b, a.size(1), b.size(0));
   Tensor out = product("mm", a, b, {});
   maybe_record("MmBackward", {a, b}, {out}, save_other(a, b),
-               [](const FunctionNode& n, const Tensors& gs) -> Tensors {
+               [a_t = transposed_matrix(a), b_t = transposed_matrix(b)](
+                   const FunctionNode& n, const Tensors& gs) -> Tensors {
                  const Tensor& g = gs[0];
                  Tensor a = n.saved(0), b = n.saved(1);
-                 return {n.needs_input_grad(0) ? mm(g, mT(b)) : Tensor(),
-                         n.needs_input_grad(1) ? mm(mT(a), g) : Tensor()};
+                 return {n.needs_input_grad(0) ? mm_in_layout(a_t, g, mT(b)) : Tensor(),
+                         n.needs_input_grad(1) ? mm_in_layout(b_t, mT(a), g) : Tensor()};
                });
   return out;
 }
@@ -404,12 +431,15 @@ Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2,
   // input's gradient is beta * g, summed to input's shape by the engine.
   maybe_record("AddmmBackward", {input, mat1, mat2}, {out},
                {mat2.requires_grad() ? mat1 : Tensor(), mat1.requires_grad() ? mat2 : Tensor()},
-               [beta, alpha](const FunctionNode& n, const Tensors& gs) -> Tensors {
+               [beta, alpha, m1_t = transposed_matrix(mat1), m2_t = transposed_matrix(mat2)](
+                   const FunctionNode& n, const Tensors& gs) -> Tensors {
                  const Tensor& g = gs[0];
                  Tensor m1 = n.saved(0), m2 = n.saved(1);
                  return {n.needs_input_grad(0) ? scaled(g, beta) : Tensor(),
-                         n.needs_input_grad(1) ? scaled(mm(g, mT(m2)), alpha) : Tensor(),
-                         n.needs_input_grad(2) ? scaled(mm(mT(m1), g), alpha) : Tensor()};
+                         n.needs_input_grad(1) ? scaled(mm_in_layout(m1_t, g, mT(m2)), alpha)
+                                               : Tensor(),
+                         n.needs_input_grad(2) ? scaled(mm_in_layout(m2_t, mT(m1), g), alpha)
+                                               : Tensor()};
                });
   return out;
 }
