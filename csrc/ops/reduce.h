@@ -59,11 +59,25 @@ Tensor reduce_rows(const char* op, const Tensor& x, const std::vector<bool>& mas
   return out;
 }
 
+// Note [Lines along strided dims]: a line op (softmax, ...) along a dim that
+// is not innermost in memory walks one cache line per element. Moving the dim
+// last with one tiled transposing copy (Note [Tiled transpose]) and moving
+// the result back costs two memory-speed copies and lets the line kernel run
+// on unit strides; this wins for all but tiny tensors.
+// line_major(t, d): t with dim d last and contiguous (t itself if it is
+// already); line_major_back(t, d) the inverse, contiguous. Neither records.
+Tensor line_major(const Tensor& t, int64_t d);
+Tensor line_major_back(const Tensor& t, int64_t d);
+// Whether lines along d of t are strided, so line_major pays off.
+bool lines_strided(const Tensor& t, int64_t d);
+
 // out lines = f(in line) along `dim` (scans, softmax): out has x's shape and
 // dtype; x must already have dtype T.
 template <class T, class F>
 Tensor map_lines(const char* op, const Tensor& x, int64_t dim, const F& f) {
   check_cpu(op, x);
+  if (lines_strided(x, dim))
+    return line_major_back(map_lines<T>(op, line_major(x, dim), x.dim() - 1, f), dim);
   Tensor out = empty(x.sizes(), dtype_of<T>::value, x.device());
   if (x.numel() == 0) return out;
   auto Li = cpu::make_line_layout(x, dim);

@@ -84,6 +84,9 @@ struct SoftmaxBackwardLine {
 template <bool Log>
 Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t d) {
   Tensor gy = to_dtype(g, y.dtype());
+  if (lines_strided(y, d))  // Note [Lines along strided dims]
+    return line_major_back(
+        softmax_backward<Log>(line_major(y, d), line_major(gy, d), y.dim() - 1), d);
   Tensor dx = empty(y.sizes(), y.dtype(), y.device());
   if (y.numel() == 0) return dx;
   auto Ly = cpu::make_line_layout(y, d), Lg = cpu::make_line_layout(gy, d),

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "backend/cpu/elementwise.h"
@@ -124,11 +125,12 @@ inline RowLayout make_line_layout(const Tensor& x, int64_t dim) {
 constexpr int64_t kTileRows = 64;
 constexpr int64_t kTileElems = int64_t{1} << 18;
 
-// Rows per tile for L, or 0 where rows are walked directly.
-inline int64_t tile_rows(const RowLayout& L) {
+// Rows per tile for L when `operands` layouts share the scratch, or 0 where
+// rows are walked directly.
+inline int64_t tile_rows(const RowLayout& L, int64_t operands = 1) {
   size_t no = L.outer_sizes.size();
   if (L.n <= 1 || no == 0 || L.outer_strides[no - 1] != 1) return 0;
-  int64_t B = std::min({kTileRows, L.outer_sizes[no - 1], kTileElems / L.n});
+  int64_t B = std::min({kTileRows, L.outer_sizes[no - 1], kTileElems / (L.n * operands)});
   return B >= 8 ? B : 0;
 }
 
@@ -152,11 +154,11 @@ void for_each_tile(const RowLayout& L, int64_t B, size_t scratch_bytes, const Bo
 // (Note [Tiled transpose]).
 template <class T>
 void gather_rows(const T* p, int64_t s, int64_t n, int64_t cnt, T* buf) {
-  copy_2d_tiled(buf, int64_t{1}, n, p, s, int64_t{1}, n, cnt, [](T v) { return v; });
+  copy_2d_tiled(buf, n, int64_t{1}, p, int64_t{1}, s, cnt, n, [](T v) { return v; });
 }
 template <class T>
 void scatter_rows(const T* buf, int64_t n, int64_t cnt, T* q, int64_t s) {
-  copy_2d_tiled(q, int64_t{1}, s, buf, n, int64_t{1}, cnt, n, [](T v) { return v; });
+  copy_2d_tiled(q, s, int64_t{1}, buf, int64_t{1}, n, n, cnt, [](T v) { return v; });
 }
 
 // f(row, const T* p, stride, n) for every row, in parallel. Rows are grouped
@@ -191,7 +193,7 @@ void for_each_lines(const std::array<const RowLayout*, K>& L, const F& f) {
   for (size_t k = 0; k < K; ++k) {
     base[k] = static_cast<T*>(L[k]->src.raw_data());
     strided |= L[k]->stride != 1;
-    B = std::min(B, tile_rows(*L[k]));
+    B = std::min(B, tile_rows(*L[k], K));
   }
   const int64_t n = L[0]->n;
   if (strided && B) {
@@ -258,10 +260,20 @@ Acc pairwise_sum(const T* p, int64_t s, int64_t n, const Map& map) {
   if (n <= kPairBlock) {
     Acc acc[kPairLanes] = {};
     int64_t i = 0;
-    // The unit-stride copy of the loop lets the compiler vectorise it.
-    if (s == 1)
-      for (; i + kPairLanes <= n; i += kPairLanes)
-        for (int k = 0; k < kPairLanes; ++k) acc[k] += static_cast<Acc>(map(p[i + k]));
+    if constexpr (std::is_same_v<Acc, double>) {
+      // Unit stride: lanes 2k, 2k + 1 in one 2-double vector each, so the
+      // adds are four independent vector chains (left to itself the compiler
+      // funnels them through one register).
+      typedef double D2 __attribute__((vector_size(16)));
+      if (s == 1 && n >= kPairLanes) {
+        D2 v[kPairLanes / 2] = {};
+        for (; i + kPairLanes <= n; i += kPairLanes)
+          for (int k = 0; k < kPairLanes / 2; ++k)
+            v[k] += D2{static_cast<double>(map(p[i + 2 * k])),
+                       static_cast<double>(map(p[i + 2 * k + 1]))};
+        for (int k = 0; k < kPairLanes / 2; ++k) acc[2 * k] = v[k][0], acc[2 * k + 1] = v[k][1];
+      }
+    }
     for (; i + kPairLanes <= n; i += kPairLanes)
       for (int k = 0; k < kPairLanes; ++k) acc[k] += static_cast<Acc>(map(p[(i + k) * s]));
     for (; i < n; ++i) acc[0] += static_cast<Acc>(map(p[i * s]));

@@ -4,10 +4,9 @@
 //
 // Note [Tiled transpose]: copying a transposed matrix element by element in
 // the destination's order reads one element per source cache line (and, for
-// rows of 4 KiB or more, one per page), so every read misses. Copying square
-// tiles of kTransposeTile x kTransposeTile instead keeps the tile's source
-// lines in L1 while the destination is written a whole run at a time: each
-// cache line on either side is fetched once.
+// rows of 4 KiB or more, one per page), so every read misses. Copying tiles
+// instead keeps the tile's source lines in L1 while the destination is
+// written a run at a time: each cache line on either side is fetched once.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -18,19 +17,18 @@
 
 namespace fastgrad::cpu {
 
-constexpr int64_t kTransposeTile = 32;
+constexpr int64_t kTileI = 64, kTileJ = 8;
 
 // dst[i * dr + j * dc] = f(src[i * sr + j * sc]) for i < rows, j < cols
-// (strides in elements), tile by tile; j runs innermost inside a tile, so
-// pass the destination's contiguous dim as j.
+// (strides in elements), tile by tile; j runs innermost inside a tile: pass
+// the destination's contiguous dim as j and the source's as i.
 template <class To, class From, class F>
 inline void copy_2d_tiled(To* dst, int64_t dr, int64_t dc, const From* src, int64_t sr,
                           int64_t sc, int64_t rows, int64_t cols, const F& f) {
-  constexpr int64_t B = kTransposeTile;
-  for (int64_t i0 = 0; i0 < rows; i0 += B) {
-    const int64_t i1 = std::min(rows, i0 + B);
-    for (int64_t j0 = 0; j0 < cols; j0 += B) {
-      const int64_t j1 = std::min(cols, j0 + B);
+  for (int64_t i0 = 0; i0 < rows; i0 += kTileI) {
+    const int64_t i1 = std::min(rows, i0 + kTileI);
+    for (int64_t j0 = 0; j0 < cols; j0 += kTileJ) {
+      const int64_t j1 = std::min(cols, j0 + kTileJ);
       for (int64_t i = i0; i < i1; ++i) {
         To* d = dst + i * dr;
         const From* s = src + i * sr;
@@ -77,11 +75,11 @@ bool copy_transposed(const Tensor& out, const Tensor& in, const F& f) {
       bsi.push_back(elems(d, 1));
     }
   const int64_t rows = L.sizes[id], cols = L.sizes[jd];
-  const int64_t strips = (rows + kTransposeTile - 1) / kTransposeTile;
+  const int64_t strips = (rows + kTileI - 1) / kTileI;
   const int64_t batches = numel_of(bsz);
   To* ob = static_cast<To*>(out.raw_data());
   const From* ib = static_cast<const From*>(in.raw_data());
-  const int64_t grain = std::max<int64_t>(1, kGrain / (kTransposeTile * cols));
+  const int64_t grain = std::max<int64_t>(1, kGrain / (kTileI * cols));
   parallel_for(0, batches * strips, grain, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       int64_t bi = t / strips, oo = 0, io = 0;
@@ -90,10 +88,10 @@ bool copy_transposed(const Tensor& out, const Tensor& in, const F& f) {
         io += bi % bsz[d] * bsi[d];
         bi /= bsz[d];
       }
-      const int64_t i0 = t % strips * kTransposeTile;
+      const int64_t i0 = t % strips * kTileI;
       copy_2d_tiled(ob + oo + i0 * elems(id, 0), elems(id, 0), elems(jd, 0),
                     ib + io + i0 * elems(id, 1), elems(id, 1), elems(jd, 1),
-                    std::min(kTransposeTile, rows - i0), cols, f);
+                    std::min(kTileI, rows - i0), cols, f);
     }
   });
   return true;
