@@ -49,9 +49,7 @@ struct SoftmaxLine {
     if constexpr (Log) {
       // (x - m) - log(sum): subtracting m first keeps large inputs exact.
       const T log_sum = static_cast<T>(std::log(cpu::exp_shift_sum(x, xs, m, n)));
-      cpu::map2_line(x, xs, x, xs, y, ys, n, [m, log_sum](auto v, auto) {
-        return (v - m) - log_sum;
-      });
+      cpu::map_line(x, xs, y, ys, n, [m, log_sum](auto v) { return (v - m) - log_sum; });
     } else {
       const T inv = static_cast<T>(1.0 / cpu::exp_shift_store_sum(x, xs, m, y, ys, n));
       cpu::scale_line(y, ys, inv, n);

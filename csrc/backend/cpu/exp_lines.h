@@ -166,4 +166,10 @@ inline void map2_line(const T* a, int64_t as, const T* b, int64_t bs, T* out, in
   for (; i < n; ++i) out[i * os] = f(a[i * as], b[i * bs]);
 }
 
+// out[i * os] = f(a[i * as]), the one-input form of map2_line.
+template <class T, class F>
+inline void map_line(const T* a, int64_t as, T* out, int64_t os, int64_t n, const F& f) {
+  map2_line(a, as, a, as, out, os, n, [&f](auto v, auto) { return f(v); });
+}
+
 }  // namespace fastgrad::cpu

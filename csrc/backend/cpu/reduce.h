@@ -9,11 +9,14 @@
 // last). for_each_row() then calls a per-row functor in parallel (strided
 // runs of adjacent rows are first transposed in cache-sized tiles, Note
 // [Tiled rows]). Ops are functors of (row, const T* p, stride, n); they never
-// walk strides of more than one dim themselves.
+// walk strides of more than one dim themselves. Sums skip the transposition:
+// for_each_col_tile() + pairwise_sum_cols() reduce up to kColTile adjacent
+// rows at once, vectorised across them (Note [Pairwise sums]).
 //
 // Lines (scan / softmax along one dim) are the same layout with exactly one
 // reduced dim, which is always a single run, so no copy is ever needed;
-// for_each_line() hands the functor an input and an output line.
+// for_each_lines() hands the functor the lines of several same-shaped
+// operands (inputs, then outputs).
 #pragma once
 #include <algorithm>
 #include <cstdint>
