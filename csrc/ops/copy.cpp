@@ -1,5 +1,6 @@
 // Conversions and copies: to_dtype, contiguous, clone, copy_, and PyTorch's
 // promotion rules (result_type).
+#include "backend/cpu/transpose.h"
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
 #include "ops/grad_utils.h"
@@ -60,6 +61,10 @@ void copy_(const Tensor& dst, const Tensor& src, const char* op) {
     using To = decltype(to);
     dispatch(s.dtype(), [&](auto from) {
       using From = decltype(from);
+      // Transposing copies take the cache-tiled path (Note [Tiled transpose]).
+      if (dst.device().is_cpu() && s.device().is_cpu() &&
+          cpu::copy_transposed<To, From>(dst, s, math::CastFn<To>{}))
+        return;
       launch<To, From>("copy_", dst, {&s}, math::CastFn<To>{});
     });
   });

@@ -72,6 +72,42 @@ void norm_rows_forward(const RowGeom& g, const T* x, const T* w, const T* b, T* 
   });
 }
 
+// One layer-norm row of the backward (every element its own channel). One
+// pass over the row sums a = sum(g w) and b = sum(g w (x - mu)) in double, in
+// lane_sum's eight lanes and order, while adding the row's g xhat and g into
+// the chunk's dw / db partials pw, pb; a second pass over the row (now in
+// cache) writes dx = rstd (g w - a / L - (x - mu) rstd^2 b / L) when dr is
+// set. HasW / NeedWB are template flags so each variant's loop vectorises.
+template <bool HasW, bool NeedWB, class T>
+void layer_norm_row_backward(const T* gr, const T* xr, const T* w, double mu, double rs,
+                             int64_t L, double* pw, double* pb, T* dr) {
+  double a[8] = {0, 0, 0, 0, 0, 0, 0, 0}, b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  auto step = [&](int l, int64_t j) {
+    const double gv = gr[j];
+    const double gw = HasW ? gv * static_cast<double>(w[j]) : gv;
+    const double xm = xr[j] - mu;
+    a[l] += gw;
+    b[l] += gw * xm;
+    if constexpr (NeedWB) {
+      pw[j] += gv * (xm * rs);
+      pb[j] += gv;
+    }
+  };
+  int64_t j = 0;
+  for (; j + 8 <= L; j += 8)
+    for (int l = 0; l < 8; ++l) step(l, j + l);
+  for (; j < L; ++j) step(0, j);
+  if (!dr) return;
+  auto total = [](const double* v) {
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+  };
+  const double inv_l = 1.0 / static_cast<double>(L);
+  const T s = static_cast<T>(rs), m = static_cast<T>(mu);
+  const T ca = static_cast<T>(total(a) * inv_l), cb = static_cast<T>(total(b) * rs * rs * inv_l);
+  for (int64_t k = 0; k < L; ++k)
+    dr[k] = s * ((HasW ? gr[k] * w[k] : gr[k]) - ca - (xr[k] - m) * cb);
+}
+
 // dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)) per row, gw = g * w;
 // dw[c] = sum g * xhat, db[c] = sum g over all rows touching channel c, summed
 // in per-chunk double buffers (no atomics, deterministic for a thread count).
@@ -95,25 +131,11 @@ void norm_rows_backward(const RowGeom& geo, const T* gy, const T* x, const T* w,
         T* dr = dx ? dx + r * L : nullptr;
         const double mu = mean[r], rs = rstd[r];
         if (geo.S == 1 && geo.G == 1) {  // layer norm: channel = element
-          if (need_wb)
-            for (int64_t j = 0; j < L; ++j) {
-              pw[j] += gr[j] * ((xr[j] - mu) * rs);
-              pb[j] += gr[j];
-            }
-          if (!dr) continue;
-          const double a = lane_sum(L, [&](int64_t j) {
-            return static_cast<double>(w ? gr[j] * w[j] : gr[j]);
-          });
-          const double bs = lane_sum(L, [&](int64_t j) {
-            return static_cast<double>(w ? gr[j] * w[j] : gr[j]) * (xr[j] - mu);
-          });
-          const T s = static_cast<T>(rs), m = static_cast<T>(mu);
-          const T ca = static_cast<T>(a * inv_l), cb = static_cast<T>(bs * rs * rs * inv_l);
-          if (w) {
-            for (int64_t j = 0; j < L; ++j) dr[j] = s * (gr[j] * w[j] - ca - (xr[j] - m) * cb);
-          } else {
-            for (int64_t j = 0; j < L; ++j) dr[j] = s * (gr[j] - ca - (xr[j] - m) * cb);
-          }
+          const bool has_w = w != nullptr;
+          if (has_w && need_wb) layer_norm_row_backward<true, true>(gr, xr, w, mu, rs, L, pw, pb, dr);
+          else if (has_w) layer_norm_row_backward<true, false>(gr, xr, w, mu, rs, L, pw, pb, dr);
+          else if (need_wb) layer_norm_row_backward<false, true>(gr, xr, w, mu, rs, L, pw, pb, dr);
+          else layer_norm_row_backward<false, false>(gr, xr, w, mu, rs, L, pw, pb, dr);
           continue;
         }
         const int64_t c0 = (r % geo.G) * geo.Cg;

@@ -1,6 +1,10 @@
 // Shared reduction helpers (see ops/reduce.h).
 #include "ops/reduce.h"
 
+#include "autograd/grad_mode.h"
+#include "ops/elementwise_ops.h"
+#include "ops/shape_ops.h"
+
 namespace fastgrad {
 
 std::vector<bool> reduce_mask(const char* op, const Tensor& x, const DimList& dims) {
@@ -46,6 +50,22 @@ void check_nonempty_reduction(const char* op, const Tensor& x,
 void check_cpu(const char* op, const Tensor& x) {
   if (!x.device().is_cpu())
     fail<NotImplementedError>(op, ": no kernel for device ", x.device());
+}
+
+// Note [Lines along strided dims]
+bool lines_strided(const Tensor& t, int64_t d) {
+  constexpr int64_t kMinNumel = 1 << 14;  // below this the strided walk is cheap
+  return t.dim() > 1 && t.numel() >= kMinNumel && t.sizes()[d] > 1 && t.strides()[d] != 1;
+}
+
+Tensor line_major(const Tensor& t, int64_t d) {
+  autograd::GradModeGuard no_grad(false);
+  return contiguous(movedim(t, {d}, {t.dim() - 1}));
+}
+
+Tensor line_major_back(const Tensor& t, int64_t d) {
+  autograd::GradModeGuard no_grad(false);
+  return contiguous(movedim(t, {t.dim() - 1}, {d}));
 }
 
 }  // namespace fastgrad

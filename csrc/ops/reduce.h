@@ -30,6 +30,14 @@ void check_cpu(const char* op, const Tensor& x);
 template <class T>
 using acc_t = std::conditional_t<std::is_floating_point_v<T>, double, T>;
 
+// A row functor may also offer f.cols(p, s, n, cnt, out) (kHasCols): the
+// results of cnt adjacent rows whose runs start at p + j (Note [Pairwise
+// sums]); column reductions then skip the transposing copy.
+template <class F, class = void>
+struct HasCols : std::false_type {};
+template <class F>
+struct HasCols<F, std::void_t<decltype(F::kHasCols)>> : std::true_type {};
+
 // out[row] = f(p, stride, n) for each row; x must already have the dtype T
 // the functor reads. `ordered`: see make_row_layout.
 template <class T, class F>
@@ -40,22 +48,41 @@ Tensor reduce_rows(const char* op, const Tensor& x, const std::vector<bool>& mas
   Tensor out = empty(reduced_shape(x, mask, keepdim), dtype_of<R>::value, x.device());
   R* o = out.data<R>();
   auto L = cpu::make_row_layout(x, mask, ordered);
+  if constexpr (HasCols<F>::value && std::is_floating_point_v<T>) {
+    if (cpu::for_each_col_tile<T>(L, [&](int64_t r0, const T* p, int64_t s, int64_t n,
+                                         int64_t cnt) { f.cols(p, s, n, cnt, o + r0); }))
+      return out;
+  }
   cpu::for_each_row<T>(L, [&](int64_t r, const T* p, int64_t s, int64_t n) {
     o[r] = f(p, s, n);
   });
   return out;
 }
 
+// Note [Lines along strided dims]: a line op (softmax, ...) along a dim that
+// is not innermost in memory walks one cache line per element. Moving the dim
+// last with one tiled transposing copy (Note [Tiled transpose]) and moving
+// the result back costs two memory-speed copies and lets the line kernel run
+// on unit strides; this wins for all but tiny tensors.
+// line_major(t, d): t with dim d last and contiguous (t itself if it is
+// already); line_major_back(t, d) the inverse, contiguous. Neither records.
+Tensor line_major(const Tensor& t, int64_t d);
+Tensor line_major_back(const Tensor& t, int64_t d);
+// Whether lines along d of t are strided, so line_major pays off.
+bool lines_strided(const Tensor& t, int64_t d);
+
 // out lines = f(in line) along `dim` (scans, softmax): out has x's shape and
-// dtype Out; x must already have dtype In.
-template <class In, class Out, class F>
+// dtype; x must already have dtype T.
+template <class T, class F>
 Tensor map_lines(const char* op, const Tensor& x, int64_t dim, const F& f) {
   check_cpu(op, x);
-  Tensor out = empty(x.sizes(), dtype_of<Out>::value, x.device());
+  if (lines_strided(x, dim))
+    return line_major_back(map_lines<T>(op, line_major(x, dim), x.dim() - 1, f), dim);
+  Tensor out = empty(x.sizes(), dtype_of<T>::value, x.device());
   if (x.numel() == 0) return out;
   auto Li = cpu::make_line_layout(x, dim);
   auto Lo = cpu::make_line_layout(out, dim);
-  cpu::for_each_line<In, Out>(Li, Lo, f);
+  cpu::for_each_line<T>(Li, Lo, f);
   return out;
 }
 

@@ -1,5 +1,6 @@
 // Ops along one dim that produce a full line per input line: cumsum, cumprod,
 // softmax, log_softmax. Each is a line functor for map_lines().
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -38,27 +39,62 @@ struct ScanLine {
 };
 
 // exp(x - max) / sum, or its log: the shift keeps exp() from overflowing.
-// exp() runs once per element in T (the output buffer holds it between
-// passes); only the sum is kept in double.
+// Three passes over a line that stays in cache: max; exp (stored in y for
+// softmax) with its sum in double; then the scale or the log shift.
 template <bool Log>
 struct SoftmaxLine {
   template <class T>
   void operator()(const T* x, int64_t xs, T* y, int64_t ys, int64_t n) const {
     const T m = cpu::max_line(x, xs, n);
-    // e^(x - m) goes to y (log_softmax overwrites it below), float four at
-    // a time (backend/cpu/exp_lines.h); the sum is in double.
-    cpu::exp_shift_line(x, xs, m, T(1), y, ys, n);
-    const double sum = cpu::sum4(y, ys, n);
     if constexpr (Log) {
       // (x - m) - log(sum): subtracting m first keeps large inputs exact.
-      T log_sum = static_cast<T>(std::log(sum));
-      for (int64_t i = 0; i < n; ++i) y[i * ys] = (x[i * xs] - m) - log_sum;
+      const T log_sum = static_cast<T>(std::log(cpu::exp_shift_sum(x, xs, m, n)));
+      cpu::map_line(x, xs, y, ys, n, [m, log_sum](auto v) { return (v - m) - log_sum; });
     } else {
-      T inv = static_cast<T>(1.0 / sum);
+      const T inv = static_cast<T>(1.0 / cpu::exp_shift_store_sum(x, xs, m, y, ys, n));
       cpu::scale_line(y, ys, inv, n);
     }
   }
 };
+
+// The backward of one line, from the saved output y and the gradient g:
+// softmax: (g - sum(g y)) y; log_softmax: g - e^y sum(g). A sum pass and one
+// elementwise pass over the (cached) line, instead of four full-tensor ops.
+template <bool Log>
+struct SoftmaxBackwardLine {
+  template <class T>
+  void operator()(const std::array<T*, 3>& p, const std::array<int64_t, 3>& s,
+                  int64_t n) const {
+    const T *y = p[0], *g = p[1];
+    if constexpr (Log) {
+      const T sg = static_cast<T>(cpu::sum_line(g, s[1], n));
+      cpu::map2_line(y, s[0], g, s[1], p[2], s[2], n, [sg](auto yv, auto gv) {
+        return gv - cpu::exp_elem(yv) * sg;
+      });
+    } else {
+      const T dot = static_cast<T>(cpu::dot_line(g, s[1], y, s[0], n));
+      cpu::map2_line(y, s[0], g, s[1], p[2], s[2], n,
+                     [dot](auto yv, auto gv) { return (gv - dot) * yv; });
+    }
+  }
+};
+
+template <bool Log>
+Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t d) {
+  Tensor gy = to_dtype(g, y.dtype());
+  if (lines_strided(y, d))  // Note [Lines along strided dims]
+    return line_major_back(
+        softmax_backward<Log>(line_major(y, d), line_major(gy, d), y.dim() - 1), d);
+  Tensor dx = empty(y.sizes(), y.dtype(), y.device());
+  if (y.numel() == 0) return dx;
+  auto Ly = cpu::make_line_layout(y, d), Lg = cpu::make_line_layout(gy, d),
+       Ld = cpu::make_line_layout(dx, d);
+  dispatch_float(y.dtype(), "softmax_backward", [&](auto tag) {
+    using T = decltype(tag);
+    cpu::for_each_lines<T, 2, 3>({&Ly, &Lg, &Ld}, SoftmaxBackwardLine<Log>{});
+  });
+  return dx;
+}
 
 // sum_{j >= i} g_j along d: the backward of cumsum.
 Tensor reverse_cumsum(const Tensor& g, int64_t d) {
@@ -100,7 +136,7 @@ Tensor scan(const char* op, const Tensor& x, int64_t dim, OptDType dtype) {
   Tensor xi = to_dtype(x, out_dtype);
   Tensor out = dispatch(out_dtype, [&](auto tag) {
     using T = decltype(tag);
-    return map_lines<T, T>(op, xi, d, ScanLine<IsProd>{});
+    return map_lines<T>(op, xi, d, ScanLine<IsProd>{});
   });
   if (IsProd)
     maybe_record("CumprodBackward", {xi}, {out}, {xi, out},
@@ -125,13 +161,16 @@ Tensor softmax_impl(const char* op, const Tensor& x, int64_t dim, OptDType dtype
   Tensor xi = to_dtype(x, compute);
   Tensor out = dispatch_float(compute, op, [&](auto tag) {
     using T = decltype(tag);
-    return map_lines<T, T>(op, xi, d, SoftmaxLine<Log>{});
+    return map_lines<T>(op, xi, d, SoftmaxLine<Log>{});
   });
   // softmax: y (g - sum(g y)); log_softmax: g - exp(y) sum(g), sums along d.
   maybe_record(Log ? "LogSoftmaxBackward" : "SoftmaxBackward", {xi}, {out}, {out},
                [d](const FunctionNode& n, const Tensors& gs) -> Tensors {
                  Tensor y = n.saved(0);
                  const Tensor& g = gs[0];
+                 // One fused kernel, unless the gradient must be differentiable.
+                 if (!autograd::grad_enabled() && y.device().is_cpu())
+                   return {softmax_backward<Log>(y, g, d)};
                  std::vector<int64_t> dims;
                  if (y.dim() > 0) dims.push_back(d);
                  if (Log) return {sub(g, mul(exp(y), sum(g, dims, true)))};

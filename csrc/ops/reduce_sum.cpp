@@ -25,7 +25,13 @@ struct NanToZero { template <class T> T operator()(T v) const { return v != v ? 
 
 template <class Map>
 struct SumRow {
+  static constexpr bool kHasCols = true;  // for floating T only
   Map map;
+  template <class T> void cols(const T* p, int64_t s, int64_t n, int64_t cnt, T* out) const {
+    double acc[cpu::kColTile];
+    cpu::pairwise_sum_cols<double>(p, s, n, cnt, map, acc);
+    for (int64_t c = 0; c < cnt; ++c) out[c] = static_cast<T>(acc[c]);
+  }
   template <class T> T operator()(const T* p, int64_t s, int64_t n) const {
     if constexpr (kFloat<T>) {
       return static_cast<T>(cpu::pairwise_sum<double>(p, s, n, map));
@@ -41,6 +47,12 @@ struct SumRow {
 };
 
 struct MeanRow {
+  static constexpr bool kHasCols = true;
+  template <class T> void cols(const T* p, int64_t s, int64_t n, int64_t cnt, T* out) const {
+    double acc[cpu::kColTile];
+    cpu::pairwise_sum_cols<double>(p, s, n, cnt, Identity{}, acc);
+    for (int64_t c = 0; c < cnt; ++c) out[c] = static_cast<T>(acc[c] / static_cast<double>(n));
+  }
   template <class T> T operator()(const T* p, int64_t s, int64_t n) const {
     // 0 / 0 gives PyTorch's nan for an empty mean.
     return static_cast<T>(cpu::pairwise_sum<double>(p, s, n, Identity{}) /

@@ -9,19 +9,24 @@
 // last). for_each_row() then calls a per-row functor in parallel (strided
 // runs of adjacent rows are first transposed in cache-sized tiles, Note
 // [Tiled rows]). Ops are functors of (row, const T* p, stride, n); they never
-// walk strides of more than one dim themselves.
+// walk strides of more than one dim themselves. Sums skip the transposition:
+// for_each_col_tile() + pairwise_sum_cols() reduce up to kColTile adjacent
+// rows at once, vectorised across them (Note [Pairwise sums]).
 //
 // Lines (scan / softmax along one dim) are the same layout with exactly one
 // reduced dim, which is always a single run, so no copy is ever needed;
-// for_each_line() hands the functor an input and an output line.
+// for_each_lines() hands the functor the lines of several same-shaped
+// operands (inputs, then outputs).
 #pragma once
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "backend/cpu/elementwise.h"
 #include "backend/cpu/parallel.h"
+#include "backend/cpu/transpose.h"
 #include "core/tensor.h"
 
 namespace fastgrad::cpu {
@@ -123,11 +128,12 @@ inline RowLayout make_line_layout(const Tensor& x, int64_t dim) {
 constexpr int64_t kTileRows = 64;
 constexpr int64_t kTileElems = int64_t{1} << 18;
 
-// Rows per tile for L, or 0 where rows are walked directly.
-inline int64_t tile_rows(const RowLayout& L) {
+// Rows per tile for L when `operands` layouts share the scratch, or 0 where
+// rows are walked directly.
+inline int64_t tile_rows(const RowLayout& L, int64_t operands = 1) {
   size_t no = L.outer_sizes.size();
   if (L.n <= 1 || no == 0 || L.outer_strides[no - 1] != 1) return 0;
-  int64_t B = std::min({kTileRows, L.outer_sizes[no - 1], kTileElems / L.n});
+  int64_t B = std::min({kTileRows, L.outer_sizes[no - 1], kTileElems / (L.n * operands)});
   return B >= 8 ? B : 0;
 }
 
@@ -139,7 +145,7 @@ void for_each_tile(const RowLayout& L, int64_t B, size_t scratch_bytes, const Bo
   const int64_t per_line = (inner + B - 1) / B;
   const int64_t tiles = L.rows / inner * per_line;
   parallel_for(0, tiles, std::max<int64_t>(1, kGrain / (B * L.n)), [&](int64_t b, int64_t e) {
-    std::unique_ptr<char[]> scratch(new char[scratch_bytes]);
+    std::unique_ptr<char[]> scratch(scratch_bytes ? new char[scratch_bytes] : nullptr);
     for (int64_t t = b; t < e; ++t) {
       int64_t j0 = t % per_line * B;
       body(t / per_line * inner + j0, std::min(B, inner - j0), scratch.get());
@@ -147,16 +153,15 @@ void for_each_tile(const RowLayout& L, int64_t B, size_t scratch_bytes, const Bo
   });
 }
 
-// buf[j * n + i] = p[i * s + j] for cnt rows, and back.
+// buf[j * n + i] = p[i * s + j] for cnt rows, and back, in cache tiles
+// (Note [Tiled transpose]).
 template <class T>
 void gather_rows(const T* p, int64_t s, int64_t n, int64_t cnt, T* buf) {
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < cnt; ++j) buf[j * n + i] = p[i * s + j];
+  copy_2d_tiled(buf, n, int64_t{1}, p, int64_t{1}, s, cnt, n, [](T v) { return v; });
 }
 template <class T>
 void scatter_rows(const T* buf, int64_t n, int64_t cnt, T* q, int64_t s) {
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < cnt; ++j) q[i * s + j] = buf[j * n + i];
+  copy_2d_tiled(q, s, int64_t{1}, buf, int64_t{1}, n, n, cnt, [](T v) { return v; });
 }
 
 // f(row, const T* p, stride, n) for every row, in parallel. Rows are grouped
@@ -179,48 +184,153 @@ void for_each_row(const RowLayout& L, const F& f) {
   });
 }
 
-// Two layouts with the same rows (input lines and output lines):
-// f(const In* p, in_stride, Out* q, out_stride, n).
-template <class In, class Out, class F>
-void for_each_line(const RowLayout& in, const RowLayout& out, const F& f) {
-  const In* ib = static_cast<const In*>(in.src.raw_data());
-  Out* ob = static_cast<Out*>(out.src.raw_data());
-  const int64_t n = in.n;
-  int64_t B = in.stride != 1 || out.stride != 1 ? std::min(tile_rows(in), tile_rows(out)) : 0;
-  if (B) {
-    size_t in_bytes = (sizeof(In) * B * n + 15) / 16 * 16;  // align the Out part
-    for_each_tile(in, B, in_bytes + sizeof(Out) * B * n,
-                  [&](int64_t r0, int64_t cnt, char* scratch) {
-      In* bi = reinterpret_cast<In*>(scratch);
-      Out* bo = reinterpret_cast<Out*>(scratch + in_bytes);
-      gather_rows(ib + in.offset_of(r0), in.stride, n, cnt, bi);
-      for (int64_t j = 0; j < cnt; ++j) f(bi + j * n, int64_t{1}, bo + j * n, int64_t{1}, n);
-      scatter_rows(bo, n, cnt, ob + out.offset_of(r0), out.stride);
+// K same-shaped operands of type T seen as lines along one dim (layouts from
+// make_line_layout): the first NIn are read, the others written.
+// f(std::array<T*, K> p, std::array<int64_t, K> strides, n) runs once per line,
+// in parallel. Strided lines of adjacent rows go through Note [Tiled rows].
+template <class T, size_t NIn, size_t K, class F>
+void for_each_lines(const std::array<const RowLayout*, K>& L, const F& f) {
+  std::array<T*, K> base;
+  bool strided = false;
+  int64_t B = kTileRows;
+  for (size_t k = 0; k < K; ++k) {
+    base[k] = static_cast<T*>(L[k]->src.raw_data());
+    strided |= L[k]->stride != 1;
+    B = std::min(B, tile_rows(*L[k], K));
+  }
+  const int64_t n = L[0]->n;
+  if (strided && B) {
+    for_each_tile(*L[0], B, sizeof(T) * B * n * K, [&](int64_t r0, int64_t cnt, char* scratch) {
+      std::array<T*, K> p;
+      std::array<int64_t, K> unit;
+      for (size_t k = 0; k < K; ++k) {
+        p[k] = reinterpret_cast<T*>(scratch) + k * B * n;
+        unit[k] = 1;
+        if (k < NIn) gather_rows<T>(base[k] + L[k]->offset_of(r0), L[k]->stride, n, cnt, p[k]);
+      }
+      for (int64_t j = 0; j < cnt; ++j) {
+        std::array<T*, K> q = p;
+        for (auto& ptr : q) ptr += j * n;
+        f(q, unit, n);
+      }
+      for (size_t k = NIn; k < K; ++k)
+        scatter_rows<T>(p[k], n, cnt, base[k] + L[k]->offset_of(r0), L[k]->stride);
     });
     return;
   }
+  std::array<int64_t, K> strides;
+  for (size_t k = 0; k < K; ++k) strides[k] = L[k]->stride;
   int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(n, 1));
-  parallel_for(0, in.rows, grain, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r)
-      f(ib + in.offset_of(r), in.stride, ob + out.offset_of(r), out.stride, n);
+  parallel_for(0, L[0]->rows, grain, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      std::array<T*, K> p;
+      for (size_t k = 0; k < K; ++k) p[k] = base[k] + L[k]->offset_of(r);
+      f(p, strides, n);
+    }
   });
 }
 
-// Pairwise summation of map(p[i * s]) in Acc: error grows with log(n), not n,
-// which keeps float64 sums of millions of terms at numpy's accuracy.
+// One input and one output line: f(const T* p, in_stride, T* q, out_stride, n).
+template <class T, class F>
+void for_each_line(const RowLayout& in, const RowLayout& out, const F& f) {
+  for_each_lines<T, 1, 2>({&in, &out}, [&](const auto& p, const auto& s, int64_t n) {
+    f(static_cast<const T*>(p[0]), s[0], p[1], s[1], n);
+  });
+}
+
+// Note [Pairwise sums]: pairwise summation of map(p[i * s]) in Acc: error
+// grows with log(n), not n, which keeps float64 sums of millions of terms at
+// numpy's accuracy. Blocks of up to kPairBlock elements are summed in
+// kPairLanes partial sums (element i in lane i % kPairLanes; the tail goes to
+// lane 0), combined as a balanced tree; halves split at multiples of
+// kPairBlock. The tree depends only on n, so the result is the same bits for
+// any stride, layout or thread count; pairwise_sum_cols below walks the same
+// tree for several columns at once.
+constexpr int64_t kPairBlock = 128;
+constexpr int kPairLanes = 8;  // independent adds: enough to hide add latency
+
+template <class Acc>
+inline Acc combine_lanes(const Acc* a) {
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+inline int64_t pairwise_half(int64_t n) {
+  return (n / 2 + kPairBlock - 1) / kPairBlock * kPairBlock;
+}
+
 template <class Acc, class T, class Map>
 Acc pairwise_sum(const T* p, int64_t s, int64_t n, const Map& map) {
-  constexpr int64_t kBlock = 128;
-  if (n <= kBlock) {
-    Acc acc[4] = {0, 0, 0, 0};  // four lanes let the compiler pipeline adds
+  if (n <= kPairBlock) {
+    Acc acc[kPairLanes] = {};
     int64_t i = 0;
-    for (; i + 4 <= n; i += 4)
-      for (int k = 0; k < 4; ++k) acc[k] += static_cast<Acc>(map(p[(i + k) * s]));
+    if constexpr (std::is_same_v<Acc, double>) {
+      // Unit stride: lanes 2k, 2k + 1 in one 2-double vector each, so the
+      // adds are four independent vector chains (left to itself the compiler
+      // funnels them through one register).
+      typedef double D2 __attribute__((vector_size(16)));
+      if (s == 1 && n >= kPairLanes) {
+        D2 v[kPairLanes / 2] = {};
+        for (; i + kPairLanes <= n; i += kPairLanes)
+          for (int k = 0; k < kPairLanes / 2; ++k)
+            v[k] += D2{static_cast<double>(map(p[i + 2 * k])),
+                       static_cast<double>(map(p[i + 2 * k + 1]))};
+        for (int k = 0; k < kPairLanes / 2; ++k) acc[2 * k] = v[k][0], acc[2 * k + 1] = v[k][1];
+      }
+    }
+    for (; i + kPairLanes <= n; i += kPairLanes)
+      for (int k = 0; k < kPairLanes; ++k) acc[k] += static_cast<Acc>(map(p[(i + k) * s]));
     for (; i < n; ++i) acc[0] += static_cast<Acc>(map(p[i * s]));
-    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    return combine_lanes(acc);
   }
-  int64_t half = (n / 2 + kBlock - 1) / kBlock * kBlock;
+  const int64_t half = pairwise_half(n);
   return pairwise_sum<Acc>(p, s, half, map) + pairwise_sum<Acc>(p + half * s, s, n - half, map);
+}
+
+// out[c] = pairwise_sum(p + c, s, n, map) for c < cnt <= kColTile adjacent
+// columns, bit for bit, but vectorised across the columns: a column
+// reduction (sum over dim 0) reads whole runs of each row instead of
+// transposing first.
+constexpr int64_t kColTile = 64;
+
+template <class Acc, class T, class Map>
+void pairwise_sum_cols(const T* p, int64_t s, int64_t n, int64_t cnt, const Map& map, Acc* out) {
+  if (n <= kPairBlock) {
+    Acc acc[kPairLanes][kColTile] = {};
+    int64_t i = 0;
+    for (; i + kPairLanes <= n; i += kPairLanes)
+      for (int k = 0; k < kPairLanes; ++k) {
+        const T* row = p + (i + k) * s;
+        for (int64_t c = 0; c < cnt; ++c) acc[k][c] += static_cast<Acc>(map(row[c]));
+      }
+    for (; i < n; ++i)
+      for (int64_t c = 0; c < cnt; ++c) acc[0][c] += static_cast<Acc>(map(p[i * s + c]));
+    for (int64_t c = 0; c < cnt; ++c) {
+      Acc lanes[kPairLanes];
+      for (int k = 0; k < kPairLanes; ++k) lanes[k] = acc[k][c];
+      out[c] = combine_lanes(lanes);
+    }
+    return;
+  }
+  const int64_t half = pairwise_half(n);
+  Acc right[kColTile];
+  pairwise_sum_cols<Acc>(p, s, half, cnt, map, out);
+  pairwise_sum_cols<Acc>(p + half * s, s, n - half, cnt, map, right);
+  for (int64_t c = 0; c < cnt; ++c) out[c] += right[c];
+}
+
+// Column tiles: body(r0, p, s, n, cnt) for runs of cnt <= kColTile adjacent
+// rows (the rows' runs start at p + j, j < cnt, each with stride s), in
+// parallel; false (nothing done) unless L is such a column layout.
+template <class T, class Body>
+bool for_each_col_tile(const RowLayout& L, const Body& body) {
+  const size_t no = L.outer_sizes.size();
+  if (L.stride == 1 || L.n <= 1 || no == 0 || L.outer_strides[no - 1] != 1) return false;
+  const T* base = static_cast<const T*>(L.src.raw_data());
+  for_each_tile(L, std::min(kColTile, L.outer_sizes[no - 1]), 0,
+                [&](int64_t r0, int64_t cnt, char*) {
+    body(r0, base + L.offset_of(r0), L.stride, L.n, cnt);
+  });
+  return true;
 }
 
 }  // namespace fastgrad::cpu
