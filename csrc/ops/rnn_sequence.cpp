@@ -1,0 +1,323 @@
+// The whole time loop of one direction of one recurrent layer as ONE op (see
+// ops/rnn_ops.h). Per step it runs one gemm (h W_hh^T, written straight into
+// the saved gate buffer) and the fused row kernels of ops/rnn_kernels.h; the
+// backward node runs the loop in reverse (one gemm per step for dh) and
+// then computes dW_hh as ONE gemm over all steps (dgates^T @ h_prev), which
+// is both the largest saving over per-step nodes (k = rows instead of the
+// batch) and the reason h_prev of every step is saved.
+//
+// Packed rows: step t owns rows [off[t], off[t] + bs[t]) of gi / out, its
+// active batch rows are the first bs[t] of the state (batch sizes never grow
+// along time). The state buffers (B, H) start as h0 / c0 and each step only
+// updates its first bs[t] rows, so rows that already ended (forward) or have
+// not started yet (reverse) keep their final / initial value: the buffers
+// end as h_n / c_n, in both directions. The gradient buffers work the same
+// way in reverse and end as dh0 / dc0.
+//
+// Note [RNN sequence double backward]: under create_graph the rule replays
+// the recurrence with recorded per-step ops from the saved inputs (which keep
+// their history) and builds the gradient from recorded ops, so second
+// derivatives are exact; plain backward never takes that path.
+#include <algorithm>
+#include <string>
+
+#include "backend/cpu/blas.h"
+#include "ops/elementwise.h"
+#include "ops/elementwise_ops.h"
+#include "ops/grad_utils.h"
+#include "ops/linalg_ops.h"
+#include "ops/reduce_ops.h"
+#include "ops/rnn_kernels.h"
+#include "ops/rnn_ops.h"
+#include "ops/shape_ops.h"
+
+namespace fastgrad {
+
+namespace {
+
+enum class Cell { Lstm, Gru, Tanh, Relu };
+
+// Packed-row bookkeeping plus the static sizes of one call.
+struct Seq {
+  Cell cell;
+  int64_t T, B, H, G, rows;  // G: gates (4 LSTM, 3 GRU, 1 RNN)
+  std::vector<int64_t> bs, off;
+  bool reverse;
+  int64_t step(int64_t s) const { return reverse ? T - 1 - s : s; }  // s-th step run
+};
+
+Cell parse_cell(const std::string& mode) {
+  if (mode == "LSTM") return Cell::Lstm;
+  if (mode == "GRU") return Cell::Gru;
+  if (mode == "RNN_TANH") return Cell::Tanh;
+  FG_CHECK_VALUE(mode == "RNN_RELU", "rnn_sequence: unknown mode '", mode,
+                 "' (expected LSTM, GRU, RNN_TANH or RNN_RELU)");
+  return Cell::Relu;
+}
+
+void check_shape(const Tensor& t, const char* name, const Shape& want, const Tensor& ref) {
+  const char* op = "rnn_sequence";
+  FG_CHECK(t.sizes() == want, op, ": expected ", name, " of shape ", shape_str(want), ", got ",
+           shape_str(t.sizes()));
+  FG_CHECK_TYPE(t.dtype() == ref.dtype(), op, ": ", name, " has dtype ", t.dtype(),
+                " but gi has ", ref.dtype());
+  FG_CHECK(t.device().is_cpu(), op, ": expected CPU tensors");
+}
+
+// rows [o, o + n) of a row-major matrix with `cols` columns
+template <class T>
+void copy_rows(const T* src, T* dst, int64_t n, int64_t cols) {
+  std::copy(src, src + n * cols, dst);
+}
+
+// A new contiguous tensor holding x's values, not recorded (a state buffer).
+Tensor fresh_copy(const Tensor& x) {
+  autograd::GradModeGuard no_grad(false);
+  Tensor y = empty(x.sizes(), x.dtype(), x.device());
+  copy_(y, x, "rnn_sequence");
+  return y;
+}
+
+// Saved per-row buffers of the forward, read by the backward.
+struct Saved {
+  Tensor w_hh;   // contiguous (G*H, H)
+  Tensor hprev;  // (rows, H): the state each row's step started from
+  Tensor cprev;  // LSTM: (rows, H) previous cell state
+  Tensor work;   // LSTM (rows, 5H): i, f, g, o, tanh(c); GRU (rows, 4H): r, z, n, gh_n
+};
+
+template <class T>
+void forward_loop(const Seq& q, const Tensor& gi, const Tensor& bhh, const Saved& s,
+                  const Tensor& out, const Tensor& hn, const Tensor& cn) {
+  const int64_t H = q.H, GH = q.G * H;
+  const T *GI = gi.data<T>(), *W = s.w_hh.data<T>();
+  T *OUT = out.data<T>(), *HB = hn.data<T>(), *HP = s.hprev.data<T>();
+  Tensor gh = q.cell == Cell::Gru ? empty({q.B, GH}, gi.dtype()) : Tensor();
+  for (int64_t k = 0; k < q.T; ++k) {
+    const int64_t t = q.step(k), b = q.bs[t], o = q.off[t];
+    T* hp = HP + o * H;
+    copy_rows(HB, hp, b, H);
+    if (q.cell == Cell::Lstm) {
+      // gates = gi + h W_hh^T, accumulated in the first 4H columns of work
+      T *wk = s.work.data<T>() + o * 5 * H, *CP = s.cprev.data<T>() + o * H, *CB = cn.data<T>();
+      for (int64_t r = 0; r < b; ++r) copy_rows(GI + (o + r) * GH, wk + r * 5 * H, 1, GH);
+      cpu::gemm<T>(false, true, b, GH, H, T(1), hp, H, W, H, T(1), wk, 5 * H);
+      copy_rows(CB, CP, b, H);
+      rnn::for_rows(b, 8 * H, [&](int64_t r) {
+        T* w = wk + r * 5 * H;
+        rnn::lstm_row(w, CP + r * H, w, CB + r * H, HB + r * H, H);
+      });
+      copy_rows(HB, OUT + o * H, b, H);
+    } else if (q.cell == Cell::Gru) {
+      T* G = gh.data<T>();
+      T beta(0);
+      if (bhh.defined()) {
+        const T* bias = bhh.data<T>();
+        for (int64_t r = 0; r < b; ++r) copy_rows(bias, G + r * GH, 1, GH);
+        beta = T(1);
+      }
+      cpu::gemm<T>(false, true, b, GH, H, T(1), hp, H, W, H, beta, G, GH);
+      T* wk = s.work.data<T>() + o * 4 * H;
+      rnn::for_rows(b, 10 * H, [&](int64_t r) {
+        rnn::gru_row(GI + (o + r) * GH, G + r * GH, hp + r * H, wk + r * 4 * H, HB + r * H, H);
+      });
+      copy_rows(HB, OUT + o * H, b, H);
+    } else {
+      T* y = OUT + o * H;
+      copy_rows(GI + o * H, y, b, H);
+      cpu::gemm<T>(false, true, b, H, H, T(1), hp, H, W, H, T(1), y, H);
+      if (q.cell == Cell::Tanh) {
+        rnn::map_gate(y, y, b * H, [](auto v) { return rnn::tanh_any<T>(v); });
+      } else {
+        for (int64_t j = 0; j < b * H; ++j) y[j] = y[j] < T(0) ? T(0) : y[j];  // NaN stays
+      }
+      copy_rows(y, HB, b, H);
+    }
+  }
+}
+
+// Plain backward: {d gi, dh0, dc0 (LSTM), dW_hh, db_hh (GRU with bias)}.
+template <class T>
+Tensors backward_loop(const Seq& q, const Saved& s, const Tensor& out, const Tensors& gs,
+                      bool want_bias) {
+  const int64_t H = q.H, GH = q.G * H;
+  const DType dt = s.w_hh.dtype();
+  const T *W = s.w_hh.data<T>(), *HP = s.hprev.data<T>();
+  Tensor gout = contiguous(gs[0]);
+  Tensor dh = fresh_copy(gs[1]);  // ends as dh0
+  Tensor dc = q.cell == Cell::Lstm ? fresh_copy(gs[2]) : Tensor();
+  Tensor dgi = empty({q.rows, GH}, dt);
+  // d(h W_hh^T): the same as d gi except for the GRU, whose n gate differs
+  Tensor dgh = q.cell == Cell::Gru ? empty({q.rows, GH}, dt) : dgi;
+  const T* GO = gout.data<T>();
+  T *DH = dh.data<T>(), *DGI = dgi.data<T>(), *DGH = dgh.data<T>();
+  for (int64_t k = q.T - 1; k >= 0; --k) {
+    const int64_t t = q.step(k), b = q.bs[t], o = q.off[t];
+    for (int64_t j = 0; j < b * H; ++j) DH[j] += GO[o * H + j];
+    T beta(0);
+    if (q.cell == Cell::Lstm) {
+      const T *wk = s.work.data<T>() + o * 5 * H, *CP = s.cprev.data<T>() + o * H;
+      T* DC = dc.data<T>();
+      rnn::for_rows(b, 8 * H, [&](int64_t r) {
+        rnn::lstm_row_backward(wk + r * 5 * H, CP + r * H, DH + r * H, DC + r * H,
+                               DGI + (o + r) * GH, DC + r * H, H);
+      });
+    } else if (q.cell == Cell::Gru) {
+      const T* wk = s.work.data<T>() + o * 4 * H;
+      rnn::for_rows(b, 10 * H, [&](int64_t r) {
+        rnn::gru_row_backward(wk + r * 4 * H, HP + (o + r) * H, DH + r * H, DGI + (o + r) * GH,
+                              DGH + (o + r) * GH, DH + r * H, H);
+      });
+      beta = T(1);  // dh0 = dh * z + dgh W_hh
+    } else {
+      const T* y = out.data<T>() + o * H;
+      T* d = DGI + o * H;
+      if (q.cell == Cell::Tanh) {
+        for (int64_t j = 0; j < b * H; ++j) d[j] = DH[j] * (T(1) - y[j] * y[j]);
+      } else {
+        for (int64_t j = 0; j < b * H; ++j) d[j] = y[j] > T(0) ? DH[j] : T(0);
+      }
+    }
+    cpu::gemm<T>(false, false, b, H, GH, T(1), DGH + o * GH, GH, W, H, beta, DH, H);
+  }
+  Tensor dw = empty({GH, H}, dt);
+  cpu::gemm<T>(true, false, GH, H, q.rows, T(1), DGH, GH, HP, H, T(0), dw.data<T>(), H);
+  Tensor db = want_bias ? sum(dgh, std::vector<int64_t>{0}) : Tensor();
+  return {dgi, dh, dc, dw, db};
+}
+
+// Note [RNN sequence double backward]: the same gradient from recorded ops.
+Tensors backward_recorded(const Seq& q, const Tensor& gi, const Tensor& h0, const Tensor& c0,
+                          const Tensor& w, const Tensor& bhh, const Tensors& gs) {
+  const int64_t H = q.H, B = q.B;
+  const bool lstm = q.cell == Cell::Lstm, gru = q.cell == Cell::Gru;
+  Tensor wt = t(w);
+  // keep rows [0, b) of the state `x` replaced by `head`
+  auto merge = [B](const Tensor& head, const Tensor& x, int64_t b) {
+    return b < B ? cat({head, narrow(x, 0, b, B - b)}, 0) : head;
+  };
+  std::vector<Tensor> hp(q.T), cp(q.T), pre(q.T), gh(q.T), y(q.T);
+  Tensor h = h0, c = c0;
+  for (int64_t k = 0; k < q.T; ++k) {  // replay
+    const int64_t t = q.step(k), b = q.bs[t];
+    Tensor git = narrow(gi, 0, q.off[t], b);
+    hp[t] = narrow(h, 0, 0, b);
+    Tensor hnew;
+    if (lstm) {
+      cp[t] = narrow(c, 0, 0, b);
+      pre[t] = addmm(git, hp[t], wt);
+      std::vector<Tensor> hc = lstm_cell_fused(pre[t], cp[t]);
+      hnew = hc[0];
+      c = merge(hc[1], c, b);
+    } else if (gru) {
+      gh[t] = bhh.defined() ? addmm(bhh, hp[t], wt) : mm(hp[t], wt);
+      hnew = gru_cell_fused(git, gh[t], hp[t]);
+    } else {
+      pre[t] = addmm(git, hp[t], wt);
+      hnew = y[t] = q.cell == Cell::Tanh ? fastgrad::tanh(pre[t]) : relu(pre[t]);
+    }
+    h = merge(hnew, h, b);
+  }
+  Tensor dh = gs[1], dc = lstm ? gs[2] : Tensor();
+  std::vector<Tensor> dgi(q.T), dgh(q.T);
+  for (int64_t k = q.T - 1; k >= 0; --k) {
+    const int64_t t = q.step(k), b = q.bs[t];
+    Tensor dht = add(narrow(dh, 0, 0, b), narrow(gs[0], 0, q.off[t], b));
+    Tensor dhp;
+    if (lstm) {
+      Tensors r = rnn::lstm_cell_backward_recorded(pre[t], cp[t], dht, narrow(dc, 0, 0, b), H);
+      dgi[t] = dgh[t] = r[0];
+      dhp = mm(r[0], w);
+      dc = merge(r[1], dc, b);
+    } else if (gru) {
+      Tensors r = rnn::gru_cell_backward_recorded(narrow(gi, 0, q.off[t], b), gh[t], hp[t], dht, H);
+      dgi[t] = r[0], dgh[t] = r[1];
+      dhp = add(mm(r[1], w), r[2]);
+    } else {
+      dgi[t] = dgh[t] = q.cell == Cell::Tanh ? mul(dht, sub(Scalar(1), mul(y[t], y[t])))
+                                             : mul(dht, gt(y[t], Scalar(0)));
+      dhp = mm(dgi[t], w);
+    }
+    dh = merge(dhp, dh, b);
+  }
+  Tensor dgh_all = cat(dgh, 0);
+  Tensor dbias = gru && bhh.defined() ? sum(dgh_all, std::vector<int64_t>{0}) : Tensor();
+  return {cat(dgi, 0), dh, dc, mm(t(dgh_all), cat(hp, 0)), dbias};
+}
+
+}  // namespace
+
+std::vector<Tensor> rnn_sequence(const std::string& mode, const Tensor& gi_in,
+                                 const std::vector<int64_t>& batch_sizes, const Tensor& h0,
+                                 const Tensor& c0, const Tensor& w_hh, const Tensor& b_hh,
+                                 bool reverse) {
+  const char* op = "rnn_sequence";
+  Seq q;
+  q.cell = parse_cell(mode);
+  q.G = q.cell == Cell::Lstm ? 4 : q.cell == Cell::Gru ? 3 : 1;
+  q.reverse = reverse;
+  q.bs = batch_sizes;
+  q.T = static_cast<int64_t>(batch_sizes.size());
+  FG_CHECK(q.T > 0, op, ": batch_sizes is empty");
+  q.rows = 0;
+  for (int64_t t = 0; t < q.T; ++t) {
+    FG_CHECK(q.bs[t] > 0 && (t == 0 || q.bs[t] <= q.bs[t - 1]), op,
+             ": batch_sizes must be positive and non-increasing");
+    q.off.push_back(q.rows);
+    q.rows += q.bs[t];
+  }
+  q.B = q.bs[0];
+  FG_CHECK(w_hh.defined() && w_hh.dim() == 2 && w_hh.sizes()[0] == q.G * w_hh.sizes()[1], op,
+           ": expected w_hh of shape (", q.G, " * hidden_size, hidden_size)");
+  q.H = w_hh.sizes()[1];
+  const int64_t GH = q.G * q.H;
+  FG_CHECK(gi_in.defined(), op, ": gi is undefined");
+  check_shape(gi_in, "gi", {q.rows, GH}, gi_in);
+  FG_CHECK_TYPE(is_floating(gi_in.dtype()), op, ": expected a floating dtype, got ",
+                gi_in.dtype());
+  check_shape(h0, "h0", {q.B, q.H}, gi_in);
+  check_shape(w_hh, "w_hh", {GH, q.H}, gi_in);
+  const bool lstm = q.cell == Cell::Lstm, gru = q.cell == Cell::Gru;
+  FG_CHECK(lstm == c0.defined(), op, ": c0 is required for LSTM and only for LSTM");
+  if (lstm) check_shape(c0, "c0", {q.B, q.H}, gi_in);
+  FG_CHECK(gru || !b_hh.defined(), op, ": b_hh is added to gi except for the GRU");
+  if (b_hh.defined()) check_shape(b_hh, "b_hh", {GH}, gi_in);
+
+  const DType dt = gi_in.dtype();
+  Tensor gi = contiguous(gi_in);
+  Tensor bhh = b_hh.defined() ? contiguous(b_hh) : Tensor();
+  Saved s;
+  s.w_hh = contiguous(w_hh);
+  s.hprev = empty({q.rows, q.H}, dt);
+  if (lstm) s.cprev = empty({q.rows, q.H}, dt);
+  if (lstm || gru) s.work = empty({q.rows, (lstm ? 5 : 4) * q.H}, dt);
+  Tensor out = empty({q.rows, q.H}, dt);
+  Tensor hn = fresh_copy(h0);  // the state buffers: see the note at the top
+  Tensor cn = lstm ? fresh_copy(c0) : Tensor();
+  {
+    dispatch_float(dt, op, [&](auto tag) {
+      forward_loop<decltype(tag)>(q, gi, bhh, s, out, hn, cn);
+    });
+  }
+  std::vector<Tensor> inputs{gi_in, h0, c0, w_hh, b_hh}, outputs{out, hn};
+  if (lstm) outputs.push_back(cn);
+  // the gradient slot of each input; c0 / b_hh slots stay empty when absent
+  maybe_record(
+      "RnnSequenceBackward", inputs, outputs,
+      {s.w_hh, s.hprev, s.cprev, s.work, out, gi_in, h0, c0, w_hh, b_hh},
+      [q](const FunctionNode& n, const Tensors& gs) -> Tensors {
+        auto opt = [&n](size_t i) { return n.saved_[i].defined() ? n.saved(i) : Tensor(); };
+        if (autograd::grad_enabled())
+          return backward_recorded(q, n.saved(5), n.saved(6), opt(7), n.saved(8), opt(9), gs);
+        Saved sv{n.saved(0), n.saved(1), opt(2), opt(3)};
+        Tensor y = n.saved(4);
+        Tensors g;
+        dispatch_float(y.dtype(), "rnn_sequence", [&](auto tag) {
+          g = backward_loop<decltype(tag)>(q, sv, y, gs, n.needs_input_grad(4));
+        });
+        return g;
+      });
+  return outputs;
+}
+
+}  // namespace fastgrad
