@@ -98,7 +98,7 @@ std::vector<Tensor> lstm_cell_fused(const Tensor& gates_in, const Tensor& cx_in)
     // activations first (contiguous gate blocks: vectorizable loops, see
     // Note [Vectorizable float activations]), then the state update
     for_rows(N, 8 * H, [&](int64_t r) {
-      lstm_row(G + r * 4 * H, C0 + r * H, W + r * 5 * H, Cp + r * H, Hp + r * H, H);
+      lstm_row(G + r * 4 * H, static_cast<const T*>(nullptr), C0 + r * H, W + r * 5 * H, Cp + r * H, Hp + r * H, H);
     });
   });
   maybe_record("LstmCellBackward", {gates_in, cx_in}, {h, c}, {work, cx_in, gates_in},

@@ -54,15 +54,28 @@ inline void map_gate(const T* in, T* out, int64_t n, const F& f) {
   for (; j < n; ++j) out[j] = f(in[j]);
 }
 
+// out[j] = f(a[j] + b[j]) for j < n; b == nullptr reads as zeros.
+template <class T, class F>
+inline void map_gate_sum(const T* a, const T* b, T* out, int64_t n, const F& f) {
+  if (b == nullptr) return map_gate(a, out, n, f);
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + 4 <= n; j += 4) store4(out + j, f(load4(a + j) + load4(b + j)));
+  }
+  for (; j < n; ++j) out[j] = f(a[j] + b[j]);
+}
+
 // One batch row of the LSTM forward: activations (Note [Vectorizable float
-// activations]), then the state update. w receives i, f, g, o and tanh(c).
+// activations]) of the gates gx + gh (gh may be nullptr: gates = gx; either
+// may alias w), then the state update. w receives i, f, g, o and tanh(c).
 template <class T>
-void lstm_row(const T* g, const T* c0, T* w, T* c, T* h, int64_t H) {
+void lstm_row(const T* gx, const T* gh, const T* c0, T* w, T* c, T* h, int64_t H) {
   auto sig = [](auto v) { return sigmoid_any<T>(v); };
   auto th = [](auto v) { return tanh_any<T>(v); };
-  map_gate(g, w, 2 * H, sig);
-  map_gate(g + 2 * H, w + 2 * H, H, th);
-  map_gate(g + 3 * H, w + 3 * H, H, sig);
+  auto at = [H](const T* p, int64_t k) { return p == nullptr ? p : p + k * H; };
+  map_gate_sum(gx, gh, w, 2 * H, sig);
+  map_gate_sum(gx + 2 * H, at(gh, 2), w + 2 * H, H, th);
+  map_gate_sum(gx + 3 * H, at(gh, 3), w + 3 * H, H, sig);
   auto update = [&](auto i, auto f, auto gg, auto o, auto cx) {
     auto cn = f * cx + i * gg;
     auto tc = th(cn);

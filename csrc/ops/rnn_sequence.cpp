@@ -98,14 +98,14 @@ void forward_loop(const Seq& q, const Tensor& gi, const Tensor& bhh, const Saved
     T* hp = HP + o * H;
     copy_rows(HB, hp, b, H);
     if (q.cell == Cell::Lstm) {
-      // gates = gi + h W_hh^T, accumulated in the first 4H columns of work
+      // h W_hh^T goes to the first 4H columns of work; the row kernel adds gi
       T *wk = s.work.data<T>() + o * 5 * H, *CP = s.cprev.data<T>() + o * H, *CB = cn.data<T>();
-      for (int64_t r = 0; r < b; ++r) copy_rows(GI + (o + r) * GH, wk + r * 5 * H, 1, GH);
-      cpu::gemm<T>(false, true, b, GH, H, T(1), hp, H, W, H, T(1), wk, 5 * H);
+      cpu::gemm<T>(false, true, b, GH, H, T(1), hp, H, W, H, T(0), wk, 5 * H);
       copy_rows(CB, CP, b, H);
       rnn::for_rows(b, 8 * H, [&](int64_t r) {
         T* w = wk + r * 5 * H;
-        rnn::lstm_row(w, CP + r * H, w, CB + r * H, HB + r * H, H);
+        rnn::lstm_row(GI + (o + r) * GH, static_cast<const T*>(w), CP + r * H, w, CB + r * H,
+                      HB + r * H, H);
       });
       copy_rows(HB, OUT + o * H, b, H);
     } else if (q.cell == Cell::Gru) {
