@@ -86,45 +86,64 @@ struct Saved {
   Tensor work;   // LSTM (rows, 5H): i, f, g, o, tanh(c); GRU (rows, 4H): r, z, n, gh_n
 };
 
+// dst row r (of n, leading dim ld) = a row r (+ bias when given): the gates
+// a step starts from. a == nullptr: the bias alone.
 template <class T>
-void forward_loop(const Seq& q, const Tensor& gi, const Tensor& bhh, const Saved& s,
+void init_rows(T* dst, int64_t ld, const T* a, const T* bias, int64_t n, int64_t cols) {
+  for (int64_t r = 0; r < n; ++r) {
+    T* d = dst + r * ld;
+    const T* x = a == nullptr ? nullptr : a + r * cols;
+    if (x == nullptr) std::copy(bias, bias + cols, d);
+    else if (bias == nullptr) std::copy(x, x + cols, d);
+    else for (int64_t j = 0; j < cols; ++j) d[j] = x[j] + bias[j];
+  }
+}
+
+// bx: the bias added to gi (b_ih, plus b_hh except for the GRU); bh: the
+// GRU's b_hh (inside r * (h W_hn^T + b_hn)). Either may be nullptr.
+template <class T>
+void forward_loop(const Seq& q, const Tensor& gi, const T* bx, const T* bh, const Saved& s,
                   const Tensor& out, const Tensor& hn, const Tensor& cn) {
   const int64_t H = q.H, GH = q.G * H;
   const T *GI = gi.data<T>(), *W = s.w_hh.data<T>();
   T *OUT = out.data<T>(), *HB = hn.data<T>(), *HP = s.hprev.data<T>();
-  Tensor gh = q.cell == Cell::Gru ? empty({q.B, GH}, gi.dtype()) : Tensor();
+  const bool gru = q.cell == Cell::Gru;
+  Tensor gh = gru ? empty({q.B, GH}, gi.dtype()) : Tensor();
+  Tensor ax = gru && bx != nullptr ? empty({q.B, GH}, gi.dtype()) : Tensor();
   for (int64_t k = 0; k < q.T; ++k) {
     const int64_t t = q.step(k), b = q.bs[t], o = q.off[t];
+    const T* git = GI + o * GH;
     T* hp = HP + o * H;
     copy_rows(HB, hp, b, H);
     if (q.cell == Cell::Lstm) {
-      // h W_hh^T goes to the first 4H columns of work; the row kernel adds gi
+      // bias + h W_hh^T in the first 4H columns of work; the row kernel adds gi
       T *wk = s.work.data<T>() + o * 5 * H, *CP = s.cprev.data<T>() + o * H, *CB = cn.data<T>();
-      cpu::gemm<T>(false, true, b, GH, H, T(1), hp, H, W, H, T(0), wk, 5 * H);
+      if (bx != nullptr) init_rows<T>(wk, 5 * H, nullptr, bx, b, GH);
+      cpu::gemm<T>(false, true, b, GH, H, T(1), hp, H, W, H, T(bx != nullptr), wk, 5 * H);
       copy_rows(CB, CP, b, H);
       rnn::for_rows(b, 8 * H, [&](int64_t r) {
         T* w = wk + r * 5 * H;
-        rnn::lstm_row(GI + (o + r) * GH, static_cast<const T*>(w), CP + r * H, w, CB + r * H,
+        rnn::lstm_row(git + r * GH, static_cast<const T*>(w), CP + r * H, w, CB + r * H,
                       HB + r * H, H);
       });
       copy_rows(HB, OUT + o * H, b, H);
-    } else if (q.cell == Cell::Gru) {
+    } else if (gru) {
       T* G = gh.data<T>();
-      T beta(0);
-      if (bhh.defined()) {
-        const T* bias = bhh.data<T>();
-        for (int64_t r = 0; r < b; ++r) copy_rows(bias, G + r * GH, 1, GH);
-        beta = T(1);
+      if (bh != nullptr) init_rows<T>(G, GH, nullptr, bh, b, GH);
+      cpu::gemm<T>(false, true, b, GH, H, T(1), hp, H, W, H, T(bh != nullptr), G, GH);
+      const T* a = git;
+      if (bx != nullptr) {
+        init_rows<T>(ax.data<T>(), GH, git, bx, b, GH);
+        a = ax.data<T>();
       }
-      cpu::gemm<T>(false, true, b, GH, H, T(1), hp, H, W, H, beta, G, GH);
       T* wk = s.work.data<T>() + o * 4 * H;
       rnn::for_rows(b, 10 * H, [&](int64_t r) {
-        rnn::gru_row(GI + (o + r) * GH, G + r * GH, hp + r * H, wk + r * 4 * H, HB + r * H, H);
+        rnn::gru_row(a + r * GH, G + r * GH, hp + r * H, wk + r * 4 * H, HB + r * H, H);
       });
       copy_rows(HB, OUT + o * H, b, H);
     } else {
       T* y = OUT + o * H;
-      copy_rows(GI + o * H, y, b, H);
+      init_rows<T>(y, H, git, bx, b, H);
       cpu::gemm<T>(false, true, b, H, H, T(1), hp, H, W, H, T(1), y, H);
       if (q.cell == Cell::Tanh) {
         rnn::map_gate(y, y, b * H, [](auto v) { return rnn::tanh_any<T>(v); });
@@ -136,10 +155,31 @@ void forward_loop(const Seq& q, const Tensor& gi, const Tensor& bhh, const Saved
   }
 }
 
-// Plain backward: {d gi, dh0, dc0 (LSTM), dW_hh, db_hh (GRU with bias)}.
+// Column sums of a (rows, cols) matrix: the bias gradients. Blocks of rows
+// are summed in T, the blocks in double (accurate without a slow loop).
+template <class T>
+Tensor column_sums(const T* m, int64_t rows, int64_t cols, DType dt) {
+  constexpr int64_t kBlock = 32;
+  std::vector<double> acc(cols, 0.0);
+  std::vector<T> part(cols);
+  for (int64_t r0 = 0; r0 < rows; r0 += kBlock) {
+    std::fill(part.begin(), part.end(), T(0));
+    for (int64_t r = r0; r < std::min(rows, r0 + kBlock); ++r) {
+      const T* row = m + r * cols;
+      for (int64_t j = 0; j < cols; ++j) part[j] += row[j];
+    }
+    for (int64_t j = 0; j < cols; ++j) acc[j] += part[j];
+  }
+  Tensor out = empty({cols}, dt);
+  std::copy(acc.begin(), acc.end(), out.data<T>());
+  return out;
+}
+
+// Plain backward: {d gi, dh0, dc0 (LSTM), dW_hh, db_ih, db_hh} (bias
+// gradients only where wanted).
 template <class T>
 Tensors backward_loop(const Seq& q, const Saved& s, const Tensor& out, const Tensors& gs,
-                      bool want_bias) {
+                      bool want_bih, bool want_bhh) {
   const int64_t H = q.H, GH = q.G * H;
   const DType dt = s.w_hh.dtype();
   const T *W = s.w_hh.data<T>(), *HP = s.hprev.data<T>();
@@ -182,15 +222,22 @@ Tensors backward_loop(const Seq& q, const Saved& s, const Tensor& out, const Ten
   }
   Tensor dw = empty({GH, H}, dt);
   cpu::gemm<T>(true, false, GH, H, q.rows, T(1), DGH, GH, HP, H, T(0), dw.data<T>(), H);
-  Tensor db = want_bias ? sum(dgh, std::vector<int64_t>{0}) : Tensor();
-  return {dgi, dh, dc, dw, db};
+  // gi and the biases other than the GRU's b_hh enter the gates the same way
+  Tensor dbi = want_bih || (want_bhh && q.cell != Cell::Gru)
+                   ? column_sums(DGI, q.rows, GH, dt) : Tensor();
+  Tensor dbh = !want_bhh ? Tensor() : q.cell == Cell::Gru ? column_sums(DGH, q.rows, GH, dt) : dbi;
+  return {dgi, dh, dc, dw, dbi, dbh};
 }
 
 // Note [RNN sequence double backward]: the same gradient from recorded ops.
-Tensors backward_recorded(const Seq& q, const Tensor& gi, const Tensor& h0, const Tensor& c0,
-                          const Tensor& w, const Tensor& bhh, const Tensors& gs) {
+Tensors backward_recorded(const Seq& q, const Tensor& gi_in, const Tensor& h0, const Tensor& c0,
+                          const Tensor& w, const Tensor& bih, const Tensor& bhh,
+                          const Tensors& gs) {
   const int64_t H = q.H, B = q.B;
   const bool lstm = q.cell == Cell::Lstm, gru = q.cell == Cell::Gru;
+  Tensor gi = gi_in;  // plus the biases that are simply added
+  if (bih.defined()) gi = add(gi, bih);
+  if (bhh.defined() && !gru) gi = add(gi, bhh);
   Tensor wt = t(w);
   // keep rows [0, b) of the state `x` replaced by `head`
   auto merge = [B](const Tensor& head, const Tensor& x, int64_t b) {
@@ -240,17 +287,19 @@ Tensors backward_recorded(const Seq& q, const Tensor& gi, const Tensor& h0, cons
     }
     dh = merge(dhp, dh, b);
   }
-  Tensor dgh_all = cat(dgh, 0);
-  Tensor dbias = gru && bhh.defined() ? sum(dgh_all, std::vector<int64_t>{0}) : Tensor();
-  return {cat(dgi, 0), dh, dc, mm(t(dgh_all), cat(hp, 0)), dbias};
+  Tensor dgi_all = cat(dgi, 0), dgh_all = cat(dgh, 0);
+  auto colsum = [](const Tensor& x) { return sum(x, std::vector<int64_t>{0}); };
+  Tensor dbi = bih.defined() ? colsum(dgi_all) : Tensor();
+  Tensor dbh = !bhh.defined() ? Tensor() : gru ? colsum(dgh_all) : colsum(dgi_all);
+  return {dgi_all, dh, dc, mm(t(dgh_all), cat(hp, 0)), dbi, dbh};
 }
 
 }  // namespace
 
 std::vector<Tensor> rnn_sequence(const std::string& mode, const Tensor& gi_in,
                                  const std::vector<int64_t>& batch_sizes, const Tensor& h0,
-                                 const Tensor& c0, const Tensor& w_hh, const Tensor& b_hh,
-                                 bool reverse) {
+                                 const Tensor& c0, const Tensor& w_hh, const Tensor& b_ih,
+                                 const Tensor& b_hh, bool reverse) {
   const char* op = "rnn_sequence";
   Seq q;
   q.cell = parse_cell(mode);
@@ -280,12 +329,19 @@ std::vector<Tensor> rnn_sequence(const std::string& mode, const Tensor& gi_in,
   const bool lstm = q.cell == Cell::Lstm, gru = q.cell == Cell::Gru;
   FG_CHECK(lstm == c0.defined(), op, ": c0 is required for LSTM and only for LSTM");
   if (lstm) check_shape(c0, "c0", {q.B, q.H}, gi_in);
-  FG_CHECK(gru || !b_hh.defined(), op, ": b_hh is added to gi except for the GRU");
+  if (b_ih.defined()) check_shape(b_ih, "b_ih", {GH}, gi_in);
   if (b_hh.defined()) check_shape(b_hh, "b_hh", {GH}, gi_in);
 
   const DType dt = gi_in.dtype();
   Tensor gi = contiguous(gi_in);
-  Tensor bhh = b_hh.defined() ? contiguous(b_hh) : Tensor();
+  // the bias added to gi, and the GRU's b_hh (inside r * (...)); not recorded
+  Tensor bx, bh;
+  {
+    autograd::GradModeGuard no_grad(false);
+    bx = b_ih.defined() ? contiguous(b_ih) : Tensor();
+    if (!gru && b_hh.defined()) bx = bx.defined() ? add(bx, b_hh) : contiguous(b_hh);
+    if (gru && b_hh.defined()) bh = contiguous(b_hh);
+  }
   Saved s;
   s.w_hh = contiguous(w_hh);
   s.hprev = empty({q.rows, q.H}, dt);
@@ -294,26 +350,28 @@ std::vector<Tensor> rnn_sequence(const std::string& mode, const Tensor& gi_in,
   Tensor out = empty({q.rows, q.H}, dt);
   Tensor hn = fresh_copy(h0);  // the state buffers: see the note at the top
   Tensor cn = lstm ? fresh_copy(c0) : Tensor();
-  {
-    dispatch_float(dt, op, [&](auto tag) {
-      forward_loop<decltype(tag)>(q, gi, bhh, s, out, hn, cn);
-    });
-  }
-  std::vector<Tensor> inputs{gi_in, h0, c0, w_hh, b_hh}, outputs{out, hn};
+  dispatch_float(dt, op, [&](auto tag) {
+    using T = decltype(tag);
+    auto ptr = [](const Tensor& b) { return b.defined() ? b.data<T>() : nullptr; };
+    forward_loop<T>(q, gi, ptr(bx), ptr(bh), s, out, hn, cn);
+  });
+  std::vector<Tensor> inputs{gi_in, h0, c0, w_hh, b_ih, b_hh}, outputs{out, hn};
   if (lstm) outputs.push_back(cn);
-  // the gradient slot of each input; c0 / b_hh slots stay empty when absent
+  // gradients come back in the order of `inputs` (empty where undefined)
   maybe_record(
       "RnnSequenceBackward", inputs, outputs,
-      {s.w_hh, s.hprev, s.cprev, s.work, out, gi_in, h0, c0, w_hh, b_hh},
+      {s.w_hh, s.hprev, s.cprev, s.work, out, gi_in, h0, c0, w_hh, b_ih, b_hh},
       [q](const FunctionNode& n, const Tensors& gs) -> Tensors {
         auto opt = [&n](size_t i) { return n.saved_[i].defined() ? n.saved(i) : Tensor(); };
         if (autograd::grad_enabled())
-          return backward_recorded(q, n.saved(5), n.saved(6), opt(7), n.saved(8), opt(9), gs);
+          return backward_recorded(q, n.saved(5), n.saved(6), opt(7), n.saved(8), opt(9),
+                                   opt(10), gs);
         Saved sv{n.saved(0), n.saved(1), opt(2), opt(3)};
         Tensor y = n.saved(4);
         Tensors g;
         dispatch_float(y.dtype(), "rnn_sequence", [&](auto tag) {
-          g = backward_loop<decltype(tag)>(q, sv, y, gs, n.needs_input_grad(4));
+          g = backward_loop<decltype(tag)>(q, sv, y, gs, n.needs_input_grad(4),
+                                           n.needs_input_grad(5));
         });
         return g;
       });

@@ -243,10 +243,10 @@ class RNNBase(Module):
             outs = []
             for d in range(num_dir):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
-                gi = _input_projection(self.mode, layer_in, w_ih, b_ih, b_hh)
                 k = layer * num_dir + d
-                out, h, c = _C._rnn_sequence(self.mode, gi, batch_sizes, h0s[k], c0s[k], w_hh,
-                                             b_hh if self.mode == "GRU" else None, d == 1)
+                # biases are added (and their gradients summed) inside the op
+                out, h, c = _C._rnn_sequence(self.mode, linear(layer_in, w_ih), batch_sizes,
+                                             h0s[k], c0s[k], w_hh, b_ih, b_hh, d == 1)
                 outs.append(out)
                 h_n.append(h)
                 c_n.append(c)
