@@ -129,14 +129,25 @@ void gru_row(const T* a, const T* b, const T* h0, T* w, T* h, int64_t H) {
 template <class T>
 void lstm_row_backward(const T* w, const T* c0, const T* dh, const T* dc, T* d, T* dc0,
                        int64_t H) {
-  for (int64_t j = 0; j < H; ++j) {
-    T i = w[j], f = w[H + j], g = w[2 * H + j], o = w[3 * H + j], tc = w[4 * H + j];
-    T dct = dc[j] + dh[j] * o * (T(1) - tc * tc);
-    d[j] = dct * g * i * (T(1) - i);
-    d[H + j] = dct * c0[j] * f * (T(1) - f);
-    d[2 * H + j] = dct * i * (T(1) - g * g);
-    d[3 * H + j] = dh[j] * tc * o * (T(1) - o);
-    dc0[j] = dct * f;
+  auto grad = [](auto i, auto f, auto g, auto o, auto tc, auto cx, auto dhj, auto dcj) {
+    auto dct = dcj + dhj * o * (T(1) - tc * tc);
+    return std::make_tuple(dct * g * i * (T(1) - i), dct * cx * f * (T(1) - f),
+                           dct * i * (T(1) - g * g), dhj * tc * o * (T(1) - o), dct * f);
+  };
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + 4 <= H; j += 4) {
+      auto [di, df, dg, dout, dcx] =
+          grad(load4(w + j), load4(w + H + j), load4(w + 2 * H + j), load4(w + 3 * H + j),
+               load4(w + 4 * H + j), load4(c0 + j), load4(dh + j), load4(dc + j));
+      store4(d + j, di), store4(d + H + j, df), store4(d + 2 * H + j, dg);
+      store4(d + 3 * H + j, dout), store4(dc0 + j, dcx);
+    }
+  }
+  for (; j < H; ++j) {
+    auto [di, df, dg, dout, dcx] = grad(w[j], w[H + j], w[2 * H + j], w[3 * H + j],
+                                        w[4 * H + j], c0[j], dh[j], dc[j]);
+    d[j] = di, d[H + j] = df, d[2 * H + j] = dg, d[3 * H + j] = dout, dc0[j] = dcx;
   }
 }
 
@@ -145,16 +156,29 @@ void lstm_row_backward(const T* w, const T* c0, const T* dh, const T* dc, T* d, 
 // into b and the direct part of dh0 (dh * z; may alias dh).
 template <class T>
 void gru_row_backward(const T* w, const T* h0, const T* dh, T* a, T* b, T* dh0, int64_t H) {
-  for (int64_t j = 0; j < H; ++j) {
-    T r = w[j], z = w[H + j], nn = w[2 * H + j], hn = w[3 * H + j];
-    T dn = dh[j] * (T(1) - z) * (T(1) - nn * nn);
-    T dz = dh[j] * (h0[j] - nn) * z * (T(1) - z);
-    T dr = dn * hn * r * (T(1) - r);
-    a[j] = b[j] = dr;
-    a[H + j] = b[H + j] = dz;
-    a[2 * H + j] = dn;
-    b[2 * H + j] = dn * r;
-    dh0[j] = dh[j] * z;
+  auto grad = [](auto r, auto z, auto nn, auto hn, auto hx, auto dhj) {
+    auto dn = dhj * (T(1) - z) * (T(1) - nn * nn);
+    auto dz = dhj * (hx - nn) * z * (T(1) - z);
+    auto dr = dn * hn * r * (T(1) - r);
+    return std::make_tuple(dr, dz, dn, dn * r, dhj * z);
+  };
+  auto put = [&](int64_t j, auto dr, auto dz, auto dn, auto dnr, auto dx, auto st) {
+    st(a + j, dr), st(b + j, dr), st(a + H + j, dz), st(b + H + j, dz);
+    st(a + 2 * H + j, dn), st(b + 2 * H + j, dnr), st(dh0 + j, dx);
+  };
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    auto st = [](float* p, F4 v) { store4(p, v); };
+    for (; j + 4 <= H; j += 4) {
+      auto [dr, dz, dn, dnr, dx] = grad(load4(w + j), load4(w + H + j), load4(w + 2 * H + j),
+                                        load4(w + 3 * H + j), load4(h0 + j), load4(dh + j));
+      put(j, dr, dz, dn, dnr, dx, st);
+    }
+  }
+  auto st1 = [](T* p, T v) { *p = v; };
+  for (; j < H; ++j) {
+    auto [dr, dz, dn, dnr, dx] = grad(w[j], w[H + j], w[2 * H + j], w[3 * H + j], h0[j], dh[j]);
+    put(j, dr, dz, dn, dnr, dx, st1);
   }
 }
 
