@@ -179,7 +179,7 @@ Tensor column_sums(const T* m, int64_t rows, int64_t cols, DType dt) {
 // gradients only where wanted).
 template <class T>
 Tensors backward_loop(const Seq& q, const Saved& s, const Tensor& out, const Tensors& gs,
-                      bool want_bih, bool want_bhh) {
+                      bool want_h0, bool want_bih, bool want_bhh) {
   const int64_t H = q.H, GH = q.G * H;
   const DType dt = s.w_hh.dtype();
   const T *W = s.w_hh.data<T>(), *HP = s.hprev.data<T>();
@@ -218,6 +218,7 @@ Tensors backward_loop(const Seq& q, const Saved& s, const Tensor& out, const Ten
         for (int64_t j = 0; j < b * H; ++j) d[j] = y[j] > T(0) ? DH[j] : T(0);
       }
     }
+    if (k == 0 && !want_h0) break;  // what is left in dh would only be dh0
     cpu::gemm<T>(false, false, b, H, GH, T(1), DGH + o * GH, GH, W, H, beta, DH, H);
   }
   Tensor dw = empty({GH, H}, dt);
@@ -226,7 +227,7 @@ Tensors backward_loop(const Seq& q, const Saved& s, const Tensor& out, const Ten
   Tensor dbi = want_bih || (want_bhh && q.cell != Cell::Gru)
                    ? column_sums(DGI, q.rows, GH, dt) : Tensor();
   Tensor dbh = !want_bhh ? Tensor() : q.cell == Cell::Gru ? column_sums(DGH, q.rows, GH, dt) : dbi;
-  return {dgi, dh, dc, dw, dbi, dbh};
+  return {dgi, want_h0 ? dh : Tensor(), dc, dw, dbi, dbh};
 }
 
 // Note [RNN sequence double backward]: the same gradient from recorded ops.
@@ -370,8 +371,8 @@ std::vector<Tensor> rnn_sequence(const std::string& mode, const Tensor& gi_in,
         Tensor y = n.saved(4);
         Tensors g;
         dispatch_float(y.dtype(), "rnn_sequence", [&](auto tag) {
-          g = backward_loop<decltype(tag)>(q, sv, y, gs, n.needs_input_grad(4),
-                                           n.needs_input_grad(5));
+          g = backward_loop<decltype(tag)>(q, sv, y, gs, n.needs_input_grad(1),
+                                           n.needs_input_grad(4), n.needs_input_grad(5));
         });
         return g;
       });
