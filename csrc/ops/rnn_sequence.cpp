@@ -155,6 +155,16 @@ void forward_loop(const Seq& q, const Tensor& gi, const T* bx, const T* bh, cons
   }
 }
 
+// dst (cols, rows) = src (rows, cols)^T, in tiles that stay in cache.
+template <class T>
+void transpose_into(const T* src, int64_t rows, int64_t cols, T* dst) {
+  constexpr int64_t kTile = 16;
+  for (int64_t i0 = 0; i0 < rows; i0 += kTile)
+    for (int64_t j0 = 0; j0 < cols; j0 += kTile)
+      for (int64_t i = i0; i < std::min(rows, i0 + kTile); ++i)
+        for (int64_t j = j0; j < std::min(cols, j0 + kTile); ++j) dst[j * rows + i] = src[i * cols + j];
+}
+
 // Column sums of a (rows, cols) matrix: the bias gradients. Blocks of rows
 // are summed in T, the blocks in double (accurate without a slow loop).
 template <class T>
@@ -221,8 +231,11 @@ Tensors backward_loop(const Seq& q, const Saved& s, const Tensor& out, const Ten
     if (k == 0 && !want_h0) break;  // what is left in dh would only be dh0
     cpu::gemm<T>(false, false, b, H, GH, T(1), DGH + o * GH, GH, W, H, beta, DH, H);
   }
-  Tensor dw = empty({GH, H}, dt);
-  cpu::gemm<T>(true, false, GH, H, q.rows, T(1), DGH, GH, HP, H, T(0), dw.data<T>(), H);
+  // dW_hh^T = h_prev^T @ dgates, then transposed: OpenBLAS runs this
+  // orientation ~15% faster than dgates^T @ h_prev (rows = k is large)
+  Tensor dwt = empty({H, GH}, dt), dw = empty({GH, H}, dt);
+  cpu::gemm<T>(true, false, H, GH, q.rows, T(1), HP, H, DGH, GH, T(0), dwt.data<T>(), GH);
+  transpose_into(dwt.data<T>(), H, GH, dw.data<T>());
   // gi and the biases other than the GRU's b_hh enter the gates the same way
   Tensor dbi = want_bih || (want_bhh && q.cell != Cell::Gru)
                    ? column_sums(DGI, q.rows, GH, dt) : Tensor();
