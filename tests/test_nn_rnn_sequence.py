@@ -92,14 +92,14 @@ def test_packed_odd_hidden_matches_torch(torch, rng, mode, bidirectional):
                                    err_msg=name)
 
 
-def _op_inputs(rng, mode, batch_sizes, H, bias):
+def _op_inputs(rng, mode, batch_sizes, H, bias, I=3):
     G = {"LSTM": 4, "GRU": 3}.get(mode, 1)
     rows, B = sum(batch_sizes), batch_sizes[0]
     t = lambda *s: to_fg(rng.standard_normal(s) * 0.5, True)
-    gi, h0, w = t(rows, G * H), t(B, H), t(G * H, H)
+    x, h0, w_ih, w = t(rows, I), t(B, H), t(G * H, I), t(G * H, H)
     c0 = t(B, H) if mode == "LSTM" else None
     b_ih, b_hh = (t(G * H), t(G * H)) if bias else (None, None)
-    return gi, h0, c0, w, b_ih, b_hh
+    return x, h0, c0, w_ih, w, b_ih, b_hh
 
 
 @pytest.mark.parametrize("reverse", [False, True])
@@ -109,16 +109,16 @@ def test_op_gradgradcheck(rng, mode, batch_sizes, reverse):
     # first derivatives of the fused rule and second derivatives of the
     # create_graph rule (recorded replay) against finite differences
     H = 2
-    gi, h0, c0, w, b_ih, b_hh = _op_inputs(rng, mode, batch_sizes, H, True)
+    x, h0, c0, w_ih, w, b_ih, b_hh = _op_inputs(rng, mode, batch_sizes, H, True, I=2)
     if mode == "RNN_RELU":  # keep pre-activations away from relu's kink
-        gi = to_fg(gi.detach().numpy() + 3.0, True)
+        b_ih = to_fg(b_ih.detach().numpy() + 3.0, True)
 
-    def fn(gi, h0, w, b_ih, b_hh, *c):
-        out = fg._C._rnn_sequence(mode, gi, batch_sizes, h0, c[0] if c else None, w, b_ih,
+    def fn(x, h0, w_ih, w, b_ih, b_hh, *c):
+        out = fg._C._rnn_sequence(mode, x, batch_sizes, h0, c[0] if c else None, w_ih, w, b_ih,
                                   b_hh, reverse)
         return tuple(o for o in out if o is not None)
 
-    ins = [gi, h0, w, b_ih, b_hh] + ([c0] if c0 is not None else [])
+    ins = [x, h0, w_ih, w, b_ih, b_hh] + ([c0] if c0 is not None else [])
     assert fg.autograd.gradcheck(fn, ins, atol=1e-7, rtol=1e-6)
     assert fg.autograd.gradgradcheck(fn, ins, atol=1e-6, rtol=1e-5)
 
@@ -128,9 +128,9 @@ def test_op_create_graph_first_derivative_matches_fused(rng, mode):
     # the recorded replay (create_graph=True) and the fused loop agree, with
     # a lane tail (H = 6) and a packed batch
     bs = [4, 3, 3, 1]
-    gi, h0, c0, w, b_ih, b_hh = _op_inputs(rng, mode, bs, 6, True)
-    ins = [t for t in (gi, h0, c0, w, b_ih, b_hh) if t is not None]
-    outs = [o for o in fg._C._rnn_sequence(mode, gi, bs, h0, c0, w, b_ih, b_hh, True)
+    x, h0, c0, w_ih, w, b_ih, b_hh = _op_inputs(rng, mode, bs, 6, True)
+    ins = [t for t in (x, h0, c0, w_ih, w, b_ih, b_hh) if t is not None]
+    outs = [o for o in fg._C._rnn_sequence(mode, x, bs, h0, c0, w_ih, w, b_ih, b_hh, True)
             if o is not None]
     gos = [fg.tensor(rng.standard_normal(tuple(o.shape))) for o in outs]
     plain = fg.autograd.grad(outs, ins, grad_outputs=gos, retain_graph=True)
@@ -143,10 +143,11 @@ def test_op_create_graph_first_derivative_matches_fused(rng, mode):
 def test_op_without_bias_and_float32_matches_float64(rng):
     # no biases, and float32 (four-lane kernels) against float64 (libm)
     bs = [3, 3, 2]
-    gi, h0, c0, w, _, _ = _op_inputs(rng, "LSTM", bs, 9, False)
-    f32 = [fg.tensor(t.detach().numpy().astype(np.float32)) for t in (gi, h0, c0, w)]
-    a = fg._C._rnn_sequence("LSTM", gi, bs, h0, c0, w, None, None, False)
-    b = fg._C._rnn_sequence("LSTM", f32[0], bs, f32[1], f32[2], f32[3], None, None, False)
+    ins = _op_inputs(rng, "LSTM", bs, 9, False, I=5)[:5]
+    f32 = [fg.tensor(t.detach().numpy().astype(np.float32)) for t in ins]
+    a = fg._C._rnn_sequence("LSTM", ins[0], bs, ins[1], ins[2], ins[3], ins[4], None, None, False)
+    b = fg._C._rnn_sequence("LSTM", f32[0], bs, f32[1], f32[2], f32[3], f32[4], None, None,
+                            False)
     for x, y in zip(a, b):
         assert y.dtype == fg.float32
         np.testing.assert_allclose(y.numpy(), x.detach().numpy(), rtol=1e-5, atol=1e-6)
@@ -156,7 +157,8 @@ def test_op_without_bias_and_float32_matches_float64(rng):
     ({"mode": "LSTMX"}, "rnn_sequence: unknown mode"),
     ({"batch_sizes": [2, 3]}, "rnn_sequence: batch_sizes must be positive and non-increasing"),
     ({"batch_sizes": []}, "rnn_sequence: batch_sizes is empty"),
-    ({"batch_sizes": [3, 3]}, r"rnn_sequence: expected gi of shape \(6, 8\)"),
+    ({"batch_sizes": [3, 3]}, r"rnn_sequence: expected x of shape \(6, 3\)"),
+    ({"w_ih": fg.zeros(8, 2)}, r"rnn_sequence: expected w_ih of shape \(8, 3\)"),
     ({"c0": None}, "rnn_sequence: c0 is required for LSTM"),
     ({"h0": fg.zeros(3, 2)}, r"rnn_sequence: expected h0 of shape \(2, 2\)"),
     ({"w": fg.zeros(8, 3)}, "rnn_sequence: expected w_hh of shape"),
@@ -164,17 +166,18 @@ def test_op_without_bias_and_float32_matches_float64(rng):
     ({"h0": fg.zeros(2, 2, dtype=fg.float32)}, "rnn_sequence: h0 has dtype"),
 ])
 def test_op_errors(kwargs, match):
-    args = {"mode": "LSTM", "gi": fg.zeros(4, 8, dtype=fg.float64), "batch_sizes": [2, 2],
-            "h0": fg.zeros(2, 2, dtype=fg.float64), "c0": fg.zeros(2, 2, dtype=fg.float64),
-            "w": fg.zeros(8, 2, dtype=fg.float64), "b_ih": None, "b_hh": None}
+    z = lambda *s: fg.zeros(*s, dtype=fg.float64)
+    args = {"mode": "LSTM", "x": z(4, 3), "batch_sizes": [2, 2], "h0": z(2, 2), "c0": z(2, 2),
+            "w_ih": z(8, 3), "w": z(8, 2), "b_ih": None, "b_hh": None}
     args.update(kwargs)
     with pytest.raises((RuntimeError, ValueError, TypeError), match=match):
-        fg._C._rnn_sequence(args["mode"], args["gi"], args["batch_sizes"], args["h0"],
-                            args["c0"], args["w"], args["b_ih"], args["b_hh"], False)
+        fg._C._rnn_sequence(args["mode"], args["x"], args["batch_sizes"], args["h0"],
+                            args["c0"], args["w_ih"], args["w"], args["b_ih"], args["b_hh"],
+                            False)
 
 
 def test_op_rejects_integer_dtype():
     z = lambda *s: fg.zeros(*s, dtype=fg.int64)
     with pytest.raises(TypeError, match="rnn_sequence: expected a floating dtype"):
-        fg._C._rnn_sequence("RNN_TANH", z(2, 2), [1, 1], z(1, 2), None, z(2, 2), None, None,
-                            False)
+        fg._C._rnn_sequence("RNN_TANH", z(2, 2), [1, 1], z(1, 2), None, z(2, 2), z(2, 2), None,
+                            None, False)

@@ -29,17 +29,17 @@ Tensor rnn_tanh_fused(const Tensor& pre);
 namespace fastgrad {
 
 // One direction of one recurrent layer over a whole (packed) sequence, as
-// one op with one backward node (ops/rnn_sequence.cpp). mode: "LSTM", "GRU",
-// "RNN_TANH" or "RNN_RELU". gi (rows, G*H): the input projection of every
-// row, x W_ih^T without bias (its gradient is d gates, the biases' the
-// column sums of it, computed inside: faster than a separate sum);
-// batch_sizes: rows of each time step (non-increasing, summing to rows; all
-// B for padded input); h0, c0 (B, H) (c0 only for LSTM); w_hh (G*H, H);
-// b_ih, b_hh (G*H) or undefined. reverse runs the steps from last to first.
-// Returns {out (rows, H), h_n (B, H)} plus c_n for LSTM.
-std::vector<Tensor> rnn_sequence(const std::string& mode, const Tensor& gi,
+// one op with one backward node (ops/rnn_sequence.cpp): the input projection
+// of every row (one gemm), the time loop, and in backward dx, [dW_ih | dW_hh]
+// as one gemm over all rows and the bias gradients as column sums. mode:
+// "LSTM", "GRU", "RNN_TANH" or "RNN_RELU". x (rows, I): the packed input
+// rows; batch_sizes: rows of each time step (non-increasing, summing to
+// rows; all B for padded input); h0, c0 (B, H) (c0 only for LSTM); w_ih
+// (G*H, I), w_hh (G*H, H); b_ih, b_hh (G*H) or undefined. reverse runs the
+// steps from last to first. Returns {out (rows, H), h_n (B, H)} plus c_n.
+std::vector<Tensor> rnn_sequence(const std::string& mode, const Tensor& x,
                                  const std::vector<int64_t>& batch_sizes, const Tensor& h0,
-                                 const Tensor& c0, const Tensor& w_hh, const Tensor& b_ih,
-                                 const Tensor& b_hh, bool reverse);
+                                 const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh,
+                                 const Tensor& b_ih, const Tensor& b_hh, bool reverse);
 
 }  // namespace fastgrad

@@ -40,7 +40,7 @@ enum class Cell { Lstm, Gru, Tanh, Relu };
 // Packed-row bookkeeping plus the static sizes of one call.
 struct Seq {
   Cell cell;
-  int64_t T, B, H, G, rows;  // G: gates (4 LSTM, 3 GRU, 1 RNN)
+  int64_t T, B, H, G, I, rows;  // G: gates (4 LSTM, 3 GRU, 1 RNN); I: input size
   std::vector<int64_t> bs, off;
   bool reverse;
   int64_t step(int64_t s) const { return reverse ? T - 1 - s : s; }  // s-th step run
@@ -81,7 +81,8 @@ Tensor fresh_copy(const Tensor& x) {
 // Saved per-row buffers of the forward, read by the backward.
 struct Saved {
   Tensor w_hh;   // contiguous (G*H, H)
-  Tensor hprev;  // (rows, H): the state each row's step started from
+  Tensor w_ih;   // contiguous (G*H, I)
+  Tensor xh;     // (rows, I + H): each row's input x, then the state its step started from
   Tensor cprev;  // LSTM: (rows, H) previous cell state
   Tensor work;   // LSTM (rows, 5H): i, f, g, o, tanh(c); GRU (rows, 4H): r, z, n, gh_n
 };
@@ -99,27 +100,25 @@ void init_rows(T* dst, int64_t ld, const T* a, const T* bias, int64_t n, int64_t
   }
 }
 
-// bx: the bias added to gi (b_ih, plus b_hh except for the GRU); bh: the
-// GRU's b_hh (inside r * (h W_hn^T + b_hn)). Either may be nullptr.
+// gi: x W_ih^T plus the biases that are simply added; bh: the GRU's b_hh
+// (inside r * (h W_hn^T + b_hn)) or nullptr.
 template <class T>
-void forward_loop(const Seq& q, const Tensor& gi, const T* bx, const T* bh, const Saved& s,
+void forward_loop(const Seq& q, const Tensor& gi, const T* bh, const Saved& s,
                   const Tensor& out, const Tensor& hn, const Tensor& cn) {
-  const int64_t H = q.H, GH = q.G * H;
+  const int64_t H = q.H, GH = q.G * H, LD = q.I + H;
   const T *GI = gi.data<T>(), *W = s.w_hh.data<T>();
-  T *OUT = out.data<T>(), *HB = hn.data<T>(), *HP = s.hprev.data<T>();
+  T *OUT = out.data<T>(), *HB = hn.data<T>(), *HP = s.xh.data<T>() + q.I;
   const bool gru = q.cell == Cell::Gru;
   Tensor gh = gru ? empty({q.B, GH}, gi.dtype()) : Tensor();
-  Tensor ax = gru && bx != nullptr ? empty({q.B, GH}, gi.dtype()) : Tensor();
   for (int64_t k = 0; k < q.T; ++k) {
     const int64_t t = q.step(k), b = q.bs[t], o = q.off[t];
     const T* git = GI + o * GH;
-    T* hp = HP + o * H;
-    copy_rows(HB, hp, b, H);
+    T* hp = HP + o * LD;
+    for (int64_t r = 0; r < b; ++r) copy_rows(HB + r * H, hp + r * LD, 1, H);
     if (q.cell == Cell::Lstm) {
-      // bias + h W_hh^T in the first 4H columns of work; the row kernel adds gi
+      // h W_hh^T in the first 4H columns of work; the row kernel adds gi
       T *wk = s.work.data<T>() + o * 5 * H, *CP = s.cprev.data<T>() + o * H, *CB = cn.data<T>();
-      if (bx != nullptr) init_rows<T>(wk, 5 * H, nullptr, bx, b, GH);
-      cpu::gemm<T>(false, true, b, GH, H, T(1), hp, H, W, H, T(bx != nullptr), wk, 5 * H);
+      cpu::gemm<T>(false, true, b, GH, H, T(1), hp, LD, W, H, T(0), wk, 5 * H);
       copy_rows(CB, CP, b, H);
       rnn::for_rows(b, 8 * H, [&](int64_t r) {
         T* w = wk + r * 5 * H;
@@ -130,21 +129,16 @@ void forward_loop(const Seq& q, const Tensor& gi, const T* bx, const T* bh, cons
     } else if (gru) {
       T* G = gh.data<T>();
       if (bh != nullptr) init_rows<T>(G, GH, nullptr, bh, b, GH);
-      cpu::gemm<T>(false, true, b, GH, H, T(1), hp, H, W, H, T(bh != nullptr), G, GH);
-      const T* a = git;
-      if (bx != nullptr) {
-        init_rows<T>(ax.data<T>(), GH, git, bx, b, GH);
-        a = ax.data<T>();
-      }
+      cpu::gemm<T>(false, true, b, GH, H, T(1), hp, LD, W, H, T(bh != nullptr), G, GH);
       T* wk = s.work.data<T>() + o * 4 * H;
       rnn::for_rows(b, 10 * H, [&](int64_t r) {
-        rnn::gru_row(a + r * GH, G + r * GH, hp + r * H, wk + r * 4 * H, HB + r * H, H);
+        rnn::gru_row(git + r * GH, G + r * GH, hp + r * LD, wk + r * 4 * H, HB + r * H, H);
       });
       copy_rows(HB, OUT + o * H, b, H);
     } else {
       T* y = OUT + o * H;
-      init_rows<T>(y, H, git, bx, b, H);
-      cpu::gemm<T>(false, true, b, H, H, T(1), hp, H, W, H, T(1), y, H);
+      copy_rows(git, y, b, H);
+      cpu::gemm<T>(false, true, b, H, H, T(1), hp, LD, W, H, T(1), y, H);
       if (q.cell == Cell::Tanh) {
         rnn::map_gate(y, y, b * H, [](auto v) { return rnn::tanh_any<T>(v); });
       } else {
@@ -185,14 +179,19 @@ Tensor column_sums(const T* m, int64_t rows, int64_t cols, DType dt) {
   return out;
 }
 
-// Plain backward: {d gi, dh0, dc0 (LSTM), dW_hh, db_ih, db_hh} (bias
-// gradients only where wanted).
+// Which input gradients the node needs (by its edges).
+struct Wanted {
+  bool x, h0, bih, bhh;
+};
+
+// Plain backward: {dx, dh0, dc0 (LSTM), dW_ih, dW_hh, db_ih, db_hh} (x, h0
+// and bias gradients only where wanted).
 template <class T>
 Tensors backward_loop(const Seq& q, const Saved& s, const Tensor& out, const Tensors& gs,
-                      bool want_h0, bool want_bih, bool want_bhh) {
-  const int64_t H = q.H, GH = q.G * H;
+                      const Wanted& want) {
+  const int64_t H = q.H, GH = q.G * H, I = q.I, LD = I + H;
   const DType dt = s.w_hh.dtype();
-  const T *W = s.w_hh.data<T>(), *HP = s.hprev.data<T>();
+  const T *W = s.w_hh.data<T>(), *XH = s.xh.data<T>(), *HP = XH + I;
   Tensor gout = contiguous(gs[0]);
   Tensor dh = fresh_copy(gs[1]);  // ends as dh0
   Tensor dc = q.cell == Cell::Lstm ? fresh_copy(gs[2]) : Tensor();
@@ -215,7 +214,7 @@ Tensors backward_loop(const Seq& q, const Saved& s, const Tensor& out, const Ten
     } else if (q.cell == Cell::Gru) {
       const T* wk = s.work.data<T>() + o * 4 * H;
       rnn::for_rows(b, 10 * H, [&](int64_t r) {
-        rnn::gru_row_backward(wk + r * 4 * H, HP + (o + r) * H, DH + r * H, DGI + (o + r) * GH,
+        rnn::gru_row_backward(wk + r * 4 * H, HP + (o + r) * LD, DH + r * H, DGI + (o + r) * GH,
                               DGH + (o + r) * GH, DH + r * H, H);
       });
       beta = T(1);  // dh0 = dh * z + dgh W_hh
@@ -228,28 +227,43 @@ Tensors backward_loop(const Seq& q, const Saved& s, const Tensor& out, const Ten
         for (int64_t j = 0; j < b * H; ++j) d[j] = y[j] > T(0) ? DH[j] : T(0);
       }
     }
-    if (k == 0 && !want_h0) break;  // what is left in dh would only be dh0
+    if (k == 0 && !want.h0) break;  // what is left in dh would only be dh0
     cpu::gemm<T>(false, false, b, H, GH, T(1), DGH + o * GH, GH, W, H, beta, DH, H);
   }
-  // dW_hh^T = h_prev^T @ dgates, then transposed: OpenBLAS runs this
-  // orientation ~15% faster than dgates^T @ h_prev (rows = k is large)
-  Tensor dwt = empty({H, GH}, dt), dw = empty({GH, H}, dt);
-  cpu::gemm<T>(true, false, H, GH, q.rows, T(1), HP, H, DGH, GH, T(0), dwt.data<T>(), GH);
-  transpose_into(dwt.data<T>(), H, GH, dw.data<T>());
+  // [dW_ih | dW_hh]^T = [x | h_prev]^T @ dgates: one gemm over all rows
+  // (two for the GRU, whose input and hidden gates differ), then transposed
+  // (OpenBLAS runs this orientation faster than dgates^T @ [x | h_prev]).
+  Tensor dwt = empty({LD, GH}, dt);
+  T* DWT = dwt.data<T>();
+  if (q.cell == Cell::Gru) {
+    cpu::gemm<T>(true, false, I, GH, q.rows, T(1), XH, LD, DGI, GH, T(0), DWT, GH);
+    cpu::gemm<T>(true, false, H, GH, q.rows, T(1), HP, LD, DGH, GH, T(0), DWT + I * GH, GH);
+  } else {
+    cpu::gemm<T>(true, false, LD, GH, q.rows, T(1), XH, LD, DGI, GH, T(0), DWT, GH);
+  }
+  Tensor dwi = empty({GH, I}, dt), dwh = empty({GH, H}, dt);
+  transpose_into(DWT, I, GH, dwi.data<T>());
+  transpose_into(DWT + I * GH, H, GH, dwh.data<T>());
+  Tensor dx;
+  if (want.x) {
+    dx = empty({q.rows, I}, dt);
+    cpu::gemm<T>(false, false, q.rows, I, GH, T(1), DGI, GH, s.w_ih.data<T>(), I, T(0),
+                 dx.data<T>(), I);
+  }
   // gi and the biases other than the GRU's b_hh enter the gates the same way
-  Tensor dbi = want_bih || (want_bhh && q.cell != Cell::Gru)
+  Tensor dbi = want.bih || (want.bhh && q.cell != Cell::Gru)
                    ? column_sums(DGI, q.rows, GH, dt) : Tensor();
-  Tensor dbh = !want_bhh ? Tensor() : q.cell == Cell::Gru ? column_sums(DGH, q.rows, GH, dt) : dbi;
-  return {dgi, want_h0 ? dh : Tensor(), dc, dw, dbi, dbh};
+  Tensor dbh = !want.bhh ? Tensor() : q.cell == Cell::Gru ? column_sums(DGH, q.rows, GH, dt) : dbi;
+  return {dx, want.h0 ? dh : Tensor(), dc, dwi, dwh, dbi, dbh};
 }
 
 // Note [RNN sequence double backward]: the same gradient from recorded ops.
-Tensors backward_recorded(const Seq& q, const Tensor& gi_in, const Tensor& h0, const Tensor& c0,
-                          const Tensor& w, const Tensor& bih, const Tensor& bhh,
-                          const Tensors& gs) {
+Tensors backward_recorded(const Seq& q, const Tensor& x, const Tensor& h0, const Tensor& c0,
+                          const Tensor& w_ih, const Tensor& w, const Tensor& bih,
+                          const Tensor& bhh, const Tensors& gs) {
   const int64_t H = q.H, B = q.B;
   const bool lstm = q.cell == Cell::Lstm, gru = q.cell == Cell::Gru;
-  Tensor gi = gi_in;  // plus the biases that are simply added
+  Tensor gi = mm(x, t(w_ih));  // plus the biases that are simply added
   if (bih.defined()) gi = add(gi, bih);
   if (bhh.defined() && !gru) gi = add(gi, bhh);
   Tensor wt = t(w);
@@ -305,15 +319,15 @@ Tensors backward_recorded(const Seq& q, const Tensor& gi_in, const Tensor& h0, c
   auto colsum = [](const Tensor& x) { return sum(x, std::vector<int64_t>{0}); };
   Tensor dbi = bih.defined() ? colsum(dgi_all) : Tensor();
   Tensor dbh = !bhh.defined() ? Tensor() : gru ? colsum(dgh_all) : colsum(dgi_all);
-  return {dgi_all, dh, dc, mm(t(dgh_all), cat(hp, 0)), dbi, dbh};
+  return {mm(dgi_all, w_ih), dh, dc, mm(t(dgi_all), x), mm(t(dgh_all), cat(hp, 0)), dbi, dbh};
 }
 
 }  // namespace
 
-std::vector<Tensor> rnn_sequence(const std::string& mode, const Tensor& gi_in,
+std::vector<Tensor> rnn_sequence(const std::string& mode, const Tensor& x,
                                  const std::vector<int64_t>& batch_sizes, const Tensor& h0,
-                                 const Tensor& c0, const Tensor& w_hh, const Tensor& b_ih,
-                                 const Tensor& b_hh, bool reverse) {
+                                 const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh,
+                                 const Tensor& b_ih, const Tensor& b_hh, bool reverse) {
   const char* op = "rnn_sequence";
   Seq q;
   q.cell = parse_cell(mode);
@@ -334,58 +348,68 @@ std::vector<Tensor> rnn_sequence(const std::string& mode, const Tensor& gi_in,
            ": expected w_hh of shape (", q.G, " * hidden_size, hidden_size)");
   q.H = w_hh.sizes()[1];
   const int64_t GH = q.G * q.H;
-  FG_CHECK(gi_in.defined(), op, ": gi is undefined");
-  check_shape(gi_in, "gi", {q.rows, GH}, gi_in);
-  FG_CHECK_TYPE(is_floating(gi_in.dtype()), op, ": expected a floating dtype, got ",
-                gi_in.dtype());
-  check_shape(h0, "h0", {q.B, q.H}, gi_in);
-  check_shape(w_hh, "w_hh", {GH, q.H}, gi_in);
+  FG_CHECK(x.defined() && x.dim() == 2, op, ": expected x of shape (rows, input_size)");
+  q.I = x.sizes()[1];
+  FG_CHECK(q.I > 0, op, ": input_size must be positive");
+  FG_CHECK_TYPE(is_floating(x.dtype()), op, ": expected a floating dtype, got ", x.dtype());
+  check_shape(x, "x", {q.rows, q.I}, x);
+  check_shape(h0, "h0", {q.B, q.H}, x);
+  FG_CHECK(w_ih.defined(), op, ": w_ih is undefined");
+  check_shape(w_ih, "w_ih", {GH, q.I}, x);
+  check_shape(w_hh, "w_hh", {GH, q.H}, x);
   const bool lstm = q.cell == Cell::Lstm, gru = q.cell == Cell::Gru;
   FG_CHECK(lstm == c0.defined(), op, ": c0 is required for LSTM and only for LSTM");
-  if (lstm) check_shape(c0, "c0", {q.B, q.H}, gi_in);
-  if (b_ih.defined()) check_shape(b_ih, "b_ih", {GH}, gi_in);
-  if (b_hh.defined()) check_shape(b_hh, "b_hh", {GH}, gi_in);
+  if (lstm) check_shape(c0, "c0", {q.B, q.H}, x);
+  if (b_ih.defined()) check_shape(b_ih, "b_ih", {GH}, x);
+  if (b_hh.defined()) check_shape(b_hh, "b_hh", {GH}, x);
 
-  const DType dt = gi_in.dtype();
-  Tensor gi = contiguous(gi_in);
-  // the bias added to gi, and the GRU's b_hh (inside r * (...)); not recorded
-  Tensor bx, bh;
-  {
-    autograd::GradModeGuard no_grad(false);
-    bx = b_ih.defined() ? contiguous(b_ih) : Tensor();
-    if (!gru && b_hh.defined()) bx = bx.defined() ? add(bx, b_hh) : contiguous(b_hh);
-    if (gru && b_hh.defined()) bh = contiguous(b_hh);
-  }
+  const DType dt = x.dtype();
+  const int64_t LD = q.I + q.H;
   Saved s;
   s.w_hh = contiguous(w_hh);
-  s.hprev = empty({q.rows, q.H}, dt);
+  s.w_ih = contiguous(w_ih);
+  s.xh = empty({q.rows, LD}, dt);
   if (lstm) s.cprev = empty({q.rows, q.H}, dt);
   if (lstm || gru) s.work = empty({q.rows, (lstm ? 5 : 4) * q.H}, dt);
-  Tensor out = empty({q.rows, q.H}, dt);
+  Tensor out = empty({q.rows, q.H}, dt), gi = empty({q.rows, GH}, dt);
   Tensor hn = fresh_copy(h0);  // the state buffers: see the note at the top
   Tensor cn = lstm ? fresh_copy(c0) : Tensor();
-  dispatch_float(dt, op, [&](auto tag) {
-    using T = decltype(tag);
-    auto ptr = [](const Tensor& b) { return b.defined() ? b.data<T>() : nullptr; };
-    forward_loop<T>(q, gi, ptr(bx), ptr(bh), s, out, hn, cn);
-  });
-  std::vector<Tensor> inputs{gi_in, h0, c0, w_hh, b_ih, b_hh}, outputs{out, hn};
+  {
+    // x into its columns of xh; the bias added to gi (b_ih, plus b_hh except
+    // for the GRU) and the GRU's b_hh (inside r * (...)); none recorded
+    autograd::GradModeGuard no_grad(false);
+    copy_(narrow(s.xh, 1, 0, q.I), x, op);
+    Tensor bx = b_ih.defined() ? contiguous(b_ih) : Tensor(), bh;
+    if (!gru && b_hh.defined()) bx = bx.defined() ? add(bx, b_hh) : contiguous(b_hh);
+    if (gru && b_hh.defined()) bh = contiguous(b_hh);
+    dispatch_float(dt, op, [&](auto tag) {
+      using T = decltype(tag);
+      // gi = bias + x W_ih^T for every row: one gemm
+      T* GI = gi.data<T>();
+      if (bx.defined()) init_rows<T>(GI, GH, nullptr, bx.data<T>(), q.rows, GH);
+      cpu::gemm<T>(false, true, q.rows, GH, q.I, T(1), s.xh.data<T>(), LD, s.w_ih.data<T>(),
+                   q.I, T(bx.defined()), GI, GH);
+      forward_loop<T>(q, gi, bh.defined() ? bh.data<T>() : nullptr, s, out, hn, cn);
+    });
+  }
+  std::vector<Tensor> inputs{x, h0, c0, w_ih, w_hh, b_ih, b_hh}, outputs{out, hn};
   if (lstm) outputs.push_back(cn);
   // gradients come back in the order of `inputs` (empty where undefined)
   maybe_record(
       "RnnSequenceBackward", inputs, outputs,
-      {s.w_hh, s.hprev, s.cprev, s.work, out, gi_in, h0, c0, w_hh, b_ih, b_hh},
+      {s.w_hh, s.w_ih, s.xh, s.cprev, s.work, out, x, h0, c0, w_ih, w_hh, b_ih, b_hh},
       [q](const FunctionNode& n, const Tensors& gs) -> Tensors {
         auto opt = [&n](size_t i) { return n.saved_[i].defined() ? n.saved(i) : Tensor(); };
         if (autograd::grad_enabled())
-          return backward_recorded(q, n.saved(5), n.saved(6), opt(7), n.saved(8), opt(9),
-                                   opt(10), gs);
-        Saved sv{n.saved(0), n.saved(1), opt(2), opt(3)};
-        Tensor y = n.saved(4);
+          return backward_recorded(q, n.saved(6), n.saved(7), opt(8), n.saved(9), n.saved(10),
+                                   opt(11), opt(12), gs);
+        Saved sv{n.saved(0), n.saved(1), n.saved(2), opt(3), opt(4)};
+        Tensor y = n.saved(5);
+        Wanted want{n.needs_input_grad(0), n.needs_input_grad(1), n.needs_input_grad(5),
+                    n.needs_input_grad(6)};
         Tensors g;
         dispatch_float(y.dtype(), "rnn_sequence", [&](auto tag) {
-          g = backward_loop<decltype(tag)>(q, sv, y, gs, n.needs_input_grad(1),
-                                           n.needs_input_grad(4), n.needs_input_grad(5));
+          g = backward_loop<decltype(tag)>(q, sv, y, gs, want);
         });
         return g;
       });

@@ -1,10 +1,9 @@
 """RNN, LSTM, GRU and their single-step cells.
 
-A layer runs each direction as: one gemm for the input projection of every
-time step (x W_ih^T + b over the whole sequence), then one _C._rnn_sequence
-op that runs the whole time loop in C++ (per step one gemm h W_hh^T and the
-fused gate kernel) with a single backward node (dW_hh as one gemm over all
-steps). Padded and packed inputs share one path: a padded (L, N, *) input is
+A layer runs each direction as one _C._rnn_sequence op: one gemm for the
+input projection of every time step, then the whole time loop in C++ (per
+step one gemm h W_hh^T and the fused gate kernel), with a single backward
+node ([dW_ih | dW_hh] as one gemm over all steps). Padded and packed inputs share one path: a padded (L, N, *) input is
 a packed sequence whose batch_sizes are all N, so variable-length batches
 give exactly the per-sequence results. The cells run one step with
 _C._lstm_cell / _C._gru_cell.
@@ -244,9 +243,8 @@ class RNNBase(Module):
             for d in range(num_dir):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
                 k = layer * num_dir + d
-                # biases are added (and their gradients summed) inside the op
-                out, h, c = _C._rnn_sequence(self.mode, linear(layer_in, w_ih), batch_sizes,
-                                             h0s[k], c0s[k], w_hh, b_ih, b_hh, d == 1)
+                out, h, c = _C._rnn_sequence(self.mode, layer_in, batch_sizes, h0s[k], c0s[k],
+                                             w_ih, w_hh, b_ih, b_hh, d == 1)
                 outs.append(out)
                 h_n.append(h)
                 c_n.append(c)
