@@ -85,7 +85,8 @@ def test_packed_odd_hidden_matches_torch(torch, rng, mode, bidirectional):
     lt = (ot.data * torch.tensor(w)).sum() + (ht * ht).sum()
     lf.backward()
     lt.backward()
-    np.testing.assert_allclose(of.data.detach().numpy(), ot.data.detach().numpy(), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(of.data.detach().numpy(), ot.data.detach().numpy(), rtol=1e-9,
+                               atol=1e-10)
     np.testing.assert_allclose(xf.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-10)
     for (name, p), (_, q) in zip(f.named_parameters(), t.named_parameters()):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-9, atol=1e-10,

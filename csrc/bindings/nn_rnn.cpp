@@ -26,7 +26,8 @@ void bind_nn_rnn(py::module_& m) {
                               b_ih.value_or(Tensor()), b_hh.value_or(Tensor()), reverse);
         return py::make_tuple(r[0], r[1], r.size() > 2 ? py::cast(r[2]) : py::none());
       },
-      "mode"_a, "x"_a, "batch_sizes"_a, "h0"_a, "c0"_a, "w_ih"_a, "w_hh"_a, "b_ih"_a, "b_hh"_a, "reverse"_a,
+      "mode"_a, "x"_a, "batch_sizes"_a, "h0"_a, "c0"_a, "w_ih"_a, "w_hh"_a, "b_ih"_a, "b_hh"_a,
+      "reverse"_a,
       "One direction of a recurrent layer over a packed sequence -> (out, h_n, c_n or None).");
 }
 

@@ -1,10 +1,11 @@
 // The whole time loop of one direction of one recurrent layer as ONE op (see
-// ops/rnn_ops.h). Per step it runs one gemm (h W_hh^T, written straight into
-// the saved gate buffer) and the fused row kernels of ops/rnn_kernels.h; the
-// backward node runs the loop in reverse (one gemm per step for dh) and
-// then computes dW_hh as ONE gemm over all steps (dgates^T @ h_prev), which
-// is both the largest saving over per-step nodes (k = rows instead of the
-// batch) and the reason h_prev of every step is saved.
+// ops/rnn_ops.h). The input projection of all rows is one gemm; per step it
+// runs one gemm (h W_hh^T, written straight into the saved gate buffer) and
+// the fused row kernels of ops/rnn_kernels.h. The backward node runs the
+// loop in reverse (one gemm per step for dh), then computes dx and
+// [dW_ih | dW_hh] with one gemm each over all steps (k = rows instead of the
+// batch, and no autograd node or Python per step); that is why every row's
+// x and h_prev are saved side by side in one (rows, I + H) buffer.
 //
 // Packed rows: step t owns rows [off[t], off[t] + bs[t]) of gi / out, its
 // active batch rows are the first bs[t] of the state (batch sizes never grow
@@ -156,7 +157,8 @@ void transpose_into(const T* src, int64_t rows, int64_t cols, T* dst) {
   for (int64_t i0 = 0; i0 < rows; i0 += kTile)
     for (int64_t j0 = 0; j0 < cols; j0 += kTile)
       for (int64_t i = i0; i < std::min(rows, i0 + kTile); ++i)
-        for (int64_t j = j0; j < std::min(cols, j0 + kTile); ++j) dst[j * rows + i] = src[i * cols + j];
+        for (int64_t j = j0; j < std::min(cols, j0 + kTile); ++j)
+          dst[j * rows + i] = src[i * cols + j];
 }
 
 // Column sums of a (rows, cols) matrix: the bias gradients. Blocks of rows
