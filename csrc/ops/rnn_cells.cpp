@@ -6,126 +6,22 @@
 // (grad mode on inside the rule) the rules instead recompute the activations
 // from the saved gate inputs with recorded ops and build the gradient from
 // them, so second derivatives (gradient penalties) are exact.
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <tuple>
-#include <type_traits>
-#include <utility>
-
-#include "backend/cpu/parallel.h"
-#include "math/vec_exp.h"
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
 #include "ops/grad_utils.h"
+#include "ops/rnn_kernels.h"
 #include "ops/rnn_ops.h"
 #include "ops/shape_ops.h"
 
 namespace fastgrad {
 
+using rnn::for_rows;
+using rnn::gru_row;
+using rnn::lstm_row;
+using rnn::map_gate;
+using rnn::tanh_any;
+
 namespace {
-
-// Float gate activations: math/vec_exp.h (Note [Vectorizable float
-// activations]); float64 keeps libm.
-using math::vec::F4;
-using math::vec::load4;
-using math::vec::sigmoid_f32;
-using math::vec::store4;
-using math::vec::tanh_f32;
-
-// Gate activations for element type T on a T (or, for float, an F4).
-template <class T, class V>
-inline V sigmoid_any(V x) {
-  if constexpr (std::is_same_v<T, float>) {
-    return sigmoid_f32(x);
-  } else {
-    return T(1) / (T(1) + std::exp(-x));
-  }
-}
-
-template <class T, class V>
-inline V tanh_any(V x) {
-  if constexpr (std::is_same_v<T, float>) {
-    return tanh_f32(x);
-  } else {
-    return std::tanh(x);
-  }
-}
-
-// out[j] = f(in[j]) for j < n: four at a time for float, then the tail.
-template <class T, class F>
-inline void map_gate(const T* in, T* out, int64_t n, const F& f) {
-  int64_t j = 0;
-  if constexpr (std::is_same_v<T, float>) {
-    for (; j + 4 <= n; j += 4) store4(out + j, f(load4(in + j)));
-  }
-  for (; j < n; ++j) out[j] = f(in[j]);
-}
-
-// One batch row of the LSTM forward: activations (Note [Vectorizable float
-// activations]), then the state update. w receives i, f, g, o and tanh(c).
-template <class T>
-void lstm_row(const T* g, const T* c0, T* w, T* c, T* h, int64_t H) {
-  auto sig = [](auto v) { return sigmoid_any<T>(v); };
-  auto th = [](auto v) { return tanh_any<T>(v); };
-  map_gate(g, w, 2 * H, sig);
-  map_gate(g + 2 * H, w + 2 * H, H, th);
-  map_gate(g + 3 * H, w + 3 * H, H, sig);
-  auto update = [&](auto i, auto f, auto gg, auto o, auto cx) {
-    auto cn = f * cx + i * gg;
-    auto tc = th(cn);
-    return std::make_tuple(cn, tc, o * tc);
-  };
-  int64_t j = 0;
-  if constexpr (std::is_same_v<T, float>) {
-    for (; j + 4 <= H; j += 4) {
-      auto [cn, tc, hn] = update(load4(w + j), load4(w + H + j), load4(w + 2 * H + j),
-                                 load4(w + 3 * H + j), load4(c0 + j));
-      store4(w + 4 * H + j, tc), store4(c + j, cn), store4(h + j, hn);
-    }
-  }
-  for (; j < H; ++j) {
-    auto [cn, tc, hn] = update(w[j], w[H + j], w[2 * H + j], w[3 * H + j], c0[j]);
-    w[4 * H + j] = tc, c[j] = cn, h[j] = hn;
-  }
-}
-
-// One batch row of the GRU forward; w receives r, z, n and gh_n.
-template <class T>
-void gru_row(const T* a, const T* b, const T* h0, T* w, T* h, int64_t H) {
-  auto rz = [](auto x, auto y) { return sigmoid_any<T>(x + y); };
-  auto nh = [](auto an, auto r, auto hn, auto z, auto hx) {
-    auto nn = tanh_any<T>(an + r * hn);
-    return std::make_pair(nn, (T(1) - z) * nn + z * hx);
-  };
-  int64_t j = 0;
-  if constexpr (std::is_same_v<T, float>) {
-    for (; j + 4 <= 2 * H; j += 4) store4(w + j, rz(load4(a + j), load4(b + j)));
-  }
-  for (; j < 2 * H; ++j) w[j] = rz(a[j], b[j]);
-  j = 0;
-  if constexpr (std::is_same_v<T, float>) {
-    for (; j + 4 <= H; j += 4) {
-      F4 hn = load4(b + 2 * H + j);
-      auto [nn, hv] = nh(load4(a + 2 * H + j), load4(w + j), hn, load4(w + H + j), load4(h0 + j));
-      store4(w + 2 * H + j, nn), store4(w + 3 * H + j, hn), store4(h + j, hv);
-    }
-  }
-  for (; j < H; ++j) {
-    T hn = b[2 * H + j];
-    auto [nn, hv] = nh(a[2 * H + j], w[j], hn, w[H + j], h0[j]);
-    w[2 * H + j] = nn, w[3 * H + j] = hn, h[j] = hv;
-  }
-}
-
-// Rows are independent: split the batch over threads once a step is big.
-template <class F>
-void for_rows(int64_t n, int64_t row_work, const F& f) {
-  int64_t grain = std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(1, row_work));
-  cpu::parallel_for(0, n, grain, [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) f(r);
-  });
-}
 
 void check_2d(const char* op, const char* name, const Tensor& t, int64_t n, int64_t cols,
               const Tensor& ref) {
@@ -153,6 +49,10 @@ Tensor block(const Tensor& t, int64_t k, int64_t H) { return narrow(t, 1, k * H,
 Tensor dsigmoid(const Tensor& y) { return mul(y, sub(Scalar(1), y)); }
 Tensor dtanh(const Tensor& y) { return sub(Scalar(1), mul(y, y)); }
 
+}  // namespace
+
+namespace rnn {
+
 // See Note [RNN cell double backward]: the LSTM cell gradient from recorded ops.
 Tensors lstm_cell_backward_recorded(const Tensor& gates, const Tensor& cx, const Tensor& dh,
                                     const Tensor& dc, int64_t H) {
@@ -179,7 +79,7 @@ Tensors gru_cell_backward_recorded(const Tensor& gi, const Tensor& gh, const Ten
   return {cat({dr, dz, dn}, 1), cat({dr, dz, mul(dn, r)}, 1), mul(dh, z)};
 }
 
-}  // namespace
+}  // namespace rnn
 
 std::vector<Tensor> lstm_cell_fused(const Tensor& gates_in, const Tensor& cx_in) {
   const char* op = "lstm_cell";
@@ -198,13 +98,13 @@ std::vector<Tensor> lstm_cell_fused(const Tensor& gates_in, const Tensor& cx_in)
     // activations first (contiguous gate blocks: vectorizable loops, see
     // Note [Vectorizable float activations]), then the state update
     for_rows(N, 8 * H, [&](int64_t r) {
-      lstm_row(G + r * 4 * H, C0 + r * H, W + r * 5 * H, Cp + r * H, Hp + r * H, H);
+      lstm_row(G + r * 4 * H, static_cast<const T*>(nullptr), C0 + r * H, W + r * 5 * H, Cp + r * H, Hp + r * H, H);
     });
   });
   maybe_record("LstmCellBackward", {gates_in, cx_in}, {h, c}, {work, cx_in, gates_in},
                [N, H](const FunctionNode& n, const Tensors& gs) -> Tensors {
                  if (autograd::grad_enabled())
-                   return lstm_cell_backward_recorded(n.saved(2), n.saved(1), gs[0], gs[1], H);
+                   return rnn::lstm_cell_backward_recorded(n.saved(2), n.saved(1), gs[0], gs[1], H);
                  Tensor w = n.saved(0), c0 = contiguous(n.saved(1));
                  Tensor dh = contiguous(gs[0]), dc = contiguous(gs[1]);
                  Tensor dg = empty({N, 4 * H}, w.dtype(), w.device());
@@ -215,19 +115,8 @@ std::vector<Tensor> lstm_cell_fused(const Tensor& gates_in, const Tensor& cx_in)
                            *DC = dc.data<T>();
                    T *DG = dg.data<T>(), *DC0 = dc0.data<T>();
                    for_rows(N, 8 * H, [&](int64_t r) {
-                     const T* wr = W + r * 5 * H;
-                     T* d = DG + r * 4 * H;
-                     for (int64_t j = 0; j < H; ++j) {
-                       const int64_t k = r * H + j;
-                       T i = wr[j], f = wr[H + j], g = wr[2 * H + j], o = wr[3 * H + j];
-                       T tc = wr[4 * H + j];
-                       T dct = DC[k] + DH[k] * o * (T(1) - tc * tc);
-                       d[j] = dct * g * i * (T(1) - i);
-                       d[H + j] = dct * C0[k] * f * (T(1) - f);
-                       d[2 * H + j] = dct * i * (T(1) - g * g);
-                       d[3 * H + j] = DH[k] * tc * o * (T(1) - o);
-                       DC0[k] = dct * f;
-                     }
+                     rnn::lstm_row_backward(W + r * 5 * H, C0 + r * H, DH + r * H,
+                                            DC + r * H, DG + r * 4 * H, DC0 + r * H, H);
                    });
                  });
                  return {dg, dc0};
@@ -255,7 +144,7 @@ Tensor gru_cell_fused(const Tensor& gi_in, const Tensor& gh_in, const Tensor& hx
   maybe_record("GruCellBackward", {gi_in, gh_in, hx_in}, {h}, {work, hx_in, gi_in, gh_in},
                [N, H](const FunctionNode& n, const Tensors& gs) -> Tensors {
                  if (autograd::grad_enabled())
-                   return gru_cell_backward_recorded(n.saved(2), n.saved(3), n.saved(1), gs[0],
+                   return rnn::gru_cell_backward_recorded(n.saved(2), n.saved(3), n.saved(1), gs[0],
                                                      H);
                  Tensor w = n.saved(0), h0 = contiguous(n.saved(1)), dh = contiguous(gs[0]);
                  Tensor dgi = empty({N, 3 * H}, w.dtype(), w.device());
@@ -265,21 +154,9 @@ Tensor gru_cell_fused(const Tensor& gi_in, const Tensor& gh_in, const Tensor& hx
                    using T = decltype(tag);
                    const T *W = w.data<T>(), *H0 = h0.data<T>(), *DH = dh.data<T>();
                    T *A = dgi.data<T>(), *B = dgh.data<T>(), *D0 = dh0.data<T>();
-                   for_rows(N, 10 * H, [&](int64_t row) {
-                     const T* wr = W + row * 4 * H;
-                     T *a = A + row * 3 * H, *b = B + row * 3 * H;
-                     for (int64_t j = 0; j < H; ++j) {
-                       const int64_t k = row * H + j;
-                       T r = wr[j], z = wr[H + j], nn = wr[2 * H + j], hn = wr[3 * H + j];
-                       T dn = DH[k] * (T(1) - z) * (T(1) - nn * nn);
-                       T dz = DH[k] * (H0[k] - nn) * z * (T(1) - z);
-                       T dr = dn * hn * r * (T(1) - r);
-                       a[j] = b[j] = dr;
-                       a[H + j] = b[H + j] = dz;
-                       a[2 * H + j] = dn;
-                       b[2 * H + j] = dn * r;
-                       D0[k] = DH[k] * z;
-                     }
+                   for_rows(N, 10 * H, [&](int64_t r) {
+                     rnn::gru_row_backward(W + r * 4 * H, H0 + r * H, DH + r * H,
+                                           A + r * 3 * H, B + r * 3 * H, D0 + r * H, H);
                    });
                  });
                  return {dgi, dgh, dh0};

@@ -1287,6 +1287,10 @@ def _rmsprop_step(param: Tensor, grad: Tensor, square_avg: Tensor, momentum_buff
     """
     Fused RMSprop update of param and its state in place.
     """
+def _rnn_sequence(mode: str, x: Tensor, batch_sizes: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], h0: Tensor, c0: Tensor | None, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None, b_hh: Tensor | None, reverse: bool) -> tuple[Tensor, Tensor, typing.Any]:
+    """
+    One direction of a recurrent layer over a packed sequence -> (out, h_n, c_n or None).
+    """
 def _rnn_tanh(pre: Tensor) -> Tensor:
     """
     tanh for the Elman RNN step (vectorized in float32).

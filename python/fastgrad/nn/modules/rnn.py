@@ -1,11 +1,12 @@
 """RNN, LSTM, GRU and their single-step cells.
 
-A layer runs each direction as: one gemm for the input projection of every
-time step (x W_ih^T + b over the whole sequence), one contiguous copy of
-W_hh^T, then per step one addmm (h W_hh^T) and one fused gate kernel (_C._lstm_cell / _C._gru_cell; tanh or
-relu for RNN). Padded and packed inputs share one path: a padded (L, N, *)
-input is a packed sequence whose batch_sizes are all N, so variable-length
-batches give exactly the per-sequence results.
+A layer runs each direction as one _C._rnn_sequence op: one gemm for the
+input projection of every time step, then the whole time loop in C++ (per
+step one gemm h W_hh^T and the fused gate kernel), with a single backward
+node ([dW_ih | dW_hh] as one gemm over all steps). Padded and packed inputs share one path: a padded (L, N, *) input is
+a packed sequence whose batch_sizes are all N, so variable-length batches
+give exactly the per-sequence results. The cells run one step with
+_C._lstm_cell / _C._gru_cell.
 """
 
 import math
@@ -62,50 +63,6 @@ def _input_projection(mode, x, w_ih, b_ih, b_hh):
     if b_ih is None:
         return linear(x, w_ih)
     return linear(x, w_ih, b_ih if mode == "GRU" else b_ih + b_hh)
-
-
-def _run_direction(step, gi, batch_sizes, h0, c0, w_hh, b_hh, reverse):
-    """One direction over packed rows gi (sum(batch_sizes), G). Returns the
-    outputs (same rows, H) and the final h, c in the sorted batch order."""
-    T, B = len(batch_sizes), batch_sizes[0]
-    # W_hh^T made once per direction (contiguous: the per-step gemm reads it
-    # faster); its gradient is summed over the steps in W^T's layout
-    # (contiguous adds) and transposed back once, not once per step
-    w_hh = w_hh.t().contiguous()
-    uniform = batch_sizes[-1] == B
-    steps = gi.split(B) if uniform else gi.split(batch_sizes)
-    outs = [None] * T
-    if not reverse:
-        h, c, done_h, done_c, cur = h0, c0, [], [], B
-        for t in range(T):
-            b = batch_sizes[t]
-            if b < cur:  # rows b..cur-1 ended at t-1: their state is final
-                h, hd = h.split([b, cur - b])
-                done_h.append(hd)
-                if c is not None:
-                    c, cd = c.split([b, cur - b])
-                    done_c.append(cd)
-                cur = b
-            h, c = step(steps[t], h, c, w_hh, b_hh)
-            outs[t] = h
-        if done_h:
-            h = _C.cat([h] + done_h[::-1], 0)
-            if c is not None:
-                c = _C.cat([c] + done_c[::-1], 0)
-    else:
-        cur = batch_sizes[-1]
-        h = h0 if uniform else _C.narrow(h0, 0, 0, cur)
-        c = c0 if (uniform or c0 is None) else _C.narrow(c0, 0, 0, cur)
-        for t in range(T - 1, -1, -1):
-            b = batch_sizes[t]
-            if b > cur:  # sequences b..cur-1 start here (from their end)
-                h = _C.cat([h, _C.narrow(h0, 0, cur, b - cur)], 0)
-                if c is not None:
-                    c = _C.cat([c, _C.narrow(c0, 0, cur, b - cur)], 0)
-                cur = b
-            h, c = step(steps[t], h, c, w_hh, b_hh)
-            outs[t] = h
-    return _C.cat(outs, 0), h, c
 
 
 class RNNBase(Module):
@@ -189,13 +146,6 @@ class RNNBase(Module):
         sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
         get = lambda base: getattr(self, base + sfx) if self.bias or "weight" in base else None
         return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
-
-    def _step(self):
-        if self.mode == "LSTM":
-            return _step_lstm
-        if self.mode == "GRU":
-            return _step_gru
-        return _step_rnn(self.mode == "RNN_RELU")
 
     def _check_input(self, x, batched):
         name = type(self).__name__
@@ -287,15 +237,14 @@ class RNNBase(Module):
             states.append(h)
         h0s = states[0].unbind(0)
         c0s = states[1].unbind(0) if is_lstm else [None] * len(h0s)
-        step = self._step()
         layer_in, h_n, c_n = x2d, [], []
         for layer in range(self.num_layers):
             outs = []
             for d in range(num_dir):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
-                gi = _input_projection(self.mode, layer_in, w_ih, b_ih, b_hh)
                 k = layer * num_dir + d
-                out, h, c = _run_direction(step, gi, batch_sizes, h0s[k], c0s[k], w_hh, b_hh, d == 1)
+                out, h, c = _C._rnn_sequence(self.mode, layer_in, batch_sizes, h0s[k], c0s[k],
+                                             w_ih, w_hh, b_ih, b_hh, d == 1)
                 outs.append(out)
                 h_n.append(h)
                 c_n.append(c)

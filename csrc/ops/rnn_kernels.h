@@ -1,0 +1,202 @@
+// Row kernels shared by the single-step fused cells (ops/rnn_cells.cpp) and
+// the whole-sequence recurrence (ops/rnn_sequence.cpp): one batch row of the
+// gate nonlinearities + state update, and of its gradient. Internal header.
+// The *_recorded helpers are the same gradients written with recorded ops,
+// used under create_graph (Note [RNN cell double backward]).
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "autograd/node.h"
+#include "backend/cpu/parallel.h"
+#include "math/vec_exp.h"
+
+namespace fastgrad::rnn {
+
+// Float gate activations: math/vec_exp.h (Note [Vectorizable float
+// activations]); float64 keeps libm.
+using math::vec::F4;
+using math::vec::load4;
+using math::vec::sigmoid_f32;
+using math::vec::store4;
+using math::vec::tanh_f32;
+
+// Gate activations for element type T on a T (or, for float, an F4).
+template <class T, class V>
+inline V sigmoid_any(V x) {
+  if constexpr (std::is_same_v<T, float>) {
+    return sigmoid_f32(x);
+  } else {
+    return T(1) / (T(1) + std::exp(-x));
+  }
+}
+
+template <class T, class V>
+inline V tanh_any(V x) {
+  if constexpr (std::is_same_v<T, float>) {
+    return tanh_f32(x);
+  } else {
+    return std::tanh(x);
+  }
+}
+
+// out[j] = f(in[j]) for j < n: four at a time for float, then the tail.
+template <class T, class F>
+inline void map_gate(const T* in, T* out, int64_t n, const F& f) {
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + 4 <= n; j += 4) store4(out + j, f(load4(in + j)));
+  }
+  for (; j < n; ++j) out[j] = f(in[j]);
+}
+
+// out[j] = f(a[j] + b[j]) for j < n; b == nullptr reads as zeros.
+template <class T, class F>
+inline void map_gate_sum(const T* a, const T* b, T* out, int64_t n, const F& f) {
+  if (b == nullptr) return map_gate(a, out, n, f);
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + 4 <= n; j += 4) store4(out + j, f(load4(a + j) + load4(b + j)));
+  }
+  for (; j < n; ++j) out[j] = f(a[j] + b[j]);
+}
+
+// One batch row of the LSTM forward: activations (Note [Vectorizable float
+// activations]) of the gates gx + gh (gh may be nullptr: gates = gx; either
+// may alias w), then the state update. w receives i, f, g, o and tanh(c).
+template <class T>
+void lstm_row(const T* gx, const T* gh, const T* c0, T* w, T* c, T* h, int64_t H) {
+  auto sig = [](auto v) { return sigmoid_any<T>(v); };
+  auto th = [](auto v) { return tanh_any<T>(v); };
+  auto at = [H](const T* p, int64_t k) { return p == nullptr ? p : p + k * H; };
+  map_gate_sum(gx, gh, w, 2 * H, sig);
+  map_gate_sum(gx + 2 * H, at(gh, 2), w + 2 * H, H, th);
+  map_gate_sum(gx + 3 * H, at(gh, 3), w + 3 * H, H, sig);
+  auto update = [&](auto i, auto f, auto gg, auto o, auto cx) {
+    auto cn = f * cx + i * gg;
+    auto tc = th(cn);
+    return std::make_tuple(cn, tc, o * tc);
+  };
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + 4 <= H; j += 4) {
+      auto [cn, tc, hn] = update(load4(w + j), load4(w + H + j), load4(w + 2 * H + j),
+                                 load4(w + 3 * H + j), load4(c0 + j));
+      store4(w + 4 * H + j, tc), store4(c + j, cn), store4(h + j, hn);
+    }
+  }
+  for (; j < H; ++j) {
+    auto [cn, tc, hn] = update(w[j], w[H + j], w[2 * H + j], w[3 * H + j], c0[j]);
+    w[4 * H + j] = tc, c[j] = cn, h[j] = hn;
+  }
+}
+
+// One batch row of the GRU forward; w receives r, z, n and gh_n.
+template <class T>
+void gru_row(const T* a, const T* b, const T* h0, T* w, T* h, int64_t H) {
+  auto rz = [](auto x, auto y) { return sigmoid_any<T>(x + y); };
+  auto nh = [](auto an, auto r, auto hn, auto z, auto hx) {
+    auto nn = tanh_any<T>(an + r * hn);
+    return std::make_pair(nn, (T(1) - z) * nn + z * hx);
+  };
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + 4 <= 2 * H; j += 4) store4(w + j, rz(load4(a + j), load4(b + j)));
+  }
+  for (; j < 2 * H; ++j) w[j] = rz(a[j], b[j]);
+  j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + 4 <= H; j += 4) {
+      F4 hn = load4(b + 2 * H + j);
+      auto [nn, hv] = nh(load4(a + 2 * H + j), load4(w + j), hn, load4(w + H + j), load4(h0 + j));
+      store4(w + 2 * H + j, nn), store4(w + 3 * H + j, hn), store4(h + j, hv);
+    }
+  }
+  for (; j < H; ++j) {
+    T hn = b[2 * H + j];
+    auto [nn, hv] = nh(a[2 * H + j], w[j], hn, w[H + j], h0[j]);
+    w[2 * H + j] = nn, w[3 * H + j] = hn, h[j] = hv;
+  }
+}
+
+// Gradient of lstm_row for one batch row. w: the row's saved i, f, g, o,
+// tanh(c); c0: the previous cell state; dh, dc: incoming gradients of h and
+// c. Writes d(gates) and dc0 (dc0 may alias dc: each element is read first).
+template <class T>
+void lstm_row_backward(const T* w, const T* c0, const T* dh, const T* dc, T* d, T* dc0,
+                       int64_t H) {
+  auto grad = [](auto i, auto f, auto g, auto o, auto tc, auto cx, auto dhj, auto dcj) {
+    auto dct = dcj + dhj * o * (T(1) - tc * tc);
+    return std::make_tuple(dct * g * i * (T(1) - i), dct * cx * f * (T(1) - f),
+                           dct * i * (T(1) - g * g), dhj * tc * o * (T(1) - o), dct * f);
+  };
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + 4 <= H; j += 4) {
+      auto [di, df, dg, dout, dcx] =
+          grad(load4(w + j), load4(w + H + j), load4(w + 2 * H + j), load4(w + 3 * H + j),
+               load4(w + 4 * H + j), load4(c0 + j), load4(dh + j), load4(dc + j));
+      store4(d + j, di), store4(d + H + j, df), store4(d + 2 * H + j, dg);
+      store4(d + 3 * H + j, dout), store4(dc0 + j, dcx);
+    }
+  }
+  for (; j < H; ++j) {
+    auto [di, df, dg, dout, dcx] = grad(w[j], w[H + j], w[2 * H + j], w[3 * H + j],
+                                        w[4 * H + j], c0[j], dh[j], dc[j]);
+    d[j] = di, d[H + j] = df, d[2 * H + j] = dg, d[3 * H + j] = dout, dc0[j] = dcx;
+  }
+}
+
+// Gradient of gru_row for one batch row. w: saved r, z, n, gh_n; h0: the
+// previous state; dh: incoming gradient of h. Writes d(gi) into a, d(gh)
+// into b and the direct part of dh0 (dh * z; may alias dh).
+template <class T>
+void gru_row_backward(const T* w, const T* h0, const T* dh, T* a, T* b, T* dh0, int64_t H) {
+  auto grad = [](auto r, auto z, auto nn, auto hn, auto hx, auto dhj) {
+    auto dn = dhj * (T(1) - z) * (T(1) - nn * nn);
+    auto dz = dhj * (hx - nn) * z * (T(1) - z);
+    auto dr = dn * hn * r * (T(1) - r);
+    return std::make_tuple(dr, dz, dn, dn * r, dhj * z);
+  };
+  auto put = [&](int64_t j, auto dr, auto dz, auto dn, auto dnr, auto dx, auto st) {
+    st(a + j, dr), st(b + j, dr), st(a + H + j, dz), st(b + H + j, dz);
+    st(a + 2 * H + j, dn), st(b + 2 * H + j, dnr), st(dh0 + j, dx);
+  };
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    auto st = [](float* p, F4 v) { store4(p, v); };
+    for (; j + 4 <= H; j += 4) {
+      auto [dr, dz, dn, dnr, dx] = grad(load4(w + j), load4(w + H + j), load4(w + 2 * H + j),
+                                        load4(w + 3 * H + j), load4(h0 + j), load4(dh + j));
+      put(j, dr, dz, dn, dnr, dx, st);
+    }
+  }
+  auto st1 = [](T* p, T v) { *p = v; };
+  for (; j < H; ++j) {
+    auto [dr, dz, dn, dnr, dx] = grad(w[j], w[H + j], w[2 * H + j], w[3 * H + j], h0[j], dh[j]);
+    put(j, dr, dz, dn, dnr, dx, st1);
+  }
+}
+
+// Rows are independent: split the batch over threads once a step is big.
+template <class F>
+void for_rows(int64_t n, int64_t row_work, const F& f) {
+  int64_t grain = std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(1, row_work));
+  cpu::parallel_for(0, n, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) f(r);
+  });
+}
+
+// Recorded-op gradients of one cell (ops/rnn_cells.cpp). LSTM: gates are the
+// pre-activations (N, 4H), returns {d gates, d cx}. GRU: returns {d gi, d gh,
+// the direct part of d hx}.
+autograd::Tensors lstm_cell_backward_recorded(const Tensor& gates, const Tensor& cx,
+                                              const Tensor& dh, const Tensor& dc, int64_t H);
+autograd::Tensors gru_cell_backward_recorded(const Tensor& gi, const Tensor& gh,
+                                             const Tensor& hx, const Tensor& dh, int64_t H);
+
+}  // namespace fastgrad::rnn
