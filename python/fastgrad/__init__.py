@@ -1,14 +1,19 @@
 """fastgrad: eager tensors with a C++ core and a PyTorch-style API."""
 
-# Load the OpenBLAS that numpy's wheels ship before the extension needs it
-# (an editable build's _C cannot find it through its RUNPATH).
-import scipy_openblas32 as _openblas  # noqa: F401
 import os as _os
 
 # Our OpenMP kernels and OpenBLAS's own pthreads share the cores; OpenMP's default
 # spin-waiting between regions starves OpenBLAS when the machine is busy (10-50x
 # slower small gemms on a loaded 2-core box). Sleep instead; users may override.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Likewise OpenBLAS's idle workers spin 2^28 cycles (~0.1 s) after every call
+# by default, taking a core from our OpenMP kernels in between GEMMs; 2^22
+# cycles (~1.5 ms) still covers back-to-back GEMMs. Read when OpenBLAS loads.
+_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "22")
+
+# Load the OpenBLAS that numpy's wheels ship before the extension needs it
+# (an editable build's _C cannot find it through its RUNPATH).
+import scipy_openblas32 as _openblas  # noqa: F401
 
 from . import _C
 from ._C import Tensor, device, dtype, from_numpy  # noqa: F401
