@@ -122,7 +122,7 @@ def test_error_names_each_call_site_line():
             assert "site M" in lines[int(mod.group(1)) - first], str(e.value)
 
 
-@pytest.mark.parametrize("form", ["mm", "addmm", "matmul3d", "linear"])
+@pytest.mark.parametrize("form", ["mm", "addmm", "matmul3d", "matmul2d", "linear"])
 def test_transposed_weight_gets_contiguous_grad(form):
     # Note [Gradients in their operand's layout]: the gradient of W used as
     # W.t() arrives contiguous, with numpy's values.
@@ -136,8 +136,8 @@ def test_transposed_weight_gets_contiguous_grad(form):
         y = fg.mm(x, w.t())
     elif form == "addmm":
         y = fg.addmm(b, x, w.t())
-    elif form == "matmul3d":
-        y = fg.matmul(x, w.t())
+    elif form in ("matmul3d", "matmul2d"):
+        y = x @ w.t()
     else:
         y = fg.nn.functional.linear(x, w, b)
     ga = rng.standard_normal(y.shape)
@@ -148,7 +148,7 @@ def test_transposed_weight_gets_contiguous_grad(form):
     np.testing.assert_allclose(x.grad.numpy(), ga @ wa, rtol=1e-12)
 
 
-@pytest.mark.parametrize("form", ["mm", "addmm", "matmul3d"])
+@pytest.mark.parametrize("form", ["mm", "addmm", "matmul3d", "matmul2d"])
 def test_transposed_weight_double_backward(form):
     rng = np.random.default_rng(1)
     x = fg.tensor(rng.standard_normal((2, 3, 4) if form == "matmul3d" else (3, 4)),
@@ -157,5 +157,6 @@ def test_transposed_weight_double_backward(form):
     b = fg.tensor(rng.standard_normal(2), requires_grad=True)
     fns = {"mm": lambda x, w, b: fg.mm(x, w.t()).tanh() + b,
            "addmm": lambda x, w, b: fg.addmm(b, x, w.t()).tanh(),
-           "matmul3d": lambda x, w, b: fg.matmul(x, w.t()).tanh() + b}
+           "matmul3d": lambda x, w, b: fg.matmul(x, w.t()).tanh() + b,
+           "matmul2d": lambda x, w, b: (w @ x.t()).t().tanh() + b}
     assert fg.autograd.gradgradcheck(fns[form], (x, w, b))

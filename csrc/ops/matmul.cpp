@@ -239,8 +239,9 @@ Tensor mm_in_layout(bool transposed, const Tensor& l, const Tensor& r) {
 // (no reshapes); N-D cases treat a 1-D operand as a (1, k) / (k, 1) matrix,
 // and sum the batched products over the batch dims the operand was broadcast
 // along (sum_to), so each gradient has its operand's shape.
-// b_t: b was a transposed matrix (Note [Gradients in their operand's layout]).
-Tensors matmul_grads(const FunctionNode& n, const Tensor& g, bool b_t) {
+// a_t/b_t: a/b was a transposed matrix (Note [Gradients in their operand's
+// layout]).
+Tensors matmul_grads(const FunctionNode& n, const Tensor& g, bool a_t, bool b_t) {
   Tensor a = n.saved(0), b = n.saved(1);
   const bool need_a = n.needs_input_grad(0), need_b = n.needs_input_grad(1);
   const int64_t da = static_cast<int64_t>(n.inputs[0].sizes.size());
@@ -258,16 +259,18 @@ Tensors matmul_grads(const FunctionNode& n, const Tensor& g, bool b_t) {
   } else {
     Tensor g2 = db == 1 ? unsqueeze(g, -1) : g;
     if (da == 1) g2 = unsqueeze(g2, -2);
-    if (need_a) {
+    if (need_a && da == 2 && db == 2) {
+      ga = mm_in_layout(a_t, g2, mT(b));
+    } else if (need_a) {
       Tensor b2 = db == 1 ? unsqueeze(b, 1) : b;
       ga = matmul(g2, mT(b2));
       if (da == 1) ga = squeeze(ga, {-2});
       ga = sum_to(ga, n.inputs[0].sizes);
     }
-    if (need_b && db == 2 && da > 2) {
+    if (need_b && db == 2 && da >= 2) {
       // (B..., m, k) @ (k, n): b's gradient sums over the batch, which is
       // one (k, B*m) @ (B*m, n) GEMM on the folded rows, not B products
-      // and a reduction.
+      // and a reduction (for 2-D a the reshapes are no-ops).
       const int64_t k = a.size(-1), cols = g2.size(-1);
       gb = mm_in_layout(b_t, mT(reshape(a, {-1, k})), reshape(g2, {-1, cols}));
     } else if (need_b) {
@@ -318,8 +321,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (b.dim() >= 2) shape.push_back(b2.size(-1));
   Tensor res = reshaped(out, shape);
   maybe_record(matmul_node_name(a.dim(), b.dim()), {a, b}, {res}, save_other(a, b),
-               [b_t = transposed_matrix(b)](const FunctionNode& n, const Tensors& gs) {
-                 return matmul_grads(n, gs[0], b_t);
+               [a_t = transposed_matrix(a), b_t = transposed_matrix(b)](
+                   const FunctionNode& n, const Tensors& gs) {
+                 return matmul_grads(n, gs[0], a_t, b_t);
                });
   return res;
 }
