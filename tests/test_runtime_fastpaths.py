@@ -160,3 +160,32 @@ def test_transposed_weight_double_backward(form):
            "matmul3d": lambda x, w, b: fg.matmul(x, w.t()).tanh() + b,
            "matmul2d": lambda x, w, b: (w @ x.t()).t().tanh() + b}
     assert fg.autograd.gradgradcheck(fns[form], (x, w, b))
+
+
+def test_engine_sums_many_contributions_in_place_correctly():
+    # W used in a Python loop: 20 contributions summed into one buffer.
+    rng = np.random.default_rng(2)
+    wa = rng.standard_normal((6, 4))
+    xs = [rng.standard_normal((3, 4)) for _ in range(20)]
+    w = fg.tensor(wa, requires_grad=True)
+    total = None
+    for xa in xs:
+        y = (fg.tensor(xa) @ w.T).tanh().sum()
+        total = y if total is None else total + y
+    total.backward()
+    want = sum((1 - np.tanh(xa @ wa.T) ** 2).T @ xa for xa in xs)
+    np.testing.assert_allclose(w.grad.numpy(), want, rtol=1e-10)
+
+
+def test_engine_never_sums_into_a_user_tensor():
+    x = fg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    g = fg.tensor([1.0, 1.0, 1.0])
+    (x * 2 + x * 3 + x).backward(g)
+    np.testing.assert_array_equal(g.numpy(), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0, 6.0])
+    # A hook that keeps the gradient it sees must keep its value too.
+    seen = []
+    y = x * 1.0
+    y.register_hook(lambda t: seen.append(t))
+    (y + y * 2).sum().backward()
+    np.testing.assert_array_equal(seen[0].numpy(), [3.0, 3.0, 3.0])

@@ -23,9 +23,28 @@ struct NodeState {
   Tensors buffer;  // gradients arriving for each output
 };
 
+// True when `g` (held by the engine's grads vector only) is a dense tensor
+// that owns its storage outright: nobody else can observe or modify it.
+bool sole_owner(const Tensor& g) {
+  return g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1 && g.offset() == 0 &&
+         !g.requires_grad() && g.is_contiguous() &&
+         g.storage()->nbytes() == g.numel() * g.itemsize();
+}
+
+// Sums gradients arriving for one input slot. In place when nothing else can
+// see the running sum (no create_graph, a sole-owner dense buffer of the same
+// shape and dtype), as a dozen x @ W.T in a Python loop would otherwise
+// allocate and fill a fresh W-sized buffer per contribution.
 void accumulate(Tensor& slot, const Tensor& g) {
   if (!g.defined()) return;
-  slot = slot.defined() ? add(slot, g) : g;
+  if (!slot.defined()) {
+    slot = g;
+  } else if (!grad_enabled() && sole_owner(slot) && slot.sizes() == g.sizes() &&
+             slot.dtype() == g.dtype()) {
+    add_(slot, g);
+  } else {
+    slot = add(slot, g);
+  }
 }
 
 Tensor zeros_for(const OutputMeta& m) {
@@ -187,15 +206,6 @@ Tensor AccumulateGrad::run_pre_hooks(Tensor g) const {
   return g;
 }
 
-namespace {
-// True when `g` (held by the engine's grads vector only) is a dense tensor
-// that owns its storage outright: nobody else can observe or modify it.
-bool sole_owner(const Tensor& g) {
-  return g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1 && g.offset() == 0 &&
-         !g.requires_grad() && g.is_contiguous() &&
-         g.storage()->nbytes() == g.numel() * g.itemsize();
-}
-}  // namespace
 
 Tensors AccumulateGrad::apply(const Tensors& grads) {
   const Tensor& g = grads.at(0);

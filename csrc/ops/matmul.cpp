@@ -272,7 +272,8 @@ Tensors matmul_grads(const FunctionNode& n, const Tensor& g, bool a_t, bool b_t)
       // one (k, B*m) @ (B*m, n) GEMM on the folded rows, not B products
       // and a reduction (for 2-D a the reshapes are no-ops).
       const int64_t k = a.size(-1), cols = g2.size(-1);
-      gb = mm_in_layout(b_t, mT(reshape(a, {-1, k})), reshape(g2, {-1, cols}));
+      const int64_t rows = numel_of(Shape(a.sizes().begin(), a.sizes().end() - 1));
+      gb = mm_in_layout(b_t, mT(reshape(a, {rows, k})), reshape(g2, {rows, cols}));
     } else if (need_b) {
       Tensor a2 = da == 1 ? unsqueeze(a, 0) : a;
       gb = matmul(mT(a2), g2);
