@@ -83,3 +83,18 @@ def check_module(torch, fg_mod, t_mod, inputs, *, train=True, rtol=1e-4, atol=1e
     for name, b in t_mod.named_buffers():
         assert_close(fg_bufs[name], b, rtol=rtol, atol=atol)
     return out_fg, out_t
+
+
+def wrap_states(lib, mod, lstm):
+    """A module calling mod(x, h0) or mod(x, (h0, c0)) so that check_module
+    can pass the initial states as plain inputs (and compare their grads)."""
+
+    class Wrap(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.m = mod
+
+        def forward(self, x, h0, c0=None):
+            return self.m(x, (h0, c0)) if lstm else self.m(x, h0)
+
+    return Wrap()

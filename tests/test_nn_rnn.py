@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from fastgrad import nn
 from helpers import assert_close
-from nn_helpers import check_module, to_fg
+from nn_helpers import check_module, to_fg, wrap_states
 
 MODES = ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
 CONFIGS = [
@@ -32,21 +32,6 @@ def _pair(torch, mode, in_size, hidden, dtype, **kw):
     t = _layer(torch, mode, in_size, hidden, **kw).to(getattr(torch, dtype))
     f = _layer(fg, mode, in_size, hidden, dtype=DTYPES[dtype][0], **kw)
     return f, t
-
-
-def _wrap(lib, mod, lstm):
-    """A module calling mod(x, h0) or mod(x, (h0, c0)) so that check_module
-    can pass the initial states as plain inputs (and compare their grads)."""
-
-    class Wrap(lib.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.m = mod
-
-        def forward(self, x, h0, c0=None):
-            return self.m(x, (h0, c0)) if lstm else self.m(x, h0)
-
-    return Wrap()
 
 
 def _tol(dtype):
@@ -76,7 +61,7 @@ def test_layer_initial_states(torch, rng, mode, cfg, dtype):
     x = rng.standard_normal((2, 5, 3) if cfg.get("batch_first") else (5, 2, 3)).astype(npd)
     states = [rng.standard_normal((L, 2, 4)).astype(npd) for _ in range(2 if mode == "LSTM" else 1)]
     lstm = mode == "LSTM"
-    check_module(torch, _wrap(fg, f, lstm), _wrap(torch, t, lstm), [x] + states, **_tol(dtype))
+    check_module(torch, wrap_states(fg, f, lstm), wrap_states(torch, t, lstm), [x] + states, **_tol(dtype))
 
 
 @pytest.mark.parametrize("with_state", [False, True])
@@ -92,7 +77,7 @@ def test_layer_unbatched(torch, rng, mode, cfg, with_state):
         L = cfg.get("num_layers", 1) * (2 if cfg.get("bidirectional") else 1)
         states = [rng.standard_normal((L, 4)) for _ in range(2 if mode == "LSTM" else 1)]
         lstm = mode == "LSTM"
-        out_f, out_t = check_module(torch, _wrap(fg, f, lstm), _wrap(torch, t, lstm), [x] + states)
+        out_f, out_t = check_module(torch, wrap_states(fg, f, lstm), wrap_states(torch, t, lstm), [x] + states)
     assert tuple(out_f[0].shape) == tuple(out_t[0].shape)
 
 
@@ -140,8 +125,8 @@ def test_cells(torch, rng, cls, bias, dtype, batched, with_state):
             continue
         states = [rng.standard_normal(shape + (4,)).astype(npd)
                   for _ in range(2 if cls == "LSTMCell" else 1)]
-        check_module(torch, _wrap(fg, f, cls == "LSTMCell"),
-                     _wrap(torch, t, cls == "LSTMCell"), [x] + states, **_tol(dtype))
+        check_module(torch, wrap_states(fg, f, cls == "LSTMCell"),
+                     wrap_states(torch, t, cls == "LSTMCell"), [x] + states, **_tol(dtype))
 
 
 def test_cell_sequence_loop_matches_layer(torch, rng):

@@ -7,7 +7,7 @@ create_graph rule) by gradgradcheck; argument errors."""
 import fastgrad as fg
 import numpy as np
 import pytest
-from nn_helpers import check_module, to_fg
+from nn_helpers import check_module, to_fg, wrap_states
 
 MODES = ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
 DTYPES = {"float32": (fg.float32, np.float32), "float64": (fg.float64, np.float64)}
@@ -23,23 +23,6 @@ def _layer(lib, mode, *args, **kw):
 
 def _tol(dtype):
     return {"rtol": 2e-4, "atol": 2e-5} if dtype == "float32" else {"rtol": 1e-9, "atol": 1e-10}
-
-
-class _Wrap:
-    """Module factory passing the initial states as plain inputs, so that
-    check_module compares their gradients and back-propagates into h_n / c_n."""
-
-    @staticmethod
-    def make(lib, mod, lstm):
-        class Wrap(lib.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.m = mod
-
-            def forward(self, x, h0, c0=None):
-                return self.m(x, (h0, c0)) if lstm else self.m(x, h0)
-
-        return Wrap()
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -60,7 +43,7 @@ def test_layer_with_states_matches_torch(torch, rng, mode, shape, cfg, dtype):
     x = rng.standard_normal((T, B, I)).astype(npd)
     states = [rng.standard_normal((L, B, H)).astype(npd) for _ in range(2 if mode == "LSTM" else 1)]
     lstm = mode == "LSTM"
-    check_module(torch, _Wrap.make(fg, f, lstm), _Wrap.make(torch, t, lstm), [x] + states,
+    check_module(torch, wrap_states(fg, f, lstm), wrap_states(torch, t, lstm), [x] + states,
                  **_tol(dtype))
 
 
