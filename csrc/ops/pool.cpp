@@ -3,8 +3,11 @@
 // position, count, step, divisor) so one max kernel and one average kernel
 // (and their backward kernels) serve all of them; planes run in parallel.
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
+#include <type_traits>
 
 #include "autograd/grad_mode.h"
 #include "backend/cpu/parallel.h"
@@ -112,6 +115,21 @@ struct Pool {
   }
 };
 
+// take ? a : b by masking the bits: compilers turn a plain ?: back into a
+// branch here, and on real data that branch is a coin flip.
+template <class T>
+T select_bits(bool take, T a, T b) {
+  using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  U ua, ub;
+  std::memcpy(&ua, &a, sizeof(T));
+  std::memcpy(&ub, &b, sizeof(T));
+  const U mask = U(0) - static_cast<U>(take);
+  U r = (ua & mask) | (ub & ~mask);
+  T out;
+  std::memcpy(&out, &r, sizeof(T));
+  return out;
+}
+
 template <class T>
 void max_forward(const Pool& p, const T* x, T* y, int64_t* idx) {
   const int64_t H = p.h.in, W = p.w.in, OH = p.h.out(), OW = p.w.out();
@@ -125,7 +143,9 @@ void max_forward(const Pool& p, const T* x, T* y, int64_t* idx) {
           for (int64_t j = 0, iw = p.w.first[ow]; j < p.w.count[ow]; ++j, iw += p.w.step) {
             T v = xp[ih * W + iw];
             // NaN wins (the last one), like torch's kernel.
-            if (v > best || std::isnan(v)) best = v, best_i = ih * W + iw;
+            const bool take = (v > best) | (v != v);  // no short-circuit branch
+            best = select_bits(take, v, best);
+            best_i ^= (best_i ^ (ih * W + iw)) & -static_cast<int64_t>(take);
           }
         y[(pl * OH + oh) * OW + ow] = best;
         idx[(pl * OH + oh) * OW + ow] = best_i;
