@@ -189,3 +189,17 @@ def test_engine_never_sums_into_a_user_tensor():
     y.register_hook(lambda t: seen.append(t))
     (y + y * 2).sum().backward()
     np.testing.assert_array_equal(seen[0].numpy(), [3.0, 3.0, 3.0])
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_relu_backward_matches_torch_threshold_backward(create_graph, dtype):
+    torch = pytest.importorskip("torch")
+    xa = np.array([-1.0, 0.0, 2.0, np.nan, 5.0, -0.0, 3.0], dtype=dtype)
+    ga = np.array([np.inf, 1.0, 3.0, 1.0, np.nan, np.nan, -2.0], dtype=dtype)
+    out = []
+    for m in (fg, torch):
+        x = m.tensor(xa, requires_grad=True)
+        (gx,) = m.autograd.grad(m.relu(x), x, m.tensor(ga), create_graph=create_graph)
+        out.append(gx.detach().numpy())
+    np.testing.assert_array_equal(out[0], out[1])

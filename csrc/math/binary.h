@@ -24,6 +24,10 @@ template <class T> struct AddAlphaFn {
   FG_HOST_DEVICE T operator()(T a, T b) const { return static_cast<T>(a + alpha * b); }
 };
 struct SubFn { template <class T> FG_HOST_DEVICE T operator()(T a, T b) const { return static_cast<T>(a - b); } };
+// relu's backward: 0 where y (relu's output) <= 0, else g (NaN y passes g).
+struct ReluGradFn {
+  template <class T> FG_HOST_DEVICE T operator()(T g, T y) const { return y <= T(0) ? T(0) : g; }
+};
 struct MulFn {
   template <class T> FG_HOST_DEVICE T operator()(T a, T b) const {
     if constexpr (std::is_same_v<T, bool>) return a && b;

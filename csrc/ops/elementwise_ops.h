@@ -42,7 +42,7 @@ namespace fastgrad {
   X(neg, NegFn, SaveNone, neg(g))                                                        \
   X(abs, AbsFn, SaveX, mul(g, sign(x)))                                               \
   X(sign, SignFn, SaveNone, mul(g, 0))                                                   \
-  X(relu, ReluFn, SaveY, mul(g, gt(y, 0)))                                            \
+  X(relu, ReluFn, SaveY, relu_backward(g, y))                                         \
   X(square, SquareFn, SaveX, mul(g, mul(x, 2)))                                       \
   X(floor, FloorFn, SaveNone, mul(g, 0))                                                 \
   X(ceil, CeilFn, SaveNone, mul(g, 0))                                                   \

@@ -4,6 +4,7 @@
 #include <string>
 #include <type_traits>
 
+#include "math/binary.h"
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
 #include "ops/grad_utils.h"
@@ -56,6 +57,15 @@ const Tensor& unary_inplace(const char* op, const Tensor& self, DType compute, F
 }  // namespace
 
 namespace {
+
+// relu's input gradient: 0 where y <= 0, else g (torch's threshold_backward:
+// a NaN or inf g where y <= 0 still gives 0, a NaN y passes g). One fused pass in a plain
+// backward instead of a comparison, a cast and a product; recorded ops when
+// the backward itself is being recorded (create_graph).
+Tensor relu_backward(const Tensor& g, const Tensor& y) {
+  if (autograd::grad_enabled()) return where(le(y, 0), Scalar(0), g);
+  return binary_any("relu_backward", g, y, result_type(g, y), math::ReluGradFn{});
+}
 
 Tensor silu_backward(const Tensor& g, const Tensor& x) {
   Tensor s = sigmoid(x);
