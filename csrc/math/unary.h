@@ -44,7 +44,7 @@ FG_FLOAT_FN(GeluTanhFn, T(0.5) * x * (T(1) + std::tanh(T(0.79788456080286535588)
 #undef FG_FLOAT_FN
 
 // float on the CPU goes through math/vec_exp.h (Note [Vectorizable float
-// activations]): the backend's 4-wide contiguous loop (cpu::VecUnary) and
+// activations]): the backend's vector contiguous loop (cpu::VecUnary) and
 // every scalar path (strided, in place) then give the same bits for a value.
 #if defined(__CUDA_ARCH__)
 #define FG_VEC_FLOAT_FN(Name, vec_fn, expr)                       \

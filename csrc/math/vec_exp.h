@@ -1,12 +1,14 @@
 // Branch-free float32 exp, sigmoid and tanh, written once for a float and
-// for four floats (F4). CPU only: the CUDA device pass never sees it.
+// for a vector of kLanes floats (VF: eight with AVX, else four). CPU only:
+// the CUDA device pass never sees it.
 //
 // Note [Vectorizable float activations]: libm's expf is an out-of-line call
 // (and GCC's default -ftrapping-math keeps clamp-then-compute loops scalar),
 // so exp-heavy loops (RNN gates, softmax, cross entropy, exp/tanh/sigmoid)
 // ran one libm call per element. exp_f32 below uses selects only, no
-// branches, and is a template over V = float and V = F4 (GCC/Clang vector
-// extensions, lowered to SSE2 on x86-64 and NEON on arm64 without
+// branches, and is a template over V = float and V = VF (GCC/Clang vector
+// extensions, lowered to AVX when the build targets it -- FASTGRAD_NATIVE on
+// an AVX machine -- else to SSE2 on x86-64 and NEON on arm64, without
 // intrinsics). Every element goes through the same sequence of IEEE
 // operations (correctly rounded +, *, /; no reassociation), whichever lane or
 // scalar tail computes it, so a value gives the same bits wherever it sits in
@@ -20,11 +22,16 @@
 
 namespace fastgrad::math::vec {
 
-typedef float F4 __attribute__((vector_size(16)));
-typedef int32_t I4 __attribute__((vector_size(16)));
+#if defined(__AVX__)
+constexpr int kLanes = 8;  // one ymm register
+#else
+constexpr int kLanes = 4;  // one xmm / NEON register
+#endif
+typedef float VF __attribute__((vector_size(4 * kLanes)));
+typedef int32_t VI __attribute__((vector_size(4 * kLanes)));
 
 template <class V>
-using IntOf = std::conditional_t<std::is_same_v<V, float>, int32_t, I4>;
+using IntOf = std::conditional_t<std::is_same_v<V, float>, int32_t, VI>;
 
 template <class V>
 inline V splat(float v) {
@@ -107,20 +114,20 @@ inline V tanh_f32(V x) {
   return select_lt(a, splat<V>(0.25f), small, select_lt(x, zero, -big, big));
 }
 
-inline F4 load4(const float* p) {
-  F4 v;
+inline VF loadv(const float* p) {
+  VF v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline void store4(float* p, F4 v) { std::memcpy(p, &v, sizeof v); }
+inline void storev(float* p, VF v) { std::memcpy(p, &v, sizeof v); }
 
-// out[j] = f(in[j]) for j < n, four at a time, then the tail; f is called on
-// F4 and on float (a generic lambda or a functor with both overloads).
+// out[j] = f(in[j]) for j < n, kLanes at a time, then the tail; f is called
+// on VF and on float (a generic lambda or a functor with both overloads).
 // In place (out == in) is fine: each group is read before it is written.
 template <class F>
-inline void map4(const float* in, float* out, int64_t n, const F& f) {
+inline void mapv(const float* in, float* out, int64_t n, const F& f) {
   int64_t j = 0;
-  for (; j + 4 <= n; j += 4) store4(out + j, f(load4(in + j)));
+  for (; j + kLanes <= n; j += kLanes) storev(out + j, f(loadv(in + j)));
   for (; j < n; ++j) out[j] = f(in[j]);
 }
 

@@ -19,13 +19,14 @@ namespace fastgrad::rnn {
 
 // Float gate activations: math/vec_exp.h (Note [Vectorizable float
 // activations]); float64 keeps libm.
-using math::vec::F4;
-using math::vec::load4;
+using math::vec::kLanes;
+using math::vec::loadv;
 using math::vec::sigmoid_f32;
-using math::vec::store4;
+using math::vec::storev;
+using math::vec::VF;
 using math::vec::tanh_f32;
 
-// Gate activations for element type T on a T (or, for float, an F4).
+// Gate activations for element type T on a T (or, for float, a VF).
 template <class T, class V>
 inline V sigmoid_any(V x) {
   if constexpr (std::is_same_v<T, float>) {
@@ -44,12 +45,12 @@ inline V tanh_any(V x) {
   }
 }
 
-// out[j] = f(in[j]) for j < n: four at a time for float, then the tail.
+// out[j] = f(in[j]) for j < n: kLanes at a time for float, then the tail.
 template <class T, class F>
 inline void map_gate(const T* in, T* out, int64_t n, const F& f) {
   int64_t j = 0;
   if constexpr (std::is_same_v<T, float>) {
-    for (; j + 4 <= n; j += 4) store4(out + j, f(load4(in + j)));
+    for (; j + kLanes <= n; j += kLanes) storev(out + j, f(loadv(in + j)));
   }
   for (; j < n; ++j) out[j] = f(in[j]);
 }
@@ -60,7 +61,7 @@ inline void map_gate_sum(const T* a, const T* b, T* out, int64_t n, const F& f) 
   if (b == nullptr) return map_gate(a, out, n, f);
   int64_t j = 0;
   if constexpr (std::is_same_v<T, float>) {
-    for (; j + 4 <= n; j += 4) store4(out + j, f(load4(a + j) + load4(b + j)));
+    for (; j + kLanes <= n; j += kLanes) storev(out + j, f(loadv(a + j) + loadv(b + j)));
   }
   for (; j < n; ++j) out[j] = f(a[j] + b[j]);
 }
@@ -83,10 +84,10 @@ void lstm_row(const T* gx, const T* gh, const T* c0, T* w, T* c, T* h, int64_t H
   };
   int64_t j = 0;
   if constexpr (std::is_same_v<T, float>) {
-    for (; j + 4 <= H; j += 4) {
-      auto [cn, tc, hn] = update(load4(w + j), load4(w + H + j), load4(w + 2 * H + j),
-                                 load4(w + 3 * H + j), load4(c0 + j));
-      store4(w + 4 * H + j, tc), store4(c + j, cn), store4(h + j, hn);
+    for (; j + kLanes <= H; j += kLanes) {
+      auto [cn, tc, hn] = update(loadv(w + j), loadv(w + H + j), loadv(w + 2 * H + j),
+                                 loadv(w + 3 * H + j), loadv(c0 + j));
+      storev(w + 4 * H + j, tc), storev(c + j, cn), storev(h + j, hn);
     }
   }
   for (; j < H; ++j) {
@@ -105,15 +106,15 @@ void gru_row(const T* a, const T* b, const T* h0, T* w, T* h, int64_t H) {
   };
   int64_t j = 0;
   if constexpr (std::is_same_v<T, float>) {
-    for (; j + 4 <= 2 * H; j += 4) store4(w + j, rz(load4(a + j), load4(b + j)));
+    for (; j + kLanes <= 2 * H; j += kLanes) storev(w + j, rz(loadv(a + j), loadv(b + j)));
   }
   for (; j < 2 * H; ++j) w[j] = rz(a[j], b[j]);
   j = 0;
   if constexpr (std::is_same_v<T, float>) {
-    for (; j + 4 <= H; j += 4) {
-      F4 hn = load4(b + 2 * H + j);
-      auto [nn, hv] = nh(load4(a + 2 * H + j), load4(w + j), hn, load4(w + H + j), load4(h0 + j));
-      store4(w + 2 * H + j, nn), store4(w + 3 * H + j, hn), store4(h + j, hv);
+    for (; j + kLanes <= H; j += kLanes) {
+      VF hn = loadv(b + 2 * H + j);
+      auto [nn, hv] = nh(loadv(a + 2 * H + j), loadv(w + j), hn, loadv(w + H + j), loadv(h0 + j));
+      storev(w + 2 * H + j, nn), storev(w + 3 * H + j, hn), storev(h + j, hv);
     }
   }
   for (; j < H; ++j) {
@@ -136,12 +137,12 @@ void lstm_row_backward(const T* w, const T* c0, const T* dh, const T* dc, T* d, 
   };
   int64_t j = 0;
   if constexpr (std::is_same_v<T, float>) {
-    for (; j + 4 <= H; j += 4) {
+    for (; j + kLanes <= H; j += kLanes) {
       auto [di, df, dg, dout, dcx] =
-          grad(load4(w + j), load4(w + H + j), load4(w + 2 * H + j), load4(w + 3 * H + j),
-               load4(w + 4 * H + j), load4(c0 + j), load4(dh + j), load4(dc + j));
-      store4(d + j, di), store4(d + H + j, df), store4(d + 2 * H + j, dg);
-      store4(d + 3 * H + j, dout), store4(dc0 + j, dcx);
+          grad(loadv(w + j), loadv(w + H + j), loadv(w + 2 * H + j), loadv(w + 3 * H + j),
+               loadv(w + 4 * H + j), loadv(c0 + j), loadv(dh + j), loadv(dc + j));
+      storev(d + j, di), storev(d + H + j, df), storev(d + 2 * H + j, dg);
+      storev(d + 3 * H + j, dout), storev(dc0 + j, dcx);
     }
   }
   for (; j < H; ++j) {
@@ -168,10 +169,10 @@ void gru_row_backward(const T* w, const T* h0, const T* dh, T* a, T* b, T* dh0, 
   };
   int64_t j = 0;
   if constexpr (std::is_same_v<T, float>) {
-    auto st = [](float* p, F4 v) { store4(p, v); };
-    for (; j + 4 <= H; j += 4) {
-      auto [dr, dz, dn, dnr, dx] = grad(load4(w + j), load4(w + H + j), load4(w + 2 * H + j),
-                                        load4(w + 3 * H + j), load4(h0 + j), load4(dh + j));
+    auto st = [](float* p, VF v) { storev(p, v); };
+    for (; j + kLanes <= H; j += kLanes) {
+      auto [dr, dz, dn, dnr, dx] = grad(loadv(w + j), loadv(w + H + j), loadv(w + 2 * H + j),
+                                        loadv(w + 3 * H + j), loadv(h0 + j), loadv(dh + j));
       put(j, dr, dz, dn, dnr, dx, st);
     }
   }

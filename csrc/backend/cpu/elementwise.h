@@ -13,8 +13,8 @@
 
 namespace fastgrad::cpu {
 
-// Unary functors with a 4-wide float form (math/vec_exp.h): a contiguous
-// float -> float run calls apply() on four floats at a time and on a float
+// Unary functors with a vector float form (math/vec_exp.h): a contiguous
+// float -> float run calls apply() on kLanes floats at a time and on a float
 // for the tail, which is what the functor itself computes for a float, so a
 // value gives the same bits on every path (Note [Vectorizable float
 // activations]).
@@ -53,17 +53,19 @@ inline void strided_run(char** p, const int64_t* s, int64_t n, const F& f,
     *reinterpret_cast<Out*>(p[0] + i * s[0]) = f(load<In>(p[I + 1], i, s[I + 1])...);
 }
 
-// A VecUnary functor over a strided float run: four gathered values per
-// vector call (libm-free exp is only cheap four at a time), same bits as the
+// A VecUnary functor over a strided float run: kLanes gathered values per
+// vector call (libm-free exp is only cheap in vectors), same bits as the
 // contiguous loop. In place is safe: a group is read before it is written.
 template <class F>
 inline void vec_strided_run(char** p, const int64_t* s, int64_t n) {
+  using math::vec::kLanes;
   auto at = [&](int k, int64_t i) { return reinterpret_cast<float*>(p[k] + i * s[k]); };
   int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const math::vec::F4 v =
-        VecUnary<F>::apply(math::vec::F4{*at(1, i), *at(1, i + 1), *at(1, i + 2), *at(1, i + 3)});
-    *at(0, i) = v[0], *at(0, i + 1) = v[1], *at(0, i + 2) = v[2], *at(0, i + 3) = v[3];
+  for (; i + kLanes <= n; i += kLanes) {
+    math::vec::VF v;
+    for (int k = 0; k < kLanes; ++k) v[k] = *at(1, i + k);
+    v = VecUnary<F>::apply(v);
+    for (int k = 0; k < kLanes; ++k) *at(0, i + k) = v[k];
   }
   for (; i < n; ++i) *at(0, i) = VecUnary<F>::apply(*at(1, i));
 }
@@ -88,7 +90,7 @@ inline void dispatch_run(char** p, const int64_t* s, int64_t n, const F& f,
       if constexpr (VecUnary<F>::value && std::is_same_v<Out, float> &&
                     std::is_same_v<std::tuple<In...>, std::tuple<float>>) {
         if (mask == 0)
-          return math::vec::map4(reinterpret_cast<const float*>(p[1]),
+          return math::vec::mapv(reinterpret_cast<const float*>(p[1]),
                                  reinterpret_cast<float*>(p[0]), n,
                                  [](auto v) { return VecUnary<F>::apply(v); });
       }

@@ -1,5 +1,5 @@
 // max and exp over one strided line of a softmax-like kernel (softmax, log_softmax,
-// fused cross entropy): float uses math/vec_exp.h, four at a time when the
+// fused cross entropy): float uses math/vec_exp.h, kLanes at a time when the
 // line is contiguous (Note [Vectorizable float activations]); double keeps
 // libm. A value gives the same bits whether the line is contiguous or not.
 #pragma once
@@ -13,7 +13,7 @@
 
 namespace fastgrad::cpu {
 
-// e^x for one element of type T, or for four floats (an F4).
+// e^x for one element of type T, or for kLanes floats (a VF).
 template <class T>
 inline T exp_elem(T x) {
   if constexpr (std::is_same_v<T, double>) return std::exp(x);
@@ -22,8 +22,8 @@ inline T exp_elem(T x) {
 
 // max_i x[i * xs] over the non-NaN values (-inf if none), as a serial
 // std::max would give up to the sign of a zero maximum. Float lines with unit
-// stride keep four F4 maxima in registers (sixteen independent compares per
-// step: the first pass over a line from memory is otherwise one serial
+// stride keep four VF maxima in registers (4 * kLanes independent compares
+// per step: the first pass over a line from memory is otherwise one serial
 // compare chain); the rest uses four scalar lanes.
 template <class T>
 inline T max_line(const T* x, int64_t xs, int64_t n) {
@@ -32,17 +32,17 @@ inline T max_line(const T* x, int64_t xs, int64_t n) {
   int64_t i = 0;
   if constexpr (std::is_same_v<T, float>) {
     using namespace math::vec;
-    if (xs == 1 && n >= 16) {
-      auto vmax = [](F4 a, F4 b) { return select_lt(a, b, b, a); };  // std::max lane-wise
-      F4 a = splat<F4>(lo), b = a, c = a, d = a;
-      for (; i + 16 <= n; i += 16) {
-        a = vmax(a, load4(x + i));
-        b = vmax(b, load4(x + i + 4));
-        c = vmax(c, load4(x + i + 8));
-        d = vmax(d, load4(x + i + 12));
+    if (xs == 1 && n >= 4 * kLanes) {
+      auto vmax = [](VF a, VF b) { return select_lt(a, b, b, a); };  // std::max lane-wise
+      VF a = splat<VF>(lo), b = a, c = a, d = a;
+      for (; i + 4 * kLanes <= n; i += 4 * kLanes) {
+        a = vmax(a, loadv(x + i));
+        b = vmax(b, loadv(x + i + kLanes));
+        c = vmax(c, loadv(x + i + 2 * kLanes));
+        d = vmax(d, loadv(x + i + 3 * kLanes));
       }
-      const F4 r = vmax(vmax(a, b), vmax(c, d));
-      m[0] = r[0], m[1] = r[1], m[2] = r[2], m[3] = r[3];
+      const VF r = vmax(vmax(a, b), vmax(c, d));
+      for (int k = 0; k < kLanes; ++k) m[k & 3] = std::max(m[k & 3], r[k]);
     }
   }
   for (; i < n; ++i) m[i & 3] = std::max(m[i & 3], x[i * xs]);
@@ -65,41 +65,53 @@ template <class T>
 inline void exp_shift_line(const T* x, int64_t xs, T m, T c, T* y, int64_t ys, int64_t n) {
   if constexpr (std::is_same_v<T, float>) {
     if (xs == 1 && ys == 1)
-      return math::vec::map4(x, y, n, [m, c](auto v) { return c * math::vec::exp_f32(v - m); });
+      return math::vec::mapv(x, y, n, [m, c](auto v) { return c * math::vec::exp_f32(v - m); });
   }
   for (int64_t i = 0; i < n; ++i) y[i * ys] = c * exp_elem(x[i * xs] - m);
 }
 
-// Note [Softmax sums]: every line sum below is in double with four partial
-// sums (element i goes to i % 4, then (s0 + s1) + (s2 + s3)): that breaks the
-// serial add chain, and the order depends only on n, never on the layout,
-// the vector path or the thread split. Lane4 holds the four partial sums as
-// two 2-double vectors so the float path adds four converted values with two
-// vector adds.
-struct Lane4 {
-  typedef double D2 __attribute__((vector_size(16)));
-  D2 lo{0, 0}, hi{0, 0};  // lanes 0, 1 and 2, 3
-  void add(math::vec::F4 v) {
-    lo += D2{v[0], v[1]};
-    hi += D2{v[2], v[3]};
+// Note [Softmax sums]: every line sum below is in double with eight partial
+// sums (element i goes to i % 8, then ((s0 + s1) + (s2 + s3)) + ((s4 + s5) +
+// (s6 + s7))): that breaks the serial add chain into two independent vector
+// chains, and the order depends only on n, never on the layout, the vector
+// width or the thread split. Lane8 holds the partial sums as two 4-double
+// vectors (one AVX register each), so eight converted floats cost two adds.
+struct Lane8 {
+  typedef double D4 __attribute__((vector_size(32)));
+  D4 lo{0, 0, 0, 0}, hi{0, 0, 0, 0};  // lanes 0-3 and 4-7
+  // Adds floats i..i+kLanes-1 (vmap's VF) to lanes i % 8 onwards.
+  template <class V>  // math::vec::VF (a template, so only one branch compiles)
+  void add(int64_t i, V v) {
+    constexpr int kLanes = sizeof(V) / sizeof(float);
+    if constexpr (kLanes == 8) {
+      lo += __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3), D4);
+      hi += __builtin_convertvector(__builtin_shufflevector(v, v, 4, 5, 6, 7), D4);
+    } else {
+      static_assert(kLanes == 4);
+      if (i & 4) hi += __builtin_convertvector(v, D4);
+      else lo += __builtin_convertvector(v, D4);
+    }
   }
   void add_at(int64_t i, double v) {
-    if ((i & 3) < 2) lo[i & 1] += v;
-    else hi[i & 1] += v;
+    if ((i & 7) < 4) lo[i & 3] += v;
+    else hi[i & 3] += v;
   }
-  double total() const { return (lo[0] + lo[1]) + (hi[0] + hi[1]); }
+  double total() const {
+    return ((lo[0] + lo[1]) + (lo[2] + lo[3])) + ((hi[0] + hi[1]) + (hi[2] + hi[3]));
+  }
 };
 
-// sum_i map(i) in Note [Softmax sums]' order, where vmap(i) gives the four
-// floats i..i+3 as an F4 (float lines with unit strides) and map(i) one
+// sum_i map(i) in Note [Softmax sums]' order, where vmap(i) gives the kLanes
+// floats i..i+kLanes-1 as a VF (float lines with unit strides) and map(i) one
 // value in T; y[i] = store(...) is up to the callers.
 template <class T, class VMap, class Map>
-inline double lane4_sum(int64_t n, bool vec, const VMap& vmap, const Map& map) {
-  Lane4 s;
+inline double lane_sum(int64_t n, bool vec, const VMap& vmap, const Map& map) {
+  using math::vec::kLanes;
+  Lane8 s;
   int64_t i = 0;
   if constexpr (std::is_same_v<T, float>) {
     if (vec)
-      for (; i + 4 <= n; i += 4) s.add(vmap(i));
+      for (; i + kLanes <= n; i += kLanes) s.add(i, vmap(i));
   }
   for (; i < n; ++i) s.add_at(i, static_cast<double>(map(i)));
   return s.total();
@@ -109,8 +121,8 @@ inline double lane4_sum(int64_t n, bool vec, const VMap& vmap, const Map& map) {
 template <class T>
 inline double exp_shift_sum(const T* x, int64_t xs, T m, int64_t n) {
   using namespace math::vec;
-  return lane4_sum<T>(
-      n, xs == 1, [&](auto i) { return exp_f32(load4(x + i) - m); },
+  return lane_sum<T>(
+      n, xs == 1, [&](auto i) { return exp_f32(loadv(x + i) - m); },
       [&](int64_t i) { return exp_elem(x[i * xs] - m); });
 }
 
@@ -121,16 +133,16 @@ inline double exp_shift_store_sum(const T* x, int64_t xs, T m, T* y, int64_t ys,
   using namespace math::vec;
   if constexpr (std::is_same_v<T, float>) {
     if (xs == 1 && ys == 1)
-      return lane4_sum<T>(
+      return lane_sum<T>(
           n, true,
           [&](int64_t i) {
-            const F4 e = exp_f32(load4(x + i) - m);
-            store4(y + i, e);
+            const VF e = exp_f32(loadv(x + i) - m);
+            storev(y + i, e);
             return e;
           },
           [&](int64_t i) { return y[i] = exp_elem(x[i] - m); });
   }
-  return lane4_sum<T>(n, false, [](int64_t) { return F4{}; },
+  return lane_sum<T>(n, false, [](int64_t) { return VF{}; },
                       [&](int64_t i) { return y[i * ys] = exp_elem(x[i * xs] - m); });
 }
 
@@ -138,8 +150,8 @@ inline double exp_shift_store_sum(const T* x, int64_t xs, T m, T* y, int64_t ys,
 template <class T>
 inline double dot_line(const T* g, int64_t gs, const T* y, int64_t ys, int64_t n) {
   using namespace math::vec;
-  return lane4_sum<T>(
-      n, gs == 1 && ys == 1, [&](auto i) { return load4(g + i) * load4(y + i); },
+  return lane_sum<T>(
+      n, gs == 1 && ys == 1, [&](auto i) { return loadv(g + i) * loadv(y + i); },
       [&](int64_t i) { return g[i * gs] * y[i * ys]; });
 }
 
@@ -147,11 +159,11 @@ inline double dot_line(const T* g, int64_t gs, const T* y, int64_t ys, int64_t n
 template <class T>
 inline double sum_line(const T* g, int64_t gs, int64_t n) {
   using namespace math::vec;
-  return lane4_sum<T>(n, gs == 1, [&](auto i) { return load4(g + i); },
+  return lane_sum<T>(n, gs == 1, [&](auto i) { return loadv(g + i); },
                       [&](int64_t i) { return g[i * gs]; });
 }
 
-// out[i * os] = f(a[i * as], b[i * bs]) (f also takes F4 pairs for float
+// out[i * os] = f(a[i * as], b[i * bs]) (f also takes VF pairs for float
 // lines with unit strides); the second pass of the softmax backwards, over a
 // line that the first pass left in cache.
 template <class T, class F>
@@ -160,8 +172,8 @@ inline void map2_line(const T* a, int64_t as, const T* b, int64_t bs, T* out, in
   int64_t i = 0;
   if constexpr (std::is_same_v<T, float>) {
     if (as == 1 && bs == 1 && os == 1)
-      for (; i + 4 <= n; i += 4)
-        math::vec::store4(out + i, f(math::vec::load4(a + i), math::vec::load4(b + i)));
+      for (; i + math::vec::kLanes <= n; i += math::vec::kLanes)
+        math::vec::storev(out + i, f(math::vec::loadv(a + i), math::vec::loadv(b + i)));
   }
   for (; i < n; ++i) out[i * os] = f(a[i * as], b[i * bs]);
 }
