@@ -141,6 +141,22 @@ def test_column_sum_same_bits_as_row_sum(rng, shape):
     np.testing.assert_array_equal(cols, rows)
 
 
+@pytest.mark.parametrize("n", [1, 7, 8, 127, 128, 129, 255, 256, 257, 383, 384, 385,
+                               511, 512, 513, 1000, 1024, 1500])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_row_sum_same_bits_unit_and_strided(rng, n, dtype):
+    """Unit-stride rows sum up to four pairwise leaves in one interleaved pass
+    (Note [Interleaved leaves]); strided rows and columns sum leaf by leaf:
+    all three give the same bits."""
+    a = rng.standard_normal((3, n)).astype(dtype)
+    unit = to_np(fg.tensor(a).sum(dim=1))
+    strided = to_np(fg.tensor(np.repeat(a, 2, axis=1))[:, ::2].sum(dim=1))
+    cols = to_np(fg.tensor(np.ascontiguousarray(a.T)).sum(dim=0))
+    np.testing.assert_array_equal(unit, strided)
+    np.testing.assert_array_equal(unit, cols)
+    np.testing.assert_allclose(unit, a.astype(np.float64).sum(axis=1), rtol=1e-6, atol=1e-5)
+
+
 @pytest.mark.parametrize("dim", [0, 1])
 def test_reductions_do_not_depend_on_thread_count(rng, threads, dim):
     a = rng.standard_normal((700, 300)).astype(np.float32)
