@@ -247,8 +247,8 @@ def test_flipped_bytes_in_valid_file(seed):
 
 
 def test_unsupported_dtype_names_dtype():
-    h = {"h": {"dtype": "F16", "shape": [2], "data_offsets": [0, 4]}}
-    with pytest.raises(TypeError, match=r"tensor 'h' has dtype F16 \(float16\).*not support"):
+    h = {"h": {"dtype": "I16", "shape": [2], "data_offsets": [0, 4]}}
+    with pytest.raises(TypeError, match=r"tensor 'h' has dtype I16 \(int16\).*not support"):
         fg.load(io.BytesIO(_with_header(h, b"\0" * 4)))
 
 
@@ -361,7 +361,19 @@ def test_torch_file_dtypes(torch, tmp_path, dtype, rng):
     assert torch.equal(back["x"], torch.from_numpy(a))
 
 
-@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "uint8", "int8", "int16"])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_torch_16_bit_float_files_load(torch, tmp_path, dtype):
+    from safetensors.torch import save_file
+
+    p = tmp_path / "t.safetensors"
+    w = torch.tensor([1.5, -0.1, 65504.0, 1e-6]).to(getattr(torch, dtype))
+    save_file({"w": w}, str(p))
+    back = fg.load(p)["w"]
+    assert str(back.dtype) == f"fastgrad.{dtype}"
+    np.testing.assert_array_equal(back.float().numpy(), w.float().numpy())
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16"])
 def test_torch_file_unsupported_dtype(torch, tmp_path, dtype):
     from safetensors.torch import save_file
 

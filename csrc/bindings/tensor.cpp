@@ -14,6 +14,10 @@ py::dtype numpy_dtype(DType t) {
     case DType::Int64: return py::dtype::of<int64_t>();
     case DType::Float32: return py::dtype::of<float>();
     case DType::Float64: return py::dtype::of<double>();
+    case DType::Float16: return py::dtype("float16");
+    case DType::BFloat16:
+      fail<TypeError>("numpy: numpy has no bfloat16 dtype; convert first, e.g. "
+                      "t.float().numpy()");
   }
   return py::dtype::of<float>();
 }
@@ -26,9 +30,10 @@ DType from_numpy_dtype(const py::dtype& d) {
   if (kind == 'i' && size == 8) return DType::Int64;
   if (kind == 'f' && size == 4) return DType::Float32;
   if (kind == 'f' && size == 8) return DType::Float64;
+  if (kind == 'f' && size == 2) return DType::Float16;
   fail<TypeError>("from_numpy: can't convert np.ndarray of type ",
                   py::str(d).cast<std::string>(),
-                  ". The only supported types are: float64, float32, int64, int32 and bool.");
+                  ". The only supported types are: float64, float32, float16, int64, int32 and bool.");
 }
 
 py::tuple to_tuple(const Shape& s) {
@@ -89,7 +94,7 @@ py::array to_numpy(const Tensor& t) {
 py::object item(const Tensor& t) {
   FG_CHECK(t.numel() == 1, "item: a Tensor with ", t.numel(),
            " elements cannot be converted to Scalar");
-  return dispatch(t.dtype(), [&](auto tag) -> py::object {
+  return dispatch_all(t.dtype(), [&](auto tag) -> py::object {
     using T = decltype(tag);
     T v = *static_cast<const T*>(t.raw_data());
     if constexpr (std::is_same_v<T, bool>) return py::bool_(v);

@@ -10,6 +10,8 @@ void bind_types(py::module_& m) {
       .value("int64", DType::Int64)
       .value("float32", DType::Float32)
       .value("float64", DType::Float64)
+      .value("float16", DType::Float16)
+      .value("bfloat16", DType::BFloat16)
       .def("__repr__", [](DType t) { return std::string("fastgrad.") + dtype_name(t); })
       .def("__str__", [](DType t) { return std::string("fastgrad.") + dtype_name(t); })
       .def_property_readonly("is_floating_point", &is_floating)

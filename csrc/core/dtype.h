@@ -5,11 +5,15 @@
 #include <type_traits>
 
 #include "core/check.h"
+#include "math/half.h"
 
 namespace fastgrad {
 
-enum class DType : uint8_t { Bool, Int32, Int64, Float32, Float64 };
-constexpr int kNumDTypes = 5;
+// Float16 / BFloat16 are storage types on the CPU: creation, copies and
+// conversions (dispatch_all); compute ops raise (dispatch) -- see
+// Note [16-bit floats].
+enum class DType : uint8_t { Bool, Int32, Int64, Float32, Float64, Float16, BFloat16 };
+constexpr int kNumDTypes = 7;
 
 // Category order used by promotion: bool < integral < floating.
 enum class Category : uint8_t { Bool, Integral, Floating };
@@ -28,9 +32,13 @@ inline bool is_integral(DType t, bool include_bool = false) {
          (include_bool && t == DType::Bool);
 }
 
+inline bool is_float16(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
+
 inline int64_t itemsize(DType t) {
   switch (t) {
     case DType::Bool: return 1;
+    case DType::Float16:
+    case DType::BFloat16: return 2;
     case DType::Int32:
     case DType::Float32: return 4;
     default: return 8;
@@ -62,19 +70,41 @@ template <> struct dtype_of<int32_t> { static constexpr DType value = DType::Int
 template <> struct dtype_of<int64_t> { static constexpr DType value = DType::Int64; };
 template <> struct dtype_of<float> { static constexpr DType value = DType::Float32; };
 template <> struct dtype_of<double> { static constexpr DType value = DType::Float64; };
+template <> struct dtype_of<Half> { static constexpr DType value = DType::Float16; };
+template <> struct dtype_of<BFloat16> { static constexpr DType value = DType::BFloat16; };
+
+// Note [16-bit floats]: float16 and bfloat16 tensors exist on every device
+// (creation, copy_, to(dtype), item, numpy for float16, save/load); on the
+// CPU no compute kernel is instantiated for them -- dispatch() below raises a
+// TypeError that says to convert with .float() -- which keeps the CPU
+// build's size and compile time flat. The CUDA backend computes in them.
+// `op` names the operation in the message when the caller knows it.
+[[noreturn]] void fail_float16_op(DType t, const char* op = nullptr);
 
 // Calls f(T{}) with T the C++ type of `t`. One switch for the whole code base:
 //   dispatch(t, [&](auto tag) { using T = decltype(tag); ... });
 template <class F>
-decltype(auto) dispatch(DType t, F&& f) {
+decltype(auto) dispatch(DType t, F&& f, const char* op = nullptr) {
   switch (t) {
     case DType::Bool: return f(bool{});
     case DType::Int32: return f(int32_t{});
     case DType::Int64: return f(int64_t{});
     case DType::Float32: return f(float{});
     case DType::Float64: return f(double{});
+    case DType::Float16:
+    case DType::BFloat16: fail_float16_op(t, op);
   }
   fail<RuntimeError>("internal: bad dtype");
+}
+
+// Every dtype, 16-bit floats included: creation, copies and conversions.
+template <class F>
+decltype(auto) dispatch_all(DType t, F&& f) {
+  switch (t) {
+    case DType::Float16: return f(Half{});
+    case DType::BFloat16: return f(BFloat16{});
+    default: return dispatch(t, std::forward<F>(f));
+  }
 }
 
 // Floating types only (saves instantiations for float-only math).
@@ -83,6 +113,8 @@ decltype(auto) dispatch_float(DType t, const char* op, F&& f) {
   switch (t) {
     case DType::Float32: return f(float{});
     case DType::Float64: return f(double{});
+    case DType::Float16:
+    case DType::BFloat16: fail_float16_op(t, op);
     default: fail<TypeError>(op, ": expected a floating point tensor, got ", t);
   }
 }
@@ -95,6 +127,8 @@ decltype(auto) dispatch_numeric(DType t, const char* op, F&& f) {
     case DType::Int64: return f(int64_t{});
     case DType::Float32: return f(float{});
     case DType::Float64: return f(double{});
+    case DType::Float16:
+    case DType::BFloat16: fail_float16_op(t, op);
     default: fail<TypeError>(op, ": not supported for ", t, " tensors");
   }
 }

@@ -57,9 +57,9 @@ void copy_(const Tensor& dst, const Tensor& src, const char* op) {
            " cannot be broadcast to destination shape ", shape_str(dst.sizes()));
   check_writable("copy_", dst);
   Tensor s = src.storage() == dst.storage() && !src.is_same(dst) ? clone(src) : src;
-  dispatch(dst.dtype(), [&](auto to) {
+  dispatch_all(dst.dtype(), [&](auto to) {
     using To = decltype(to);
-    dispatch(s.dtype(), [&](auto from) {
+    dispatch_all(s.dtype(), [&](auto from) {
       using From = decltype(from);
       // Transposing copies take the cache-tiled path (Note [Tiled transpose]).
       if (dst.device().is_cpu() && s.device().is_cpu() &&
@@ -124,7 +124,7 @@ Tensor clone(const Tensor& x) {
 
 Tensor scalar_tensor(const Scalar& s, DType dtype) {
   Tensor out = empty({}, dtype);
-  dispatch(dtype, [&](auto tag) {
+  dispatch_all(dtype, [&](auto tag) {
     using T = decltype(tag);
     *out.data<T>() = s.to<T>();
   });

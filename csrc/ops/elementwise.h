@@ -51,7 +51,7 @@ Tensor unary_float(const char* op, const Tensor& x, Fn fn = {}) {
 // Same-dtype math over every dtype (abs, sign, floor, ...).
 template <class Fn>
 Tensor unary_any(const char* op, const Tensor& x, Fn fn = {}) {
-  return map_unary(op, x, x.dtype(), fn, [](DType t, auto f) { return dispatch(t, f); });
+  return map_unary(op, x, x.dtype(), fn, [op](DType t, auto f) { return dispatch(t, f, op); });
 }
 
 // out = f(a, b) over the broadcast shape, inputs converted to `compute`.
@@ -70,7 +70,7 @@ Tensor map_binary(const char* op, const Tensor& a, const Tensor& b, DType comput
 }
 template <class Fn>
 Tensor binary_any(const char* op, const Tensor& a, const Tensor& b, DType compute, Fn fn = {}) {
-  return map_binary(op, a, b, compute, fn, [](DType t, auto f) { return dispatch(t, f); });
+  return map_binary(op, a, b, compute, fn, [op](DType t, auto f) { return dispatch(t, f, op); });
 }
 
 // In place: self = f(self, other); the computed dtype must cast to self's
@@ -91,7 +91,7 @@ const Tensor& binary_inplace(const char* op, const Tensor& self, const Tensor& o
     dispatch(compute, [&](auto tag) {
       using T = decltype(tag);
       launch<T, T, T>(op, self, {&self, &oi}, [fn](T x, T y) { return static_cast<T>(fn(x, y)); });
-    });
+    }, op);
   } else {
     copy_(self, binary_any(op, self, o, compute, fn), op);
   }

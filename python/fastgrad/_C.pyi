@@ -20,9 +20,15 @@ class dtype:
       float32
     
       float64
+    
+      float16
+    
+      bfloat16
     """
     __members__: typing.ClassVar[dict[str, dtype]]
+    bfloat16: typing.ClassVar[dtype]
     bool: typing.ClassVar[dtype]
+    float16: typing.ClassVar[dtype]
     float32: typing.ClassVar[dtype]
     float64: typing.ClassVar[dtype]
     int32: typing.ClassVar[dtype]
@@ -414,6 +420,8 @@ class Tensor:
     @typing.overload
     def bernoulli_(self, p: Tensor, *, generator: Generator = None) -> Tensor:
         ...
+    def bfloat16(self):
+        ...
     @typing.overload
     def bitwise_and(self, other: Tensor) -> Tensor:
         ...
@@ -629,6 +637,8 @@ class Tensor:
         ...
     @typing.overload
     def gt_(self, other: int | float | bool) -> Tensor:
+        ...
+    def half(self):
         ...
     def index_add(self, dim: typing.SupportsInt | typing.SupportsIndex, index: Tensor, source: Tensor, *, alpha: int | float | bool = 1) -> Tensor:
         ...

@@ -103,7 +103,10 @@ def tensor_repr(t):
     suffixes = []
     default_float = _C.get_default_dtype()
     dt = t.dtype
-    arr = t.cpu()._to_dtype(dt).detach().numpy() if hasattr(t, "detach") else t.numpy()
+    shown = t.cpu().detach() if hasattr(t, "detach") else t
+    if dt == _C.dtype.bfloat16:  # numpy has no bfloat16: show its exact float32 values
+        shown = shown._to_dtype(_C.dtype.float32)
+    arr = shown.numpy()
     if t.numel() == 0 and t.dim() != 1 or (t.numel() == 0 and tuple(t.shape) != (0,)):
         body = "[]"
         suffixes.append(f"size={tuple(t.shape)}")

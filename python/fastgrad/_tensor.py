@@ -18,6 +18,7 @@ _np_to_fg = {
     np.dtype(np.int64): _C.dtype.int64,
     np.dtype(np.float32): _C.dtype.float32,
     np.dtype(np.float64): _C.dtype.float64,
+    np.dtype(np.float16): _C.dtype.float16,
 }
 _fg_to_np = {v: k for k, v in _np_to_fg.items()}
 
@@ -45,7 +46,10 @@ _C._set_size_class(Size)
 def _numpy_of(data):
     """Converts tensor() data to a numpy array and the dtype PyTorch infers."""
     if isinstance(data, Tensor):
-        return data.detach().numpy() if hasattr(data, "detach") else data.numpy(), data.dtype
+        d = data.detach() if hasattr(data, "detach") else data
+        if d.dtype == _C.dtype.bfloat16:  # numpy has none; float32 holds it exactly
+            d = d._to_dtype(_C.dtype.float32)
+        return d.numpy(), data.dtype
     if isinstance(data, np.ndarray) or isinstance(data, np.generic):
         arr = np.asarray(data)
         if arr.dtype not in _np_to_fg:
@@ -86,7 +90,12 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False):
     _check_dtype("tensor", dtype)
     arr, inferred = _numpy_of(data)
     dtype = dtype or inferred
-    out = _C.from_numpy(np.array(arr, dtype=_fg_to_np[dtype], order="C", copy=True))
+    if dtype in (_C.dtype.bfloat16, _C.dtype.float16) and arr.dtype != np.float16:
+        # Through float32, rounded in C++ like torch's casts (numpy has no
+        # bfloat16, and its float64 -> float16 rounds once, not via float32).
+        out = _C.from_numpy(np.array(arr, dtype=np.float32, order="C", copy=True))._to_dtype(dtype)
+    else:
+        out = _C.from_numpy(np.array(arr, dtype=_fg_to_np[dtype], order="C", copy=True))
     if device is not None:
         out = out.to(device)
     if requires_grad:
@@ -145,7 +154,10 @@ def _iter(self):
 
 
 def _tolist(self):
-    return self.detach().numpy().tolist() if hasattr(self, "detach") else self.numpy().tolist()
+    t = self.detach() if hasattr(self, "detach") else self
+    if t.dtype == _C.dtype.bfloat16:  # numpy has none; float32 holds every value
+        t = t._to_dtype(_C.dtype.float32)
+    return t.numpy().tolist()
 
 
 def _array(self, dtype=None, copy=None):
@@ -269,6 +281,8 @@ def _install():
     T.to = _to
     T.float = _type_conv(_C.dtype.float32)
     T.double = _type_conv(_C.dtype.float64)
+    T.half = _type_conv(_C.dtype.float16)
+    T.bfloat16 = _type_conv(_C.dtype.bfloat16)
     T.int = _type_conv(_C.dtype.int32)
     T.long = _type_conv(_C.dtype.int64)
     T.bool = _type_conv(_C.dtype.bool)

@@ -33,10 +33,12 @@ _ST_TO_NP = {
     "I64": np.dtype("<i8"),
     "F32": np.dtype("<f4"),
     "F64": np.dtype("<f8"),
+    "F16": np.dtype("<f2"),
+    "BF16": np.dtype("<u2"),  # raw bits: numpy has no bfloat16 (see _from_entry)
 }
 # Valid safetensors codes fastgrad cannot hold: named in the error message.
 _ST_OTHER = {
-    "F16": "float16", "BF16": "bfloat16", "F8_E4M3": "float8_e4m3fn",
+    "F8_E4M3": "float8_e4m3fn",
     "F8_E5M2": "float8_e5m2", "I8": "int8", "U8": "uint8", "I16": "int16",
     "U16": "uint16", "U32": "uint32", "U64": "uint64", "C64": "complex64",
     "F4": "float4", "F6_E2M3": "float6_e2m3", "F6_E3M2": "float6_e3m2",
@@ -48,6 +50,7 @@ _FG_TO_NP = {
     _C.dtype.int64: np.dtype(np.int64),
     _C.dtype.float32: np.dtype(np.float32),
     _C.dtype.float64: np.dtype(np.float64),
+    _C.dtype.float16: np.dtype(np.float16),
 }
 _SINGLE_KEY = "tensor"
 _TYPE_KEY = "fastgrad.type"
@@ -62,6 +65,8 @@ _MAX_HEADER = 100_000_000
 def _to_numpy(name, t):
     if t.device.type != "cpu":
         t = t.to("cpu")
+    if t.dtype == _C.dtype.bfloat16:  # its bits, the top half of the float32 it widens to
+        return (t.detach().float().numpy().view(np.uint32) >> 16).astype(np.uint16)
     arr = t.detach().numpy()
     # Views (transposed, sliced, expanded) are written as dense row-major copies
     # (not np.ascontiguousarray: it turns 0-d arrays into 1-d ones).
@@ -122,6 +127,9 @@ def save(obj, f):
     tensors, metadata = _flatten(obj)
     metadata["format"] = "pt"  # what Hugging Face loaders look for
     data = _st_save({k: _to_numpy(k, t) for k, t in tensors.items()}, metadata=metadata)
+    bf16 = [k for k, t in tensors.items() if t.dtype == _C.dtype.bfloat16]
+    if bf16:
+        data = _retag(data, bf16, "BF16")
     if isinstance(f, (str, os.PathLike)):
         with open(f, "wb") as fh:
             fh.write(data)
@@ -132,6 +140,18 @@ def save(obj, f):
             f"fastgrad.save: f must be a path (str or os.PathLike) or a binary file object, "
             f"got {type(f).__name__}"
         )
+
+
+def _retag(data, keys, code):
+    """Rewrites the safetensors header of `data` so `keys` have dtype `code` (bfloat16
+    is written by safetensors.numpy as its uint16 bits, U16)."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    for k in keys:
+        header[k]["dtype"] = code
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the data section stays 8-byte aligned
+    return len(text).to_bytes(8, "little") + text + data[8 + n:]
 
 
 # ---- load -------------------------------------------------------------------------
@@ -188,7 +208,7 @@ def _parse(data):
     body = memoryview(data)[8 + n :]
     out = []
     for name, info in header.items():
-        out.append((name, _parse_entry(name, info, body)))
+        out.append((name, _parse_entry(name, info, body), info["dtype"]))
     return out, metadata
 
 
@@ -202,7 +222,7 @@ def _parse_entry(name, info, body):
         if dtype in _ST_OTHER:
             raise TypeError(
                 f"tensor '{name}' has dtype {dtype} ({_ST_OTHER[dtype]}), which fastgrad does "
-                "not support; supported: bool, int32, int64, float32, float64 (convert it "
+                "not support; supported: bool, int32, int64, float16, bfloat16, float32, float64 (convert it "
                 "before saving, e.g. t.float())"
             )
         raise _Invalid(f"entry '{name}' has unknown dtype {dtype!r}")
@@ -264,8 +284,12 @@ def load(f, map_location=None):
     except TypeError as e:
         raise TypeError(f"fastgrad.load: {name}: {e}") from None
     tensors = OrderedDict()
-    for key, arr in entries:
-        t = _C.from_numpy(arr)
+    for key, arr, code in entries:
+        if code == "BF16":  # bits -> the float32 they widen to -> bfloat16, exact
+            t = _C.from_numpy((arr.astype(np.uint32) << 16).view(np.float32))._to_dtype(
+                _C.dtype.bfloat16)
+        else:
+            t = _C.from_numpy(arr)
         if not t.is_contiguous():  # numpy gives empty arrays zero strides
             t = t.contiguous()
         if device is not None and t.device != device:
