@@ -1,10 +1,25 @@
 // Runtime controls: the CPU block cache (Note [CPU block cache]).
 #include "backend/cpu/allocator.h"
 #include "bindings/common.h"
+#include "ops/transfers.h"
 
 namespace fastgrad::bindings {
 
 void bind_runtime(py::module_& m) {
+  // The transfer ledger (ops/transfers.h), driven by fastgrad.cuda.transfers().
+  m.def("_transfers_begin", [] {
+    begin_transfer_log();
+    return transfer_log_size();
+  });
+  m.def("_transfers_end", [](size_t first) {
+    py::list out;
+    for (const TransferRecord& r : end_transfer_log(first))
+      out.append(py::make_tuple(r.src, r.dst, r.nbytes, r.implicit, r.location));
+    return out;
+  }, "first"_a);
+  m.def("_set_strict_transfers", &set_strict_transfers, "on"_a);
+  m.def("_strict_transfers", &strict_transfers);
+  m.def("_to_device_implicit", &to_device_implicit, "input"_a, "device"_a, "what"_a);
   m.def("_cpu_cache_stats", [] {
     cpu::CacheStats s = cpu::cache_stats();
     py::dict d;

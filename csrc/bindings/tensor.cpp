@@ -2,6 +2,7 @@
 #include "bindings/common.h"
 #include "core/check.h"
 #include "ops/elementwise.h"
+#include "ops/transfers.h"
 
 namespace fastgrad::bindings {
 
@@ -91,9 +92,11 @@ py::array to_numpy(const Tensor& t) {
   return py::array(numpy_dtype(t.dtype()), shape, strides, t.raw_data(), base);
 }
 
-py::object item(const Tensor& t) {
-  FG_CHECK(t.numel() == 1, "item: a Tensor with ", t.numel(),
+py::object item(const Tensor& x) {
+  FG_CHECK(x.numel() == 1, "item: a Tensor with ", x.numel(),
            " elements cannot be converted to Scalar");
+  // A GPU value comes to the host first: an implicit copy (ops/transfers.h).
+  const Tensor t = x.device().is_cpu() ? x : to_device_implicit(x, Device{}, "item()");
   return dispatch_all(t.dtype(), [&](auto tag) -> py::object {
     using T = decltype(tag);
     T v = *static_cast<const T*>(t.raw_data());

@@ -4,6 +4,7 @@
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
 #include "ops/grad_utils.h"
+#include "ops/transfers.h"
 
 namespace fastgrad {
 
@@ -102,8 +103,11 @@ Tensor to_dtype(const Tensor& x, DType dtype) {
 
 void copy_between_devices(const Tensor& dst, const Tensor& src);  // backend/cuda
 
-Tensor to_device(const Tensor& x, Device device) {
+Tensor to_device(const Tensor& x, Device device) { return to_device_implicit(x, device, nullptr); }
+
+Tensor to_device_implicit(const Tensor& x, Device device, const char* implicit) {
   if (x.device() == device) return x;
+  note_transfer(x, device, implicit);  // the ledger; raises in strict mode
   Tensor src = contiguous(x);
   Tensor out = empty(x.sizes(), x.dtype(), device);  // raises in a CPU build
   copy_between_devices(out, src);

@@ -155,6 +155,8 @@ def _iter(self):
 
 def _tolist(self):
     t = self.detach() if hasattr(self, "detach") else self
+    if t.device.type != "cpu":  # an implicit copy (fastgrad.cuda.transfers)
+        t = _C._to_device_implicit(t, _C.device("cpu"), "tolist()")
     if t.dtype == _C.dtype.bfloat16:  # numpy has none; float32 holds every value
         t = t._to_dtype(_C.dtype.float32)
     return t.numpy().tolist()

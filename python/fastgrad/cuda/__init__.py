@@ -15,3 +15,6 @@ def is_available():
 
 def device_count():
     return _C._cuda.device_count()
+
+
+from ._transfers import Transfer, TransferLog, strict_transfers, transfers  # noqa: E402,F401
