@@ -104,6 +104,9 @@ def test_copy_and_dl_device_arguments():
     shared[0] = 9.0
     assert t[0].item() == 9.0
     assert '"dltensor_versioned"' in repr(t.__dlpack__(max_version=(1, 0), dl_device=(1, 0)))
+    # a CPU tensor is on every CPU "device index": no copy needed
+    u = fg.from_dlpack(t.__dlpack__(dl_device=(1, 3), copy=False))
+    assert u.data_ptr() == t.data_ptr()
 
 
 def test_producer_dies_first():

@@ -175,15 +175,15 @@ py::object to_dlpack(const Tensor& self, const py::object& stream,
   if (!dl_device.is_none()) {
     FG_CHECK_TYPE(py::isinstance<py::tuple>(dl_device) && py::len(dl_device) == 2,
                   "__dlpack__: dl_device must be a (device_type, device_id) tuple or None");
-    auto pair = dl_device.cast<std::pair<int, int>>();
-    if (pair != dlpack_device(t)) {
-      if (pair.first != kDLCPU && pair.first != kDLCUDA)
-        buffer_error("__dlpack__: can't export to DLPack device type ", pair.first,
-                     "; fastgrad tensors live on CPU (1) or CUDA (2)");
+    auto [type, id] = dl_device.cast<std::pair<int, int>>();
+    if (type != kDLCPU && type != kDLCUDA)
+      buffer_error("__dlpack__: can't export to DLPack device type ", type,
+                   "; fastgrad tensors live on CPU (1) or CUDA (2)");
+    Device target = type == kDLCPU ? Device{} : Device{DeviceType::CUDA, id};
+    if (target != t.device()) {
       if (want_copy == false)
         buffer_error("__dlpack__: the tensor is on ", t.device(), " and dl_device asks for (",
-                     pair.first, ", ", pair.second, "), which needs a copy, but copy=False");
-      Device target = pair.first == kDLCPU ? Device{} : Device{DeviceType::CUDA, pair.second};
+                     type, ", ", id, "), which needs a copy, but copy=False");
       t = to_device(t, target);
       copied = true;
     }
@@ -242,6 +242,8 @@ Tensor consume(PyObject* cap, const char* used_name) {
                    m->version.major, ".", m->version.minor, " is not supported (fastgrad reads ",
                    kMajorVersion, ".x)");
   }
+  // The read-only flag is not refused (torch accepts it too): fastgrad has no
+  // read-only tensors, so writing to such memory is the caller's business.
   // Checks happen before the rename: on error the capsule still owns the tensor.
   Tensor t = adopt(m->dl_tensor, [m]() { if (m->deleter) m->deleter(m); });
   if (PyCapsule_SetName(cap, used_name) != 0) throw py::error_already_set();
