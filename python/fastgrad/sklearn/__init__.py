@@ -19,4 +19,4 @@ from ._base import NeuralNet
 from ._estimators import NeuralNetClassifier, NeuralNetRegressor
 from ._module import MLPModule
 
-__all__ = ["NeuralNet", "NeuralNetClassifier", "NeuralNetRegressor", "MLPModule"]
+__all__ = ["MLPModule", "NeuralNet", "NeuralNetClassifier", "NeuralNetRegressor"]

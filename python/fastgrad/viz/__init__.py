@@ -12,7 +12,7 @@ from ._autograd import backward_graph
 from ._dot import Dot, to_dot
 from ._graph import Edge, Graph, Node
 
-__all__ = ["draw_graph", "Dot", "Graph", "Node", "Edge", "to_dot"]
+__all__ = ["Dot", "Edge", "Graph", "Node", "draw_graph", "to_dot"]
 
 
 def draw_graph(output, params=None, *, show_saved=False):

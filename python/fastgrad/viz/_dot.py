@@ -72,7 +72,7 @@ class Dot:
                 "(e.g. `apt-get install graphviz`, `brew install graphviz`) or write the DOT "
                 "source with .save(path)")
         done = subprocess.run([exe, f"-T{format}", "-o", path], input=self.source.encode(),
-                              capture_output=True)
+                              capture_output=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"render: dot failed: {done.stderr.decode(errors='replace').strip()}")
         return path
@@ -82,5 +82,6 @@ class Dot:
         exe = shutil.which("dot")
         if exe is None:
             return None
-        done = subprocess.run([exe, "-Tsvg"], input=self.source.encode(), capture_output=True)
+        done = subprocess.run([exe, "-Tsvg"], input=self.source.encode(), capture_output=True,
+                              check=False)
         return done.stdout.decode() if done.returncode == 0 else None
