@@ -40,3 +40,10 @@ def test_packed_classifier_quick(capsys):
 def test_demo_runs(capsys):
     load("demo")
     assert "fitted weights" in capsys.readouterr().out
+
+
+def test_draw_graph_example(tmp_path, capsys):
+    dot = load("draw_graph").main(["--out", str(tmp_path / "g.svg")])
+    assert (tmp_path / "g.dot").read_text() == dot.source
+    assert "ConvolutionBackward" in dot.source and "0.weight" in dot.source
+    assert "wrote" in capsys.readouterr().out

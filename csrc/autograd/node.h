@@ -73,6 +73,9 @@ class SavedTensor {
   // about to die with us): lets node destruction run iteratively.
   std::shared_ptr<Node> take_history_if_last();
   bool defined() const { return defined_; }
+  // Shape of the saved tensor for introspection (fastgrad.viz); null when
+  // nothing was saved or it was released after backward.
+  const Shape* sizes() const { return data_.defined() ? &data_.sizes() : nullptr; }
 
  private:
   Tensor data_;

@@ -227,6 +227,23 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
         return py::none();
       })
       .def_property_readonly("metadata", [](const Node& n) { return py::dict(); })
+      // For fastgrad.viz: (shape, dtype) of each forward output, and the shapes
+      // of the saved tensors (None once backward released them).
+      .def_property_readonly("_output_metadata", [](const Node& n) {
+        py::list r;
+        for (const auto& o : n.outputs) r.append(py::make_tuple(py::tuple(py::cast(o.sizes)), o.dtype));
+        return py::tuple(r);
+      })
+      .def_property_readonly("_saved_tensor_shapes", [](const Node& n) {
+        py::list r;
+        if (auto* f = dynamic_cast<const autograd::FunctionNode*>(&n))
+          for (const auto& s : f->saved_) {
+            if (!s.defined()) continue;
+            const Shape* sizes = s.sizes();
+            r.append(sizes ? py::object(py::tuple(py::cast(*sizes))) : py::none());
+          }
+        return py::tuple(r);
+      })
       .def("register_prehook", [](Node& n, py::function fn) {
         n.pre_hooks.push_back({0, wrap_hook(fn), ++g_hook_id});
       })

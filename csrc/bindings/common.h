@@ -18,6 +18,7 @@ using TensorClass = py::class_<Tensor>;
 
 void bind_types(py::module_& m);                       // dtype, device
 void bind_tensor(py::module_& m, TensorClass& cls);    // attributes, numpy interop
+void bind_dlpack(py::module_& m, TensorClass& cls);    // __dlpack__, _from_dlpack
 void bind_elementwise(py::module_& m, TensorClass& cls);
 void bind_factories(py::module_& m, TensorClass& cls);
 void bind_reductions(py::module_& m, TensorClass& cls);

@@ -55,6 +55,7 @@ PYBIND11_MODULE(_C, m) {
   bind_types(m);
   TensorClass cls(m, "Tensor");
   bind_tensor(m, cls);
+  bind_dlpack(m, cls);
   bind_elementwise(m, cls);
   bind_factories(m, cls);
   bind_reductions(m, cls);

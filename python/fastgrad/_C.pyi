@@ -146,6 +146,14 @@ class Tensor:
         ...
     def __deepcopy__(self, memo):
         ...
+    def __dlpack__(self, *, stream: typing.Any = None, max_version: typing.Any = None, dl_device: typing.Any = None, copy: typing.Any = None) -> typing.Any:
+        """
+        A DLPack capsule sharing this tensor's memory (versioned when max_version >= (1, 0)).
+        """
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """
+        (DLPack device type, device index).
+        """
     @typing.overload
     def __eq__(self, arg0: Tensor) -> Tensor:
         ...
@@ -1169,6 +1177,12 @@ class Node:
     def register_prehook(self, arg0: collections.abc.Callable) -> None:
         ...
     @property
+    def _output_metadata(self) -> tuple:
+        ...
+    @property
+    def _saved_tensor_shapes(self) -> tuple:
+        ...
+    @property
     def metadata(self) -> dict:
         ...
     @property
@@ -1239,6 +1253,10 @@ def _eye(n: typing.SupportsInt | typing.SupportsIndex, m: typing.SupportsInt | t
     ...
 def _feature_dropout(input: Tensor, p: typing.SupportsFloat | typing.SupportsIndex, train: bool, batched: bool, generator: Generator = None) -> Tensor:
     ...
+def _from_dlpack(capsule: typing.Any) -> Tensor:
+    """
+    A tensor sharing memory with a DLPack capsule (consumes the capsule).
+    """
 def _full(size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], fill_value: int | float | bool, dtype: numpy.dtype[typing.Any] | None, device: device) -> Tensor:
     ...
 def _group_norm(input: Tensor, num_groups: typing.SupportsInt | typing.SupportsIndex, weight: Tensor | None = None, bias: Tensor | None = None, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-05) -> Tensor:

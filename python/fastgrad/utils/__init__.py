@@ -1,3 +1,3 @@
 """fastgrad.utils."""
 
-from . import data  # noqa: F401
+from . import data, dlpack  # noqa: F401
