@@ -270,11 +270,9 @@ def test_import_dtype_errors(torch):
         fg.from_dlpack(np.zeros(3, np.complex128))
     with pytest.raises(TypeError, match="unsupported dtype int16"):
         fg.from_dlpack(torch.zeros(3, dtype=torch.int16))
-    with pytest.raises(TypeError, match="unsupported dtype bfloat16"):
-        fg.from_dlpack(torch.zeros(3, dtype=torch.bfloat16))
     # the failed import left the capsule unconsumed (its owner frees it)
-    cap = np.zeros(3, np.float16).__dlpack__()
-    with pytest.raises(TypeError, match="unsupported dtype float16"):
+    cap = np.zeros(3, np.uint16).__dlpack__()
+    with pytest.raises(TypeError, match="unsupported dtype uint16"):
         fg.from_dlpack(cap)
     assert '"dltensor"' in repr(cap)
 
@@ -337,3 +335,21 @@ def test_legacy_producer_without_max_version():
             return np.arange(3.0).__dlpack__()
 
     assert fg.from_dlpack(Legacy()).tolist() == [0.0, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("name", ["float16", "bfloat16"])
+def test_16_bit_floats_share_memory_with_torch(torch, name):
+    w = torch.tensor([1.5, -2.0, 65504.0]).to(getattr(torch, name))
+    t = fg.from_dlpack(w)
+    assert t.dtype == getattr(fg, name)
+    w[0] = 3.0  # same memory
+    assert t.float().tolist() == w.float().tolist()
+    back = torch.from_dlpack(t)
+    assert back.dtype == w.dtype and back.data_ptr() == w.data_ptr()
+
+
+def test_float16_with_numpy():
+    a = np.arange(4, dtype=np.float16)
+    t = fg.from_dlpack(a)
+    assert t.dtype == fg.float16
+    assert np.shares_memory(np.from_dlpack(t), a)

@@ -36,6 +36,8 @@ DLDataType to_dl_dtype(DType t) {
     case DType::Int64: return {kDLInt, 64, 1};
     case DType::Float32: return {kDLFloat, 32, 1};
     case DType::Float64: return {kDLFloat, 64, 1};
+    case DType::Float16: return {kDLFloat, 16, 1};
+    case DType::BFloat16: return {kDLBfloat, 16, 1};
   }
   fail<RuntimeError>("internal: bad dtype");
 }
@@ -47,12 +49,14 @@ DType from_dl_dtype(DLDataType t) {
     if (t.code == kDLInt && t.bits == 64) return DType::Int64;
     if (t.code == kDLFloat && t.bits == 32) return DType::Float32;
     if (t.code == kDLFloat && t.bits == 64) return DType::Float64;
+    if (t.code == kDLFloat && t.bits == 16) return DType::Float16;
+    if (t.code == kDLBfloat && t.bits == 16) return DType::BFloat16;
   }
   static const char* const names[] = {"int", "uint", "float", "opaque", "bfloat", "complex", "bool"};
   std::string name = t.code < 7 ? names[t.code] : str_cat("(type code ", int(t.code), ")");
   fail<TypeError>("from_dlpack: unsupported dtype ", name, int(t.bits),
                   t.lanes == 1 ? "" : str_cat(" x", t.lanes, " lanes"),
-                  "; fastgrad supports float32, float64, int32, int64 and bool");
+                  "; fastgrad supports float16, bfloat16, float32, float64, int32, int64 and bool");
 }
 
 DLDevice to_dl_device(Device d) {
