@@ -109,11 +109,34 @@ def as_tensor(data, dtype=None, device=None):
 
 # ---- Python protocols on Tensor ------------------------------------------------
 
+_item = Tensor.item  # the C++ reads, without the trace check below
+_numpy = Tensor.numpy
+
+
+def _read(self, what):
+    """Every read of a tensor's data into Python passes here: while
+    fastgrad.jit.trace runs, reading a traced value freezes it (TracerWarning)."""
+    if _C._is_traced(self):
+        from .jit._trace import warn_conversion
+
+        warn_conversion(what)
+
+
+def _item_checked(self):
+    _read(self, "a Python number")
+    return _item(self)
+
+
+def _numpy_checked(self):
+    _read(self, "a NumPy array")
+    return _numpy(self)
+
 
 def _one_element(self, what):
     if self.numel() != 1:
         raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to {what}")
-    return self.item()
+    _read(self, f"a Python {what}")
+    return _item(self)
 
 
 def _bool(self):
@@ -123,13 +146,15 @@ def _bool(self):
             if self.numel() > 1
             else "Boolean value of Tensor with no values is ambiguous"
         )
-    return builtins.bool(self.item())
+    _read(self, "a Python boolean")
+    return builtins.bool(_item(self))
 
 
 def _index(self):
     if self.dtype.is_floating_point or self.numel() != 1:
         raise TypeError("only integer tensors of a single element can be converted to an index")
-    return builtins.int(self.item())
+    _read(self, "a Python index")
+    return builtins.int(_item(self))
 
 
 def _len(self):
@@ -145,11 +170,13 @@ def _iter(self):
 
 
 def _tolist(self):
-    return self.detach().numpy().tolist() if hasattr(self, "detach") else self.numpy().tolist()
+    _read(self, "a Python list")
+    return _numpy(self.detach()).tolist()
 
 
 def _array(self, dtype=None, copy=None):
-    arr = self.detach().numpy() if hasattr(self, "detach") else self.numpy()
+    _read(self, "a NumPy array")
+    arr = _numpy(self.detach())
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
     return arr.copy() if copy else arr
@@ -265,6 +292,8 @@ def _install():
     T.__array__ = _array
     T.__array_priority__ = 1000  # numpy defers to Tensor's reflected operators
     T.tolist = _tolist
+    T.item = _item_checked
+    T.numpy = _numpy_checked
     T.backward = _backward
     T.to = _to
     T.float = _type_conv(_C.dtype.float32)
