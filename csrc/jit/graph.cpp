@@ -104,9 +104,10 @@ void Graph::make_batch_dynamic(const Graph& doubled, int64_t batch_size) {
   if (d.nodes.size() != nodes.size() || d.values.size() != values.size() ||
       d.outputs != outputs || d.inputs != inputs || d.params != params)
     differ("the sequence of recorded ops");
-  batch = batch_size;
+  // Computed first, committed at the end: a failure leaves a valid static graph.
+  std::vector<std::vector<SymInt>> node_sym(nodes.size()), value_sym(values.size());
   for (size_t k = 0; k < nodes.size(); ++k) {
-    Node& n = nodes[k];
+    const Node& n = nodes[k];
     const Node& m = d.nodes[k];
     std::string where = "op #" + std::to_string(k) + " '" + n.op + "'";
     if (n.op != m.op || n.inputs != m.inputs || n.outputs != m.outputs ||
@@ -120,7 +121,6 @@ void Graph::make_batch_dynamic(const Graph& doubled, int64_t batch_size) {
       if (!(ra == rb)) differ("argument " + std::to_string(j) + " of " + where);
     }
     if (a_ints.size() != b_ints.size()) differ("the integer arguments of " + where);
-    n.sym.clear();
     for (size_t j = 0; j < a_ints.size(); ++j) {
       if (a_ints[j] == b_ints[j]) continue;
       SymInt s{static_cast<int>(j), 0, 0};
@@ -129,11 +129,11 @@ void Graph::make_batch_dynamic(const Graph& doubled, int64_t batch_size) {
                            " at batch size ", batch_size, " and ", b_ints[j], " at ",
                            2 * batch_size, ": not of the form a*B + c, so it cannot follow "
                            "the batch dim; trace with batch_dim=None for fixed shapes");
-      n.sym.push_back(s);
+      node_sym[k].push_back(s);
     }
   }
   for (size_t v = 0; v < values.size(); ++v) {
-    Value& x = values[v];
+    const Value& x = values[v];
     const Value& y = d.values[v];
     if (x.kind != y.kind || x.shape.size() != y.shape.size() || x.dtype != y.dtype)
       differ("value %" + std::to_string(v));
@@ -148,15 +148,17 @@ void Graph::make_batch_dynamic(const Graph& doubled, int64_t batch_size) {
           "the tracer does not record, or from Python data such as .tolist() or numpy); "
           "replay would reuse the traced value");
     }
-    x.sym_dims.clear();
     for (size_t dim = 0; dim < x.shape.size(); ++dim) {
       if (x.shape[dim] == y.shape[dim]) continue;
       SymInt s{static_cast<int>(dim), 0, 0};
       if (!affine(x.shape[dim], y.shape[dim], batch_size, s))
         differ("dim " + std::to_string(dim) + " of value %" + std::to_string(v));
-      x.sym_dims.push_back(s);
+      value_sym[v].push_back(s);
     }
   }
+  batch = batch_size;
+  for (size_t k = 0; k < nodes.size(); ++k) nodes[k].sym = std::move(node_sym[k]);
+  for (size_t v = 0; v < values.size(); ++v) values[v].sym_dims = std::move(value_sym[v]);
 }
 
 void Graph::finalize() {

@@ -185,6 +185,9 @@ class TracedFunction(_Traced):
     def __call__(self, *args):
         return self._replay(args, [])
 
+    def _current_params(self):
+        return []
+
 
 class TracedModule(_Traced, Module):
     """A traced module: calling it replays the recorded ops (one C++ call) with
@@ -205,11 +208,13 @@ class TracedModule(_Traced, Module):
         object.__setattr__(self, "original_name", type(module).__name__)
         self._setup(cgraph, in_count, in_spec, out_spec, f"TracedModule({type(module).__name__})")
 
+    def _current_params(self):
+        if self._frozen is not None:
+            return self._frozen
+        return [getattr(m, table)[key] for m, table, key, _ in self._refs]
+
     def forward(self, *args):
-        params = self._frozen
-        if params is None:
-            params = [getattr(m, table)[key] for m, table, key, _ in self._refs]
-        return self._replay(args, params)
+        return self._replay(args, self._current_params())
 
     def extra_repr(self):
         return f"original={self.original_name}"
