@@ -266,10 +266,16 @@ def trace(fn, example_inputs, *, batch_dim=_AUTO, freeze=False):
                 doubled_args = _doubled(args, flat_in, dims)
                 doubled_flat = []
                 _flatten(doubled_args, doubled_flat)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", TracerWarning)
-                    cgraph2, _ = _record(fn, doubled_args, doubled_flat, names, params,
-                                         param_names)
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", TracerWarning)
+                        cgraph2, _ = _record(fn, doubled_args, doubled_flat, names, params,
+                                             param_names)
+                except Exception as e:
+                    raise RuntimeError(
+                        f"trace: running the code at twice the batch size ({2 * batch}, to "
+                        f"see which sizes follow the batch dim) failed: {e}; trace with "
+                        "batch_dim=None for fixed shapes") from e
                 cgraph.make_batch_dynamic(cgraph2, batch)
             except (RuntimeError, ValueError, IndexError, TypeError) as e:
                 if not auto:

@@ -18,8 +18,8 @@ def _axis_spec(spec, name):
     """dynamic_axes entry -> {axis: symbol}; torch's dict and list forms."""
     if isinstance(spec, dict):
         return {int(k): str(v) for k, v in spec.items()}
-    if isinstance(spec, (list, tuple)):
-        return {int(k): f"{name}_dynamic_axes_{k}" for k in spec}
+    if isinstance(spec, (list, tuple)):  # unnamed: the shared batch symbol
+        return {int(k): None for k in spec}
     raise TypeError(f"export: dynamic_axes['{name}'] must be a dict or a list of axes, "
                     f"got {type(spec).__name__}")
 
@@ -41,7 +41,8 @@ def _batch_dims(flat_in, input_names, dynamic_axes):
             if not -t.dim() <= axis < t.dim():
                 raise IndexError(f"export: dynamic axis {axis} is not a dim of input '{name}' "
                                  f"of shape {list(t.shape)}")
-            names[name] = sym
+            if sym is not None:
+                names[name] = sym
         dims.append(next(iter(spec)) % t.dim() if spec else None)
     if len(set(names.values())) > 1:
         raise NotImplementedError(
