@@ -40,3 +40,13 @@ def test_packed_classifier_quick(capsys):
 def test_demo_runs(capsys):
     load("demo")
     assert "fitted weights" in capsys.readouterr().out
+
+
+def test_export_onnx_quick(capsys):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    acc, ort_acc = load("export_onnx").main(["--quick"])
+    assert abs(acc - ort_acc) < 0.01
+    out = capsys.readouterr().out
+    assert "onnxruntime: test accuracy" in out and "exported digits_cnn.onnx" in out

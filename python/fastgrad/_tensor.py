@@ -5,6 +5,7 @@ Everything hot lives in C++; this file holds what is naturally Python
 """
 
 import builtins
+import typing
 
 import numpy as np
 
@@ -122,12 +123,12 @@ def _read(self, what):
         warn_conversion(what)
 
 
-def _item_checked(self):
+def _item_checked(self) -> typing.Any:
     _read(self, "a Python number")
     return _item(self)
 
 
-def _numpy_checked(self):
+def _numpy_checked(self) -> np.ndarray:
     _read(self, "a NumPy array")
     return _numpy(self)
 
