@@ -323,3 +323,18 @@ def test_inplace_and_indexing_replay():
     traced = fg.jit.trace(f, fg.randn(4, 6))
     x = fg.randn(5, 6)
     assert_same(traced(x), f(x))
+
+
+def test_unused_ops_are_dropped_and_printing_does_not_warn(capsys):
+    def f(x):
+        print(x)  # reads the data for display only
+        x.sum()  # result unused
+        y = x.clone()
+        y.mul_(2)  # in-place: kept although its result is unused
+        return y
+
+    traced = fg.jit.trace(f, fg.randn(2, 3))
+    assert [n.op for n in traced.graph.nodes] == ["clone", "mul_"]
+    x = fg.randn(4, 3)
+    assert_same(traced(x), x * 2)
+    assert "tensor(" in capsys.readouterr().out

@@ -161,7 +161,36 @@ void Graph::make_batch_dynamic(const Graph& doubled, int64_t batch_size) {
   for (size_t v = 0; v < values.size(); ++v) values[v].sym_dims = std::move(value_sym[v]);
 }
 
+// A node with no outputs, or named like an in-place op, writes into its
+// arguments: it stays even when nothing reads its results.
+static bool has_side_effects(const Node& n) {
+  return n.outputs.empty() || n.op.back() == '_' || n.op == "setitem";
+}
+
 void Graph::finalize() {
+  // Dead code: ops whose results nothing uses (a repr or a shape check inside
+  // the traced code), found backwards from the outputs.
+  std::vector<char> live(values.size(), 0), keep(nodes.size(), 0);
+  for (int o : outputs)
+    if (o >= 0) live[o] = 1;
+  for (size_t k = nodes.size(); k-- > 0;) {
+    const Node& n = nodes[k];
+    bool used = has_side_effects(n);
+    for (int o : n.outputs) used = used || (o >= 0 && live[o]);
+    if (!used) continue;
+    keep[k] = 1;
+    for (int i : n.inputs)
+      if (i >= 0) live[i] = 1;
+  }
+  std::vector<Node> kept;
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    if (!keep[k]) continue;
+    for (int o : nodes[k].outputs)
+      if (o >= 0) values[o].producer = static_cast<int>(kept.size());
+    kept.push_back(std::move(nodes[k]));
+  }
+  nodes = std::move(kept);
+
   std::vector<int> last(values.size(), -1);
   for (size_t k = 0; k < nodes.size(); ++k)
     for (int i : nodes[k].inputs)

@@ -48,7 +48,8 @@ class Graph {
   // when the two runs differ in any other way.
   void make_batch_dynamic(const Graph& doubled, int64_t batch_size);
 
-  // Computes when each value may be released during run (after nodes change).
+  // Drops ops whose results are unused (and that write nothing), and plans
+  // when run() may release each value. Called when a trace ends.
   void finalize();
 
  private:

@@ -15,7 +15,9 @@ class TraceState {
   std::unordered_map<const TensorImpl*, int> ids;  // live tensor -> its latest value
   Tensors keep;
 
-  int add_value(const Tensor& t, Value::Kind kind, std::string name, int producer);
+  // A new value for t; `remap`: t's later uses read it even if t already has one.
+  int add_value(const Tensor& t, Value::Kind kind, std::string name, int producer,
+                bool remap = true);
 };
 
 // Opens a trace on this thread: `inputs` and `params` become the graph's

@@ -17,7 +17,8 @@ TraceState* active_trace() { return g_active; }
 TraceSuspend::TraceSuspend() : saved_(g_active) { g_active = nullptr; }
 TraceSuspend::~TraceSuspend() { g_active = saved_; }
 
-int TraceState::add_value(const Tensor& t, Value::Kind kind, std::string name, int producer) {
+int TraceState::add_value(const Tensor& t, Value::Kind kind, std::string name, int producer,
+                          bool remap) {
   Value v;
   v.kind = kind;
   v.name = std::move(name);
@@ -27,7 +28,10 @@ int TraceState::add_value(const Tensor& t, Value::Kind kind, std::string name, i
   if (kind == Value::Kind::Const) v.constant = t;
   int id = static_cast<int>(graph.values.size());
   graph.values.push_back(std::move(v));
-  ids[t.impl()] = id;
+  // An op that returns its input unchanged (contiguous() of a contiguous
+  // tensor) leaves the tensor's value alone; an in-place op makes its result
+  // the tensor's new value.
+  if (remap || !ids.count(t.impl())) ids[t.impl()] = id;
   keep.push_back(t);  // the address stays unique while the trace is open
   return id;
 }
@@ -53,8 +57,9 @@ void record_call(TraceState& st, const char* op, std::shared_ptr<const Call> cal
         if (i.kind == TensorIndex::Kind::Tensor) n.inputs.push_back(i.value);
   }
   int id = static_cast<int>(st.graph.nodes.size());
+  bool inplace = n.op.back() == '_';
   for (const Tensor& t : outputs)
-    n.outputs.push_back(t.defined() ? st.add_value(t, Value::Kind::Op, "", id) : -1);
+    n.outputs.push_back(t.defined() ? st.add_value(t, Value::Kind::Op, "", id, inplace) : -1);
   n.args = std::move(args);
   n.call = std::move(call);
   st.graph.nodes.push_back(std::move(n));

@@ -98,12 +98,13 @@ def _format(arr, fmt, indent, summarize):
 
 def tensor_repr(t):
     from . import _C
+    from ._tensor import _numpy  # printing is not a data read the tracer warns about
 
     prefix = "tensor("
     suffixes = []
     default_float = _C.get_default_dtype()
     dt = t.dtype
-    arr = t.cpu()._to_dtype(dt).detach().numpy() if hasattr(t, "detach") else t.numpy()
+    arr = _numpy(t.cpu()._to_dtype(dt).detach())
     if t.numel() == 0 and t.dim() != 1 or (t.numel() == 0 and tuple(t.shape) != (0,)):
         body = "[]"
         suffixes.append(f"size={tuple(t.shape)}")

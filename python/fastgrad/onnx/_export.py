@@ -51,16 +51,6 @@ def _batch_dims(flat_in, input_names, dynamic_axes):
     return dims, (next(iter(names.values())) if names else None), known
 
 
-def _live_nodes(graph):
-    live = {v.id for v in graph.outputs if v is not None}
-    keep = []
-    for node in reversed(graph.nodes):
-        if not node.outputs or any(o is not None and o.id in live for o in node.outputs):
-            keep.append(node)
-            live.update(v.id for v in node.inputs if v is not None)
-    return keep[::-1]
-
-
 def _value_info(value, name, dim_names):
     from onnx import helper
 
@@ -139,7 +129,7 @@ def export(model, args, f, *, input_names=None, output_names=None, dynamic_axes=
         dim_names = _axis_spec(dynamic_axes[name], name) if name in dynamic_axes else {}
         dim_names["batch"] = batch_name or "batch"
         inputs.append(_value_info(v, name, dim_names))
-    nodes = _live_nodes(graph)
+    nodes = graph.nodes  # unused ops were dropped when the trace ended
     used = {v.id for n in nodes for v in n.inputs if v is not None}
     used.update(v.id for v in graph.outputs if v is not None)
     params = traced._current_params()
