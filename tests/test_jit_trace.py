@@ -230,15 +230,21 @@ def test_code_that_cannot_follow_the_batch():
     with pytest.warns(TracerWarning, match="trace has fixed shapes"):
         traced = fg.jit.trace(fixed, fg.randn(3, 4))
     assert traced.graph.batch is None
-    with pytest.raises(RuntimeError, match=r"at twice the batch size \(6.*reshape: shape"):
+    with pytest.raises(RuntimeError, match=r"at 2 times the batch size \(6.*reshape: shape"):
         fg.jit.trace(fixed, fg.randn(3, 4), batch_dim=0)
 
     def halves(x):
         return x.reshape(x.shape[0] // 2, -1)
 
-    with pytest.raises(RuntimeError, match=r"an integer argument of op #0 'reshape' is 2 at "
-                                           r"batch size 4 and 4 at 8: not of the form a\*B"):
+    with pytest.raises(RuntimeError, match=r"an integer argument of op #0 'reshape' is 2, 4, "
+                                           r"6 at batch sizes 4, 8 and 12: not of the form a\*B"):
         fg.jit.trace(halves, fg.randn(4, 4), batch_dim=0)
+
+    def squared(x):  # B * B: two runs would fit a line, the third one refutes it
+        return x.reshape(-1).narrow(0, 0, x.shape[0] * x.shape[0])
+
+    with pytest.raises(RuntimeError, match=r"'narrow' is 4, 16, 36 at batch sizes 2, 4 and 6"):
+        fg.jit.trace(squared, fg.randn(2, 16), batch_dim=0)
 
     def mean_by_int(x):  # an int operand is an integer argument: it follows B
         return x.sum() / x.shape[0]
@@ -250,7 +256,7 @@ def test_code_that_cannot_follow_the_batch():
         return x.sum() * (1.0 / x.shape[0])
 
     with pytest.raises(RuntimeError, match="argument 1 of op #1 'mul' differs between batch "
-                                           "sizes 3 and 6"):
+                                           "sizes 3, 6 and 9"):
         fg.jit.trace(mean_by_float, fg.randn(3, 4), batch_dim=0)
 
 

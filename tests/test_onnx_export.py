@@ -181,3 +181,26 @@ def test_bad_arguments():
                        dynamic_axes={"x": {0: "batch", 1: "feat"}})
     with pytest.raises(TypeError, match="path or a binary file"):
         fg.onnx.export(m, x, 3)
+
+
+class SequenceClassifier(nn.Module):
+    """Embedding -> LSTM -> last step (x[-1]) -> Linear: int64 tokens in."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(10, 8)
+        self.rnn = nn.LSTM(8, 16)
+        self.fc = nn.Linear(16, 3)
+
+    def forward(self, tokens):
+        out, _ = self.rnn(self.emb(tokens))
+        return self.fc(out[-1, :, ...])
+
+
+def test_embedding_lstm_last_step_classifier():
+    m = SequenceClassifier()
+    data, proto = export_bytes(m, fg.randint(0, 10, (5, 3)), input_names=["tokens"],
+                               dynamic_axes={"tokens": {1: "batch"}})
+    assert {"Gather", "LSTM", "Slice"} <= {n.op_type for n in proto.graph.node}
+    for batch in (1, 6):
+        check_runtime(data, m, ["tokens"], fg.randint(0, 10, (5, batch)))

@@ -89,7 +89,8 @@ void bind_jit(py::module_& m) {
       .def_readonly("outputs", &Graph::outputs)
       .def("run", &Graph::run, "inputs"_a, "params"_a,
            "Runs the recorded ops on new inputs (one C++ call for the whole graph).")
-      .def("make_batch_dynamic", &Graph::make_batch_dynamic, "doubled"_a, "batch"_a)
+      .def("make_batch_dynamic", &Graph::make_batch_dynamic, "others"_a, "batch"_a,
+           "Makes the sizes that follow the batch symbolic, from traces at 2B, 3B, ...")
       .def_property_readonly("values", [](const Graph& g) {
         py::list out;
         for (const jit::Value& v : g.values) {

@@ -67,14 +67,6 @@ void split_ints(const Arg& a, std::vector<int64_t>& ints, Arg& rest) {
   }
 }
 
-// v at batch B and w at batch 2B as a * B + c; false when a is not an integer.
-bool affine(int64_t v, int64_t w, int64_t batch, SymInt& out) {
-  if ((w - v) % batch != 0) return false;
-  out.a = (w - v) / batch;
-  out.c = v - out.a * batch;
-  return true;
-}
-
 bool same_data(const Tensor& a, const Tensor& b) {
   if (a.is_same(b)) return true;
   if (a.sizes() != b.sizes() || a.dtype() != b.dtype()) return false;
@@ -88,72 +80,102 @@ bool same_data(const Tensor& a, const Tensor& b) {
 // Note [Dynamic batch by a second trace]
 // Python code reads sizes as plain ints (x.view(x.shape[0], -1)), so a trace
 // alone cannot tell which attributes came from the batch size. trace() runs
-// the function a second time with every input's batch dim doubled (the inputs
-// concatenated with themselves) and compares: an integer that is v at batch B
-// and w at 2B becomes a * B + c, re-derived at every replay; anything else
-// that changed (the op sequence, a float, an integer that is not affine in B,
-// a constant created during the call) is an error naming the op, since a
+// the function again with every input's batch dim doubled and tripled (the
+// inputs concatenated with themselves) and compares: an integer that is
+// a * B + c at B, 2B and 3B (two runs fit a and c, the third checks the fit,
+// so B * B is caught) is re-derived at every replay; anything else that
+// changed (the op sequence, a float, an integer that is not affine in B, a
+// constant created during the call) is an error naming the op, since a
 // replay at another batch could not be right.
-void Graph::make_batch_dynamic(const Graph& doubled, int64_t batch_size) {
-  const Graph& d = doubled;
+void Graph::make_batch_dynamic(const std::vector<const Graph*>& others, int64_t batch_size) {
+  FG_CHECK(others.size() >= 1 && batch_size > 0, "make_batch_dynamic: bad arguments");
+  std::string sizes = std::to_string(batch_size);
+  for (size_t i = 0; i < others.size(); ++i)
+    sizes += (i + 1 == others.size() ? " and " : ", ") + std::to_string((i + 2) * batch_size);
   auto differ = [&](const std::string& what) {
-    fail<RuntimeError>("trace: ", what, " differs between batch sizes ", batch_size, " and ",
-                       2 * batch_size, ", so the trace cannot follow the batch dim; trace with "
+    fail<RuntimeError>("trace: ", what, " differs between batch sizes ", sizes,
+                       ", so the trace cannot follow the batch dim; trace with "
                        "batch_dim=None for fixed shapes");
   };
-  if (d.nodes.size() != nodes.size() || d.values.size() != values.size() ||
-      d.outputs != outputs || d.inputs != inputs || d.params != params)
-    differ("the sequence of recorded ops");
+  // vals[i] is the int at batch (i + 1) * B; true and `out` when it is a * B + c
+  // (a != 0) at every one, false when it never changes; raises otherwise.
+  auto fit = [&](const std::vector<int64_t>& vals, int index, SymInt& out,
+                 const std::string& what) {
+    bool same = true;
+    for (int64_t v : vals) same = same && v == vals[0];
+    if (same) return false;
+    out = {index, (vals[1] - vals[0]) / batch_size, 0};
+    out.c = vals[0] - out.a * batch_size;
+    bool ok = (vals[1] - vals[0]) % batch_size == 0;
+    for (size_t i = 0; ok && i < vals.size(); ++i)
+      ok = vals[i] == out.a * static_cast<int64_t>(i + 1) * batch_size + out.c;
+    if (!ok) {
+      std::string seen;
+      for (size_t i = 0; i < vals.size(); ++i) seen += (i ? ", " : "") + std::to_string(vals[i]);
+      fail<RuntimeError>("trace: ", what, " is ", seen, " at batch sizes ", sizes,
+                         ": not of the form a*B + c, so it cannot follow the batch dim; trace "
+                         "with batch_dim=None for fixed shapes");
+    }
+    return true;
+  };
+  for (const Graph* d : others)
+    if (d->nodes.size() != nodes.size() || d->values.size() != values.size() ||
+        d->outputs != outputs || d->inputs != inputs || d->params != params)
+      differ("the sequence of recorded ops");
   // Computed first, committed at the end: a failure leaves a valid static graph.
   std::vector<std::vector<SymInt>> node_sym(nodes.size()), value_sym(values.size());
   for (size_t k = 0; k < nodes.size(); ++k) {
     const Node& n = nodes[k];
-    const Node& m = d.nodes[k];
     std::string where = "op #" + std::to_string(k) + " '" + n.op + "'";
-    if (n.op != m.op || n.inputs != m.inputs || n.outputs != m.outputs ||
-        n.args.size() != m.args.size())
-      differ("the sequence of recorded ops (at " + where + ")");
-    std::vector<int64_t> a_ints, b_ints;
-    for (size_t j = 0; j < n.args.size(); ++j) {
-      Arg ra, rb;
-      split_ints(n.args[j], a_ints, ra);
-      split_ints(m.args[j], b_ints, rb);
-      if (!(ra == rb)) differ("argument " + std::to_string(j) + " of " + where);
+    std::vector<std::vector<int64_t>> ints(1 + others.size());
+    std::vector<Arg> rest(n.args.size());
+    for (size_t j = 0; j < n.args.size(); ++j) split_ints(n.args[j], ints[0], rest[j]);
+    for (size_t g = 0; g < others.size(); ++g) {
+      const Node& m = others[g]->nodes[k];
+      if (n.op != m.op || n.inputs != m.inputs || n.outputs != m.outputs ||
+          n.args.size() != m.args.size())
+        differ("the sequence of recorded ops (at " + where + ")");
+      for (size_t j = 0; j < m.args.size(); ++j) {
+        Arg r;
+        split_ints(m.args[j], ints[g + 1], r);
+        if (!(r == rest[j])) differ("argument " + std::to_string(j) + " of " + where);
+      }
+      if (ints[g + 1].size() != ints[0].size()) differ("the integer arguments of " + where);
     }
-    if (a_ints.size() != b_ints.size()) differ("the integer arguments of " + where);
-    for (size_t j = 0; j < a_ints.size(); ++j) {
-      if (a_ints[j] == b_ints[j]) continue;
-      SymInt s{static_cast<int>(j), 0, 0};
-      if (!affine(a_ints[j], b_ints[j], batch_size, s))
-        fail<RuntimeError>("trace: an integer argument of ", where, " is ", a_ints[j],
-                           " at batch size ", batch_size, " and ", b_ints[j], " at ",
-                           2 * batch_size, ": not of the form a*B + c, so it cannot follow "
-                           "the batch dim; trace with batch_dim=None for fixed shapes");
-      node_sym[k].push_back(s);
+    for (size_t j = 0; j < ints[0].size(); ++j) {
+      std::vector<int64_t> vals;
+      for (const auto& run : ints) vals.push_back(run[j]);
+      SymInt s;
+      if (fit(vals, static_cast<int>(j), s, "an integer argument of " + where))
+        node_sym[k].push_back(s);
     }
   }
   for (size_t v = 0; v < values.size(); ++v) {
     const Value& x = values[v];
-    const Value& y = d.values[v];
-    if (x.kind != y.kind || x.shape.size() != y.shape.size() || x.dtype != y.dtype)
-      differ("value %" + std::to_string(v));
-    if (x.kind == Value::Kind::Const && !same_data(x.constant, y.constant)) {
-      std::string user = "the graph outputs";
-      for (const Node& n : nodes)
-        for (int i : n.inputs)
-          if (i == static_cast<int>(v) && user == "the graph outputs") user = "op '" + n.op + "'";
-      fail<RuntimeError>(
-          "trace: a tensor of shape ", shape_str(x.shape), " used by ", user,
-          " is not produced by a recorded op and changes with the inputs (it was made by an op "
-          "the tracer does not record, or from Python data such as .tolist() or numpy); "
-          "replay would reuse the traced value");
+    for (const Graph* d : others) {
+      const Value& y = d->values[v];
+      if (x.kind != y.kind || x.shape.size() != y.shape.size() || x.dtype != y.dtype)
+        differ("value %" + std::to_string(v));
+      if (x.kind == Value::Kind::Const && !same_data(x.constant, y.constant)) {
+        std::string user = "the graph outputs";
+        for (const Node& n : nodes)
+          for (int i : n.inputs)
+            if (i == static_cast<int>(v) && user == "the graph outputs")
+              user = "op '" + n.op + "'";
+        fail<RuntimeError>(
+            "trace: a tensor of shape ", shape_str(x.shape), " used by ", user,
+            " is not produced by a recorded op and changes with the inputs (it was made by an "
+            "op the tracer does not record, or from Python data such as .tolist() or numpy); "
+            "replay would reuse the traced value");
+      }
     }
     for (size_t dim = 0; dim < x.shape.size(); ++dim) {
-      if (x.shape[dim] == y.shape[dim]) continue;
-      SymInt s{static_cast<int>(dim), 0, 0};
-      if (!affine(x.shape[dim], y.shape[dim], batch_size, s))
-        differ("dim " + std::to_string(dim) + " of value %" + std::to_string(v));
-      value_sym[v].push_back(s);
+      std::vector<int64_t> vals{x.shape[dim]};
+      for (const Graph* d : others) vals.push_back(d->values[v].shape[dim]);
+      SymInt s;
+      if (fit(vals, static_cast<int>(dim), s,
+              "dim " + std::to_string(dim) + " of value %" + std::to_string(v)))
+        value_sym[v].push_back(s);
     }
   }
   batch = batch_size;

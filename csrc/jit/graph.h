@@ -42,11 +42,11 @@ class Graph {
   // dtypes, the batch dims free when dynamic) with `params` for the parameters.
   Tensors run(const Tensors& inputs, const Tensors& params) const;
 
-  // Compares this trace with `doubled`, a trace of the same call with every
-  // input's batch dim twice as large, and turns every size and integer
-  // attribute that follows the batch into a * B + c. Raises, naming the op,
-  // when the two runs differ in any other way.
-  void make_batch_dynamic(const Graph& doubled, int64_t batch_size);
+  // Compares this trace (at batch B) with `others`, traces of the same call
+  // with every input's batch dim 2B, 3B, ..., and turns every size and
+  // integer attribute that follows the batch into a * B + c. Raises, naming
+  // the op, when the runs differ in any other way.
+  void make_batch_dynamic(const std::vector<const Graph*>& others, int64_t batch_size);
 
   // Drops ops whose results are unused (and that write nothing), and plans
   // when run() may release each value. Called when a trace ends.

@@ -1175,8 +1175,10 @@ class _ValueRef:
         ...
 class _Graph:
     label: str
-    def make_batch_dynamic(self, doubled: _Graph, batch: typing.SupportsInt | typing.SupportsIndex) -> None:
-        ...
+    def make_batch_dynamic(self, others: collections.abc.Sequence[_Graph], batch: typing.SupportsInt | typing.SupportsIndex) -> None:
+        """
+        Makes the sizes that follow the batch symbolic, from traces at 2B, 3B, ...
+        """
     def run(self, inputs: collections.abc.Sequence[Tensor], params: collections.abc.Sequence[Tensor]) -> list[Tensor]:
         """
         Runs the recorded ops on new inputs (one C++ call for the whole graph).

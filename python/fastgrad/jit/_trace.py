@@ -139,8 +139,9 @@ def _batch_dims(batch_dim, flat_in):
     return out
 
 
-def _doubled(args, flat_in, dims):
-    it = iter([t if d is None else _C.cat([t, t], d) for t, d in zip(flat_in, dims)])
+def _repeated(args, flat_in, dims, times):
+    """args with every input's batch dim `times` as large (the input repeated)."""
+    it = iter([t if d is None else _C.cat([t] * times, d) for t, d in zip(flat_in, dims)])
     spec = _flatten(args, [])
     return _unflatten(spec, it)
 
@@ -231,12 +232,12 @@ def trace(fn, example_inputs, *, batch_dim=_AUTO, freeze=False):
       ``bool(t)``, ``float(t)``, ``int(t)``, ``.tolist()``, ``.numpy()``)
       warns with a TracerWarning.
     * ``batch_dim`` (default 0): the dim of every input tensor (or one entry per
-      input tensor, None for none) whose size may change at replay. The
-      function is run a second time at twice the batch, and every size that
-      follows the batch (a view's ``x.shape[0]``, ...) is re-derived at each
-      call. With the default, code that cannot follow the batch is traced
-      with fixed shapes instead (with a TracerWarning); an explicit batch_dim
-      raises. ``batch_dim=None``: fixed shapes.
+      input tensor, None for none) whose size may change at replay. Every size
+      that follows the batch (a view's ``x.shape[0]``, ...) is re-derived at
+      each call: tracing also runs the function at 2x and 3x the batch to find
+      them. With the default, code that cannot follow the batch is traced with
+      fixed shapes instead (with a TracerWarning); an explicit batch_dim raises.
+      ``batch_dim=None``: fixed shapes.
     * A module's parameters and buffers are graph inputs bound to the module's
       current tensors; ``freeze=True`` makes them constants (a snapshot).
       Other tensors the code captures are constants.
@@ -263,20 +264,22 @@ def trace(fn, example_inputs, *, batch_dim=_AUTO, freeze=False):
         if any(d is not None for d in dims):
             batch = next(t.shape[d] for t, d in zip(flat_in, dims) if d is not None)
             try:
-                doubled_args = _doubled(args, flat_in, dims)
-                doubled_flat = []
-                _flatten(doubled_args, doubled_flat)
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", TracerWarning)
-                        cgraph2, _ = _record(fn, doubled_args, doubled_flat, names, params,
-                                             param_names)
-                except Exception as e:
-                    raise RuntimeError(
-                        f"trace: running the code at twice the batch size ({2 * batch}, to "
-                        f"see which sizes follow the batch dim) failed: {e}; trace with "
-                        "batch_dim=None for fixed shapes") from e
-                cgraph.make_batch_dynamic(cgraph2, batch)
+                others = []
+                for times in (2, 3):
+                    big_args = _repeated(args, flat_in, dims, times)
+                    big_flat = []
+                    _flatten(big_args, big_flat)
+                    try:
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore", TracerWarning)
+                            others.append(_record(fn, big_args, big_flat, names, params,
+                                                  param_names)[0])
+                    except Exception as e:
+                        raise RuntimeError(
+                            f"trace: running the code at {times} times the batch size "
+                            f"({times * batch}, to see which sizes follow the batch dim) "
+                            f"failed: {e}; trace with batch_dim=None for fixed shapes") from e
+                cgraph.make_batch_dynamic(others, batch)
             except (RuntimeError, ValueError, IndexError, TypeError) as e:
                 if not auto:
                     raise
