@@ -10,14 +10,17 @@ using OptTensor = std::optional<Tensor>;
 using OptStr = std::optional<std::string>;
 
 void bind_elementwise(py::module_& m, TensorClass& cls) {
-#define FG_BIND_UNARY(name, Fn, save, grad)                                        \
-  m.def(#name, traced(#name, py::overload_cast<const Tensor&>(&fastgrad::name)), "input"_a); \
-  cls.def(#name, traced(#name, py::overload_cast<const Tensor&>(&fastgrad::name)));        \
-  cls.def(#name "_", traced(#name "_", &fastgrad::name##_));
+#define FG_BIND_UNARY(name, Fn, save, grad)                                            \
+  {                                                                                    \
+    auto op = traced(#name, py::overload_cast<const Tensor&>(&fastgrad::name));        \
+    m.def(#name, op, "input"_a);                                                       \
+    cls.def(#name, op);                                                                \
+    cls.def(#name "_", traced(#name "_", &fastgrad::name##_));                         \
+  }
   FG_UNARY_FLOAT_OPS(FG_BIND_UNARY)
   FG_UNARY_SAME_OPS(FG_BIND_UNARY)
 #undef FG_BIND_UNARY
-#define FG_BIND_UNARY_BOOL(name, Fn)                 \
+#define FG_BIND_UNARY_BOOL(name, Fn)                         \
   m.def(#name, traced(#name, &fastgrad::name), "input"_a); \
   cls.def(#name, traced(#name, &fastgrad::name));
   FG_UNARY_BOOL_OPS(FG_BIND_UNARY_BOOL)
@@ -26,21 +29,25 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
   cls.def("gelu", traced("gelu", &gelu), "approximate"_a = "none");
 
   // Binary: function (T|S, T|S), method (T, T|S), in-place method.
-#define FG_BIND_BINARY(name)                                                          \
-  m.def(#name, traced(#name, py::overload_cast<const Tensor&, const Tensor&>(&fastgrad::name)),      \
-        "input"_a, "other"_a);                                                        \
-  m.def(#name, traced(#name, py::overload_cast<const Tensor&, const Scalar&>(&fastgrad::name)),      \
-        "input"_a, "other"_a);                                                        \
-  m.def(#name, traced(#name, py::overload_cast<const Scalar&, const Tensor&>(&fastgrad::name)),      \
-        "input"_a, "other"_a);                                                        \
-  cls.def(#name, traced(#name, py::overload_cast<const Tensor&, const Tensor&>(&fastgrad::name)),    \
-          "other"_a);                                                                 \
-  cls.def(#name, traced(#name, py::overload_cast<const Tensor&, const Scalar&>(&fastgrad::name)),    \
-          "other"_a);                                                                 \
-  cls.def(#name "_", traced(#name "_", py::overload_cast<const Tensor&, const Tensor&>(&fastgrad::name##_)), \
-          "other"_a);                                                                 \
-  cls.def(#name "_", traced(#name "_", py::overload_cast<const Tensor&, const Scalar&>(&fastgrad::name##_)), \
-          "other"_a);
+#define FG_BIND_BINARY(name)                                                             \
+  {                                                                                      \
+    auto tt = traced(#name, py::overload_cast<const Tensor&, const Tensor&>(&fastgrad::name)); \
+    auto ts = traced(#name, py::overload_cast<const Tensor&, const Scalar&>(&fastgrad::name)); \
+    auto st = traced(#name, py::overload_cast<const Scalar&, const Tensor&>(&fastgrad::name)); \
+    m.def(#name, tt, "input"_a, "other"_a);                                              \
+    m.def(#name, ts, "input"_a, "other"_a);                                              \
+    m.def(#name, st, "input"_a, "other"_a);                                              \
+    cls.def(#name, tt, "other"_a);                                                       \
+    cls.def(#name, ts, "other"_a);                                                       \
+    cls.def(#name "_",                                                                   \
+            traced(#name "_",                                                            \
+                   py::overload_cast<const Tensor&, const Tensor&>(&fastgrad::name##_)), \
+            "other"_a);                                                                  \
+    cls.def(#name "_",                                                                   \
+            traced(#name "_",                                                            \
+                   py::overload_cast<const Tensor&, const Scalar&>(&fastgrad::name##_)), \
+            "other"_a);                                                                  \
+  }
   FG_BINARY_OPS(FG_BIND_BINARY)
 #undef FG_BIND_BINARY
 
@@ -101,8 +108,11 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
   m.def("where", where_tts, "condition"_a, "input"_a, "other"_a);
   m.def("where", where_tst, "condition"_a, "input"_a, "other"_a);
   m.def("where", where_tss, "condition"_a, "input"_a, "other"_a);
-  cls.def("where", [=](TT self, TT cond, TT other) { return where_ttt(cond, self, other); }, "condition"_a, "other"_a);
-  cls.def("where", [=](TT self, TT cond, const Scalar& other) { return where_tts(cond, self, other); }, "condition"_a, "other"_a);
+  cls.def("where", [=](TT self, TT cond, TT other) { return where_ttt(cond, self, other); },
+          "condition"_a, "other"_a);
+  cls.def("where",
+          [=](TT self, TT cond, const Scalar& other) { return where_tts(cond, self, other); },
+          "condition"_a, "other"_a);
   cls.def("fill_", traced("fill_", &fill_), "value"_a);
   cls.def("fill_", traced("fill_", [](TT self, TT v) -> const Tensor& {
     FG_CHECK(v.dim() == 0, "fill_: only supports 0-dimension value tensor but got tensor with ",

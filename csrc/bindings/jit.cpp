@@ -45,7 +45,9 @@ py::object arg_to_py(const Arg& a) {
         using K = TensorIndex::Kind;
         switch (i.kind) {
           case K::Int: t[k] = py::int_(i.start); break;
-          case K::Slice: t[k] = py::slice(py::int_(i.start), py::int_(i.stop), py::int_(i.step)); break;
+          case K::Slice:
+            t[k] = py::slice(py::int_(i.start), py::int_(i.stop), py::int_(i.step));
+            break;
           case K::None: t[k] = py::none(); break;
           case K::Ellipsis: t[k] = py::ellipsis(); break;
           case K::Bool: t[k] = py::bool_(i.start != 0); break;

@@ -21,8 +21,8 @@ void bind_linalg(py::module_& m, TensorClass& cls) {
   cls.def("__rmatmul__", [=](TT self, TT other) { return matmul_op(other, self); },
           py::is_operator());
 
-  m.def("addmm", traced("addmm", &addmm), "input"_a, "mat1"_a, "mat2"_a, py::kw_only(), "beta"_a = 1,
-        "alpha"_a = 1);
+  m.def("addmm", traced("addmm", &addmm), "input"_a, "mat1"_a, "mat2"_a, py::kw_only(),
+        "beta"_a = 1, "alpha"_a = 1);
   cls.def("addmm", traced("addmm", &addmm), "mat1"_a, "mat2"_a, py::kw_only(), "beta"_a = 1,
           "alpha"_a = 1);
 

@@ -37,15 +37,17 @@ void bind_nn_norm(py::module_& m) {
              }),
       "input"_a, "running_mean"_a, "running_var"_a, "weight"_a = py::none(),
       "bias"_a = py::none(), "training"_a = false, "momentum"_a = 0.1, "eps"_a = 1e-5);
-  m.def("_embedding", traced("_embedding", &embedding), "weight"_a, "indices"_a, "padding_idx"_a = -1,
-        "scale_grad_by_freq"_a = false);
-  m.def("_embedding_renorm_", traced("_embedding_renorm_", &embedding_renorm_), "weight"_a, "indices"_a, "max_norm"_a,
-        "norm_type"_a = 2.0);
+  m.def("_embedding", traced("_embedding", &embedding), "weight"_a, "indices"_a,
+        "padding_idx"_a = -1, "scale_grad_by_freq"_a = false);
+  m.def("_embedding_renorm_", traced("_embedding_renorm_", &embedding_renorm_), "weight"_a,
+        "indices"_a, "max_norm"_a, "norm_type"_a = 2.0);
   auto gen = "generator"_a = static_cast<Generator*>(nullptr);
   m.def("_dropout", traced("_dropout", &dropout), "input"_a, "p"_a, "train"_a, gen);
   m.def("_dropout_", traced("_dropout_", &dropout_), "input"_a, "p"_a, "train"_a, gen);
-  m.def("_feature_dropout", traced("_feature_dropout", &feature_dropout), "input"_a, "p"_a, "train"_a, "batched"_a, gen);
-  m.def("_alpha_dropout", traced("_alpha_dropout", &alpha_dropout), "input"_a, "p"_a, "train"_a, gen);
+  m.def("_feature_dropout", traced("_feature_dropout", &feature_dropout), "input"_a, "p"_a,
+        "train"_a, "batched"_a, gen);
+  m.def("_alpha_dropout", traced("_alpha_dropout", &alpha_dropout), "input"_a, "p"_a, "train"_a,
+        gen);
 }
 
 }  // namespace fastgrad::bindings

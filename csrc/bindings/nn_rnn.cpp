@@ -22,8 +22,9 @@ void bind_nn_rnn(py::module_& m) {
       [](const std::string& mode, const Tensor& x, const std::vector<int64_t>& batch_sizes,
          const Tensor& h0, const std::optional<Tensor>& c0, const Tensor& w_ih, const Tensor& w_hh,
          const std::optional<Tensor>& b_ih, const std::optional<Tensor>& b_hh, bool reverse) {
-        auto r = traced("_rnn_sequence", &rnn_sequence)(mode, x, batch_sizes, h0, c0.value_or(Tensor()), w_ih, w_hh,
-                              b_ih.value_or(Tensor()), b_hh.value_or(Tensor()), reverse);
+        auto r = traced("_rnn_sequence", &rnn_sequence)(
+            mode, x, batch_sizes, h0, c0.value_or(Tensor()), w_ih, w_hh,
+            b_ih.value_or(Tensor()), b_hh.value_or(Tensor()), reverse);
         return py::make_tuple(r[0], r[1], r.size() > 2 ? py::cast(r[2]) : py::none());
       },
       "mode"_a, "x"_a, "batch_sizes"_a, "h0"_a, "c0"_a, "w_ih"_a, "w_hh"_a, "b_ih"_a, "b_hh"_a,

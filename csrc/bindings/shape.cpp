@@ -88,7 +88,8 @@ void bind_shape(py::module_& m, TensorClass& cls) {
     return reshape_op(x, varargs_list(a, "reshape", "shape"));
   });
   cls.def("reshape_as", [=](TT x, TT other) { return reshape_op(x, other.sizes()); }, "other"_a);
-  m.def("reshape", [=](TT x, py::object s) { return reshape_op(x, int_list(s, "reshape", "shape")); },
+  m.def("reshape",
+        [=](TT x, py::object s) { return reshape_op(x, int_list(s, "reshape", "shape")); },
         "input"_a, "shape"_a);
   m.def("flatten", traced("flatten", &flatten), "input"_a, "start_dim"_a = 0, "end_dim"_a = -1);
   cls.def("flatten", traced("flatten", &flatten), "start_dim"_a = 0, "end_dim"_a = -1);
@@ -112,8 +113,10 @@ void bind_shape(py::module_& m, TensorClass& cls) {
 
   // ---- dim reordering ------------------------------------------------------------
   auto permute_op = traced("permute", &permute);
-  cls.def("permute", [=](TT x, py::args a) { return permute_op(x, varargs_list(a, "permute", "dims")); });
-  m.def("permute", [=](TT x, py::object d) { return permute_op(x, int_list(d, "permute", "dims")); },
+  cls.def("permute",
+          [=](TT x, py::args a) { return permute_op(x, varargs_list(a, "permute", "dims")); });
+  m.def("permute",
+        [=](TT x, py::object d) { return permute_op(x, int_list(d, "permute", "dims")); },
         "input"_a, "dims"_a);
   auto transpose_op = traced("transpose", &transpose);
   m.def("transpose", transpose_op, "input"_a, "dim0"_a, "dim1"_a);
@@ -130,12 +133,14 @@ void bind_shape(py::module_& m, TensorClass& cls) {
     m.def(name, &movedim_any, "input"_a, "source"_a, "destination"_a);
     cls.def(name, &movedim_any, "source"_a, "destination"_a);
   }
-  m.def("diagonal", traced("diagonal", &diagonal), "input"_a, "offset"_a = 0, "dim1"_a = 0, "dim2"_a = 1);
+  m.def("diagonal", traced("diagonal", &diagonal), "input"_a, "offset"_a = 0, "dim1"_a = 0,
+        "dim2"_a = 1);
   cls.def("diagonal", traced("diagonal", &diagonal), "offset"_a = 0, "dim1"_a = 0, "dim2"_a = 1);
 
   // ---- broadcasting --------------------------------------------------------------
   auto expand_op = traced("expand", &expand);
-  cls.def("expand", [=](TT x, py::args a) { return expand_op(x, varargs_list(a, "expand", "size")); });
+  cls.def("expand",
+          [=](TT x, py::args a) { return expand_op(x, varargs_list(a, "expand", "size")); });
   cls.def("expand_as", [=](TT x, TT other) { return expand_op(x, other.sizes()); }, "other"_a);
   auto broadcast_to_fn = [](TT x, py::object s) {
     return traced("broadcast_to", &broadcast_to)(x, int_list(s, "broadcast_to", "size"));
@@ -159,7 +164,8 @@ void bind_shape(py::module_& m, TensorClass& cls) {
   cls.def("select", traced("select", &select), "dim"_a, "index"_a);
   auto unbind_op = traced("unbind", &unbind);
   auto chunk_op = traced("chunk", &chunk);
-  m.def("unbind", [=](TT x, int64_t d) { return as_tuple(unbind_op(x, d)); }, "input"_a, "dim"_a = 0);
+  m.def("unbind", [=](TT x, int64_t d) { return as_tuple(unbind_op(x, d)); }, "input"_a,
+        "dim"_a = 0);
   cls.def("unbind", [=](TT x, int64_t d) { return as_tuple(unbind_op(x, d)); }, "dim"_a = 0);
   m.def("split", [](TT x, py::object s, int64_t d) { return as_tuple(split_any(x, s, d)); },
         "tensor"_a, "split_size_or_sections"_a, "dim"_a = 0);
@@ -184,7 +190,8 @@ void bind_shape(py::module_& m, TensorClass& cls) {
   auto repeat_op = traced("repeat", &repeat);
   auto tile_op = traced("tile", &tile);
   auto flip_op = traced("flip", &flip);
-  cls.def("repeat", [=](TT x, py::args a) { return repeat_op(x, varargs_list(a, "repeat", "repeats")); });
+  cls.def("repeat",
+          [=](TT x, py::args a) { return repeat_op(x, varargs_list(a, "repeat", "repeats")); });
   cls.def("tile", [=](TT x, py::args a) { return tile_op(x, varargs_list(a, "tile", "dims")); });
   m.def("tile", [=](TT x, py::object d) { return tile_op(x, int_list(d, "tile", "dims")); },
         "input"_a, "dims"_a);
