@@ -181,6 +181,11 @@ def test_bad_arguments():
                        dynamic_axes={"x": {0: "batch", 1: "feat"}})
     with pytest.raises(TypeError, match="path or a binary file"):
         fg.onnx.export(m, x, 3)
+    with pytest.raises(ValueError, match="dynamic_axes names 'y', which is neither"):
+        fg.onnx.export(m, x, io.BytesIO(), input_names=["x"], dynamic_axes={"y": [0]})
+    static = fg.jit.trace(m, x, batch_dim=None)
+    with pytest.raises(ValueError, match="traced with fixed shapes"):
+        fg.onnx.export(static, x, io.BytesIO(), input_names=["x"], dynamic_axes={"x": [0]})
 
 
 class SequenceClassifier(nn.Module):

@@ -117,6 +117,13 @@ def export(model, args, f, *, input_names=None, output_names=None, dynamic_axes=
     if len(output_names) != len(graph.outputs):
         raise ValueError(
             f"export: {len(output_names)} output_names for {len(graph.outputs)} outputs")
+    for key in dynamic_axes:
+        if key not in input_names and key not in output_names:
+            raise ValueError(f"export: dynamic_axes names '{key}', which is neither an input "
+                             f"name {input_names} nor an output name {output_names}")
+    if graph.batch is None and any(n in dynamic_axes for n in input_names):
+        raise ValueError("export: dynamic_axes given, but the model was traced with fixed "
+                         "shapes (trace it with a batch_dim)")
     batch_name = None
     for n in input_names + output_names:
         if n in dynamic_axes:
