@@ -47,3 +47,13 @@ def test_draw_graph_example(tmp_path, capsys):
     assert (tmp_path / "g.dot").read_text() == dot.source
     assert "ConvolutionBackward" in dot.source and "0.weight" in dot.source
     assert "wrote" in capsys.readouterr().out
+
+
+def test_export_onnx_quick(capsys):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    acc, ort_acc = load("export_onnx").main(["--quick"])
+    assert abs(acc - ort_acc) < 0.01
+    out = capsys.readouterr().out
+    assert "onnxruntime: test accuracy" in out and "exported digits_cnn.onnx" in out

@@ -272,7 +272,7 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
                     })
       .def_property_readonly("retains_grad", [](const Tensor& t) { return t.impl()->retains_grad; })
       .def("retain_grad", &retain_grad)
-      .def("detach", &detach)
+      .def("detach", traced("detach", &detach))
       .def("detach_", [](const Tensor& t) -> const Tensor& {
         FG_CHECK(!t.impl()->view_base, "detach_: can't detach views in-place. Use detach() instead.");
         t.impl()->grad_fn.reset();
@@ -281,7 +281,7 @@ void bind_autograd(py::module_& m, TensorClass& cls) {
       })
       // torch's `.data`: the same storage without history; assigning swaps the
       // tensor's contents (storage, shape, dtype) but keeps its autograd identity.
-      .def_property("data", &detach, [](const Tensor& t, const Tensor& src) {
+      .def_property("data", traced("detach", &detach), [](const Tensor& t, const Tensor& src) {
         FG_CHECK_TYPE(!t.requires_grad() || is_floating(src.dtype()),
                       "data: cannot assign a ", dtype_name(src.dtype()),
                       " tensor to a tensor that requires grad");

@@ -8,6 +8,7 @@
 
 #include "core/scalar.h"
 #include "core/tensor.h"
+#include "jit/tracer.h"
 
 namespace py = pybind11;
 using namespace pybind11::literals;
@@ -35,6 +36,10 @@ void bind_nn_loss(py::module_& m);   // losses
 void bind_nn_rnn(py::module_& m);    // RNN/LSTM/GRU cells
 void bind_optim(py::module_& m);     // fused optimizer steps
 void bind_runtime(py::module_& m);   // CPU block cache controls
+void bind_jit(py::module_& m);       // the tracer (fastgrad.jit)
+
+// Every binding calls its op through traced() (Note [One tracing hook]).
+using jit::traced;
 
 // A Python number (bool, int, float or a numpy scalar), never a Tensor.
 bool is_python_scalar(py::handle h);

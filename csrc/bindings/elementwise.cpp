@@ -10,37 +10,44 @@ using OptTensor = std::optional<Tensor>;
 using OptStr = std::optional<std::string>;
 
 void bind_elementwise(py::module_& m, TensorClass& cls) {
-#define FG_BIND_UNARY(name, Fn, save, grad)                                        \
-  m.def(#name, py::overload_cast<const Tensor&>(&fastgrad::name), "input"_a); \
-  cls.def(#name, py::overload_cast<const Tensor&>(&fastgrad::name));        \
-  cls.def(#name "_", &fastgrad::name##_);
+#define FG_BIND_UNARY(name, Fn, save, grad)                                            \
+  {                                                                                    \
+    auto op = traced(#name, py::overload_cast<const Tensor&>(&fastgrad::name));        \
+    m.def(#name, op, "input"_a);                                                       \
+    cls.def(#name, op);                                                                \
+    cls.def(#name "_", traced(#name "_", &fastgrad::name##_));                         \
+  }
   FG_UNARY_FLOAT_OPS(FG_BIND_UNARY)
   FG_UNARY_SAME_OPS(FG_BIND_UNARY)
 #undef FG_BIND_UNARY
-#define FG_BIND_UNARY_BOOL(name, Fn)                 \
-  m.def(#name, &fastgrad::name, "input"_a);          \
-  cls.def(#name, &fastgrad::name);
+#define FG_BIND_UNARY_BOOL(name, Fn)                         \
+  m.def(#name, traced(#name, &fastgrad::name), "input"_a); \
+  cls.def(#name, traced(#name, &fastgrad::name));
   FG_UNARY_BOOL_OPS(FG_BIND_UNARY_BOOL)
 #undef FG_BIND_UNARY_BOOL
-  m.def("gelu", &gelu, "input"_a, "approximate"_a = "none");
-  cls.def("gelu", &gelu, "approximate"_a = "none");
+  m.def("gelu", traced("gelu", &gelu), "input"_a, "approximate"_a = "none");
+  cls.def("gelu", traced("gelu", &gelu), "approximate"_a = "none");
 
   // Binary: function (T|S, T|S), method (T, T|S), in-place method.
-#define FG_BIND_BINARY(name)                                                          \
-  m.def(#name, py::overload_cast<const Tensor&, const Tensor&>(&fastgrad::name),      \
-        "input"_a, "other"_a);                                                        \
-  m.def(#name, py::overload_cast<const Tensor&, const Scalar&>(&fastgrad::name),      \
-        "input"_a, "other"_a);                                                        \
-  m.def(#name, py::overload_cast<const Scalar&, const Tensor&>(&fastgrad::name),      \
-        "input"_a, "other"_a);                                                        \
-  cls.def(#name, py::overload_cast<const Tensor&, const Tensor&>(&fastgrad::name),    \
-          "other"_a);                                                                 \
-  cls.def(#name, py::overload_cast<const Tensor&, const Scalar&>(&fastgrad::name),    \
-          "other"_a);                                                                 \
-  cls.def(#name "_", py::overload_cast<const Tensor&, const Tensor&>(&fastgrad::name##_), \
-          "other"_a);                                                                 \
-  cls.def(#name "_", py::overload_cast<const Tensor&, const Scalar&>(&fastgrad::name##_), \
-          "other"_a);
+#define FG_BIND_BINARY(name)                                                             \
+  {                                                                                      \
+    auto tt = traced(#name, py::overload_cast<const Tensor&, const Tensor&>(&fastgrad::name)); \
+    auto ts = traced(#name, py::overload_cast<const Tensor&, const Scalar&>(&fastgrad::name)); \
+    auto st = traced(#name, py::overload_cast<const Scalar&, const Tensor&>(&fastgrad::name)); \
+    m.def(#name, tt, "input"_a, "other"_a);                                              \
+    m.def(#name, ts, "input"_a, "other"_a);                                              \
+    m.def(#name, st, "input"_a, "other"_a);                                              \
+    cls.def(#name, tt, "other"_a);                                                       \
+    cls.def(#name, ts, "other"_a);                                                       \
+    cls.def(#name "_",                                                                   \
+            traced(#name "_",                                                            \
+                   py::overload_cast<const Tensor&, const Tensor&>(&fastgrad::name##_)), \
+            "other"_a);                                                                  \
+    cls.def(#name "_",                                                                   \
+            traced(#name "_",                                                            \
+                   py::overload_cast<const Tensor&, const Scalar&>(&fastgrad::name##_)), \
+            "other"_a);                                                                  \
+  }
   FG_BINARY_OPS(FG_BIND_BINARY)
 #undef FG_BIND_BINARY
 
@@ -56,57 +63,75 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
 
   // add / sub with alpha.
   using TT = const Tensor&;
-  m.def("add", py::overload_cast<TT, TT, const Scalar&>(&add), "input"_a, "other"_a, py::kw_only(), "alpha"_a = 1);
-  m.def("add", py::overload_cast<TT, const Scalar&, const Scalar&>(&add), "input"_a, "other"_a, py::kw_only(), "alpha"_a = 1);
-  m.def("add", py::overload_cast<const Scalar&, TT>(&add), "input"_a, "other"_a);
-  cls.def("add", py::overload_cast<TT, TT, const Scalar&>(&add), "other"_a, py::kw_only(), "alpha"_a = 1);
-  cls.def("add", py::overload_cast<TT, const Scalar&, const Scalar&>(&add), "other"_a, py::kw_only(), "alpha"_a = 1);
-  cls.def("add_", py::overload_cast<TT, TT, const Scalar&>(&add_), "other"_a, py::kw_only(), "alpha"_a = 1);
-  cls.def("add_", py::overload_cast<TT, const Scalar&, const Scalar&>(&add_), "other"_a, py::kw_only(), "alpha"_a = 1);
-  m.def("sub", py::overload_cast<TT, TT, const Scalar&>(&sub), "input"_a, "other"_a, py::kw_only(), "alpha"_a = 1);
-  cls.def("sub", py::overload_cast<TT, TT, const Scalar&>(&sub), "other"_a, py::kw_only(), "alpha"_a = 1);
-  cls.def("sub_", py::overload_cast<TT, TT, const Scalar&>(&sub_), "other"_a, py::kw_only(), "alpha"_a = 1);
-  auto div_mode = [](TT a, TT b, const OptStr& mode) { return div(a, b, mode); };
-  auto div_mode_s = [](TT a, const Scalar& b, const OptStr& mode) {
+  auto add_tt = traced("add", py::overload_cast<TT, TT, const Scalar&>(&add));
+  auto add_ts = traced("add", py::overload_cast<TT, const Scalar&, const Scalar&>(&add));
+  auto add_st = traced("add", py::overload_cast<const Scalar&, TT>(&add));
+  auto add_tt_ = traced("add_", py::overload_cast<TT, TT, const Scalar&>(&add_));
+  auto add_ts_ = traced("add_", py::overload_cast<TT, const Scalar&, const Scalar&>(&add_));
+  auto sub_tt = traced("sub", py::overload_cast<TT, TT, const Scalar&>(&sub));
+  auto sub_tt_ = traced("sub_", py::overload_cast<TT, TT, const Scalar&>(&sub_));
+  m.def("add", add_tt, "input"_a, "other"_a, py::kw_only(), "alpha"_a = 1);
+  m.def("add", add_ts, "input"_a, "other"_a, py::kw_only(), "alpha"_a = 1);
+  m.def("add", add_st, "input"_a, "other"_a);
+  cls.def("add", add_tt, "other"_a, py::kw_only(), "alpha"_a = 1);
+  cls.def("add", add_ts, "other"_a, py::kw_only(), "alpha"_a = 1);
+  cls.def("add_", add_tt_, "other"_a, py::kw_only(), "alpha"_a = 1);
+  cls.def("add_", add_ts_, "other"_a, py::kw_only(), "alpha"_a = 1);
+  m.def("sub", sub_tt, "input"_a, "other"_a, py::kw_only(), "alpha"_a = 1);
+  cls.def("sub", sub_tt, "other"_a, py::kw_only(), "alpha"_a = 1);
+  cls.def("sub_", sub_tt_, "other"_a, py::kw_only(), "alpha"_a = 1);
+  auto div_mode = traced("div", [](TT a, TT b, const OptStr& mode) { return div(a, b, mode); });
+  auto div_mode_s = traced("div", [](TT a, const Scalar& b, const OptStr& mode) {
     return div(a, scalar_tensor(b, result_type(a, b)), mode);
-  };
+  });
   m.def("div", div_mode, "input"_a, "other"_a, py::kw_only(), "rounding_mode"_a);
   m.def("div", div_mode_s, "input"_a, "other"_a, py::kw_only(), "rounding_mode"_a);
   cls.def("div", div_mode, "other"_a, py::kw_only(), "rounding_mode"_a);
   cls.def("div", div_mode_s, "other"_a, py::kw_only(), "rounding_mode"_a);
 
   // clamp / where / fills.
-  auto clamp_s = py::overload_cast<TT, const OptScalar&, const OptScalar&>(&clamp);
-  auto clamp_t = py::overload_cast<TT, const OptTensor&, const OptTensor&>(&clamp);
+  auto clamp_s = traced("clamp", py::overload_cast<TT, const OptScalar&, const OptScalar&>(&clamp));
+  auto clamp_t = traced("clamp", py::overload_cast<TT, const OptTensor&, const OptTensor&>(&clamp));
   m.def("clamp", clamp_s, "input"_a, "min"_a = py::none(), "max"_a = py::none());
   m.def("clamp", clamp_t, "input"_a, "min"_a = py::none(), "max"_a = py::none());
   cls.def("clamp", clamp_s, "min"_a = py::none(), "max"_a = py::none());
   cls.def("clamp", clamp_t, "min"_a = py::none(), "max"_a = py::none());
-  cls.def("clamp_", &clamp_, "min"_a = py::none(), "max"_a = py::none());
+  cls.def("clamp_", traced("clamp_", &clamp_), "min"_a = py::none(), "max"_a = py::none());
   m.attr("clip") = m.attr("clamp");
   cls.attr("clip") = cls.attr("clamp");
   cls.attr("clip_") = cls.attr("clamp_");
-  m.def("where", py::overload_cast<TT, TT, TT>(&where), "condition"_a, "input"_a, "other"_a);
-  m.def("where", py::overload_cast<TT, TT, const Scalar&>(&where), "condition"_a, "input"_a, "other"_a);
-  m.def("where", py::overload_cast<TT, const Scalar&, TT>(&where), "condition"_a, "input"_a, "other"_a);
-  m.def("where", py::overload_cast<TT, const Scalar&, const Scalar&>(&where), "condition"_a, "input"_a, "other"_a);
-  cls.def("where", [](TT self, TT cond, TT other) { return where(cond, self, other); }, "condition"_a, "other"_a);
-  cls.def("where", [](TT self, TT cond, const Scalar& other) { return where(cond, self, other); }, "condition"_a, "other"_a);
-  cls.def("fill_", &fill_, "value"_a);
-  cls.def("fill_", [](TT self, TT v) -> const Tensor& {
+  auto where_ttt = traced("where", py::overload_cast<TT, TT, TT>(&where));
+  auto where_tts = traced("where", py::overload_cast<TT, TT, const Scalar&>(&where));
+  auto where_tst = traced("where", py::overload_cast<TT, const Scalar&, TT>(&where));
+  auto where_tss = traced("where", py::overload_cast<TT, const Scalar&, const Scalar&>(&where));
+  m.def("where", where_ttt, "condition"_a, "input"_a, "other"_a);
+  m.def("where", where_tts, "condition"_a, "input"_a, "other"_a);
+  m.def("where", where_tst, "condition"_a, "input"_a, "other"_a);
+  m.def("where", where_tss, "condition"_a, "input"_a, "other"_a);
+  cls.def("where", [=](TT self, TT cond, TT other) { return where_ttt(cond, self, other); },
+          "condition"_a, "other"_a);
+  cls.def("where",
+          [=](TT self, TT cond, const Scalar& other) { return where_tts(cond, self, other); },
+          "condition"_a, "other"_a);
+  cls.def("fill_", traced("fill_", &fill_), "value"_a);
+  cls.def("fill_", traced("fill_", [](TT self, TT v) -> const Tensor& {
     FG_CHECK(v.dim() == 0, "fill_: only supports 0-dimension value tensor but got tensor with ",
              v.dim(), " dimensions.");
     copy_(self, v);
     return self;
-  }, "value"_a);
-  cls.def("zero_", &zero_);
+  }), "value"_a);
+  cls.def("zero_", traced("zero_", &zero_));
 
   // ---- Python operators --------------------------------------------------------
-  // (T, T) and (T, S) for the forward form; (S) for the reflected one.
+  // (T, T) and (T, S) for the forward form; (S) for the reflected one, recorded
+  // as fn(S, T).
 #define FG_BIND_OP(py_name, py_rname, fn)                                                  \
-  cls.def(py_name, [](TT a, TT b) { return fn(a, b); }, py::is_operator());                 \
-  cls.def(py_name, [](TT a, const Scalar& b) { return fn(a, b); }, py::is_operator());      \
-  cls.def(py_rname, [](TT a, const Scalar& b) { return fn(b, a); }, py::is_operator());
+  cls.def(py_name, traced(#fn, [](TT a, TT b) { return fn(a, b); }), py::is_operator());    \
+  cls.def(py_name, traced(#fn, [](TT a, const Scalar& b) { return fn(a, b); }),             \
+          py::is_operator());                                                               \
+  cls.def(py_rname, [](TT a, const Scalar& b) {                                             \
+    return traced(#fn, [](const Scalar& s, TT t) { return fn(s, t); })(b, a);               \
+  }, py::is_operator());
   FG_BIND_OP("__add__", "__radd__", add)
   FG_BIND_OP("__sub__", "__rsub__", sub)
   FG_BIND_OP("__mul__", "__rmul__", mul)
@@ -120,13 +145,14 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
 #undef FG_BIND_OP
   // In-place operators return the same Python object (reference policy finds
   // the existing wrapper of `a`).
-#define FG_BIND_IOP(py_name, fn)                                                        \
-  cls.def(py_name, [](TT a, TT b) -> const Tensor& { fn(a, b); return a; },            \
-          py::is_operator(), py::return_value_policy::reference);                       \
-  cls.def(py_name, [](TT a, const Scalar& b) -> const Tensor& { fn(a, b); return a; }, \
+#define FG_BIND_IOP(py_name, fn)                                                           \
+  cls.def(py_name, traced(#fn, [](TT a, TT b) -> const Tensor& { fn(a, b); return a; }),   \
+          py::is_operator(), py::return_value_policy::reference);                          \
+  cls.def(py_name,                                                                         \
+          traced(#fn, [](TT a, const Scalar& b) -> const Tensor& { fn(a, b); return a; }), \
           py::is_operator(), py::return_value_policy::reference);
   FG_BIND_IOP("__iadd__", add_)
-  FG_BIND_IOP("__isub__", [](TT a, const auto& b) { return sub_(a, b); })
+  FG_BIND_IOP("__isub__", sub_)
   FG_BIND_IOP("__imul__", mul_)
   FG_BIND_IOP("__itruediv__", div_)
   FG_BIND_IOP("__ifloordiv__", floor_divide_)
@@ -137,8 +163,9 @@ void bind_elementwise(py::module_& m, TensorClass& cls) {
   FG_BIND_IOP("__ixor__", bitwise_xor_)
 #undef FG_BIND_IOP
 #define FG_BIND_CMP(py_name, fn)                                                       \
-  cls.def(py_name, [](TT a, TT b) { return fn(a, b); }, py::is_operator());            \
-  cls.def(py_name, [](TT a, const Scalar& b) { return fn(a, b); }, py::is_operator());
+  cls.def(py_name, traced(#fn, [](TT a, TT b) { return fn(a, b); }), py::is_operator()); \
+  cls.def(py_name, traced(#fn, [](TT a, const Scalar& b) { return fn(a, b); }),          \
+          py::is_operator());
   FG_BIND_CMP("__eq__", eq)
   FG_BIND_CMP("__ne__", ne)
   FG_BIND_CMP("__lt__", lt)

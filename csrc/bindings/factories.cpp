@@ -84,38 +84,48 @@ void bind_factories(py::module_& m, TensorClass& cls) {
   using TT = const Tensor&;
 
   // Private factories: (size, ..., dtype, device[, generator]) in fixed order.
-  m.def("_empty", &empty_op, "size"_a, "dtype"_a, "device"_a);
-  m.def("_full", &full, "size"_a, "fill_value"_a, "dtype"_a, "device"_a);
-  m.def("_zeros", &zeros, "size"_a, "dtype"_a, "device"_a);
-  m.def("_ones", &ones, "size"_a, "dtype"_a, "device"_a);
-  m.def("_arange", &arange, "start"_a, "end"_a, "step"_a, "dtype"_a, "device"_a);
-  m.def("_linspace", &linspace, "start"_a, "end"_a, "steps"_a, "dtype"_a, "device"_a);
-  m.def("_eye", &eye, "n"_a, "m"_a, "dtype"_a, "device"_a);
-  m.def("_rand", &rand, "size"_a, "dtype"_a, "device"_a, gen);
-  m.def("_randn", &randn, "size"_a, "dtype"_a, "device"_a, gen);
-  m.def("_normal", &normal, "mean"_a, "std"_a, "size"_a, "dtype"_a, "device"_a, gen);
-  m.def("_randint", &randint, "low"_a, "high"_a, "size"_a, "dtype"_a, "device"_a, gen);
-  m.def("_randperm", &randperm, "n"_a, "dtype"_a, "device"_a, gen);
+  m.def("_empty", traced("_empty", &empty_op), "size"_a, "dtype"_a, "device"_a);
+  m.def("_full", traced("_full", &full), "size"_a, "fill_value"_a, "dtype"_a, "device"_a);
+  m.def("_zeros", traced("_zeros", &zeros), "size"_a, "dtype"_a, "device"_a);
+  m.def("_ones", traced("_ones", &ones), "size"_a, "dtype"_a, "device"_a);
+  m.def("_arange", traced("_arange", &arange), "start"_a, "end"_a, "step"_a, "dtype"_a, "device"_a);
+  m.def("_linspace", traced("_linspace", &linspace), "start"_a, "end"_a, "steps"_a, "dtype"_a,
+        "device"_a);
+  m.def("_eye", traced("_eye", &eye), "n"_a, "m"_a, "dtype"_a, "device"_a);
+  m.def("_rand", traced("_rand", &rand), "size"_a, "dtype"_a, "device"_a, gen);
+  m.def("_randn", traced("_randn", &randn), "size"_a, "dtype"_a, "device"_a, gen);
+  m.def("_normal", traced("_normal", &normal), "mean"_a, "std"_a, "size"_a, "dtype"_a, "device"_a,
+        gen);
+  m.def("_randint", traced("_randint", &randint), "low"_a, "high"_a, "size"_a, "dtype"_a,
+        "device"_a, gen);
+  m.def("_randperm", traced("_randperm", &randperm), "n"_a, "dtype"_a, "device"_a, gen);
 
   // bernoulli(input) draws with probabilities input; bernoulli(input, p) with p.
-  m.def("bernoulli", py::overload_cast<TT, Generator*>(&bernoulli), "input"_a,
+  m.def("bernoulli", traced("bernoulli", py::overload_cast<TT, Generator*>(&bernoulli)), "input"_a,
         py::kw_only(), gen);
-  m.def("bernoulli", py::overload_cast<TT, double, Generator*>(&bernoulli), "input"_a,
-        "p"_a, py::kw_only(), gen);
-  cls.def("bernoulli", py::overload_cast<TT, Generator*>(&bernoulli), py::kw_only(), gen);
-  cls.def("bernoulli", py::overload_cast<TT, double, Generator*>(&bernoulli), "p"_a,
+  m.def("bernoulli", traced("bernoulli", py::overload_cast<TT, double, Generator*>(&bernoulli)),
+        "input"_a, "p"_a, py::kw_only(), gen);
+  cls.def("bernoulli", traced("bernoulli", py::overload_cast<TT, Generator*>(&bernoulli)),
           py::kw_only(), gen);
+  cls.def("bernoulli", traced("bernoulli", py::overload_cast<TT, double, Generator*>(&bernoulli)),
+          "p"_a, py::kw_only(), gen);
 
   // In-place fills (nn.init, dropout). `from` is a Python keyword: pass it
   // positionally or as **{"from": x}, as with PyTorch.
-  cls.def("uniform_", &uniform_, "from"_a = 0.0, "to"_a = 1.0, py::kw_only(), gen);
-  cls.def("normal_", &normal_, "mean"_a = 0.0, "std"_a = 1.0, py::kw_only(), gen);
-  cls.def("bernoulli_", py::overload_cast<TT, double, Generator*>(&bernoulli_),
+  cls.def("uniform_", traced("uniform_", &uniform_), "from"_a = 0.0, "to"_a = 1.0, py::kw_only(),
+          gen);
+  cls.def("normal_", traced("normal_", &normal_), "mean"_a = 0.0, "std"_a = 1.0, py::kw_only(),
+          gen);
+  cls.def("bernoulli_",
+          traced("bernoulli_", py::overload_cast<TT, double, Generator*>(&bernoulli_)),
           "p"_a = 0.5, py::kw_only(), gen);
-  cls.def("bernoulli_", py::overload_cast<TT, TT, Generator*>(&bernoulli_), "p"_a,
-          py::kw_only(), gen);
-  cls.def("random_", &random_, "from"_a, "to"_a, py::kw_only(), gen);
-  cls.def("random_", [](TT self, int64_t to, Generator* g) { return random_(self, 0, to, g); },
+  cls.def("bernoulli_", traced("bernoulli_", py::overload_cast<TT, TT, Generator*>(&bernoulli_)),
+          "p"_a, py::kw_only(), gen);
+  cls.def("random_", traced("random_", &random_), "from"_a, "to"_a, py::kw_only(), gen);
+  cls.def("random_",
+          [](TT self, int64_t to, Generator* g) {
+            return traced("random_", &random_)(self, 0, to, g);
+          },
           "to"_a, py::kw_only(), gen);
 }
 

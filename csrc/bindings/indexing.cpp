@@ -103,9 +103,10 @@ Tensor value_tensor(TT self, py::handle v) {
 
 // In-place methods return the Python object they were called on (x.op_() is x).
 template <class... A>
-auto returning_self(const Tensor& (*f)(const Tensor&, A...)) {
-  return [f](py::object self, A... args) {
-    f(self.cast<const Tensor&>(), args...);
+auto returning_self(const char* op, const Tensor& (*f)(const Tensor&, A...)) {
+  auto g = traced(op, f);
+  return [g](py::object self, A... args) {
+    g(self.cast<const Tensor&>(), args...);
     return self;
   };
 }
@@ -113,8 +114,8 @@ auto returning_self(const Tensor& (*f)(const Tensor&, A...)) {
 std::string reduce_of(const OptStr& r) { return r.value_or(""); }
 
 py::object nonzero_py(TT x, bool as_tuple) {
-  if (!as_tuple) return py::cast(nonzero(x));
-  std::vector<Tensor> cols = nonzero_tuple(x);
+  if (!as_tuple) return py::cast(traced("nonzero", &nonzero)(x));
+  std::vector<Tensor> cols = traced("nonzero_tuple", &nonzero_tuple)(x);
   py::tuple t(cols.size());
   for (size_t i = 0; i < cols.size(); ++i) t[i] = py::cast(cols[i]);
   return std::move(t);
@@ -123,75 +124,77 @@ py::object nonzero_py(TT x, bool as_tuple) {
 }  // namespace
 
 void bind_indexing(py::module_& m, TensorClass& cls) {
-  cls.def("__getitem__", [](TT self, py::handle idx) { return getitem(self, parse_index(idx)); });
+  cls.def("__getitem__", [](TT self, py::handle idx) {
+    return traced("getitem", &getitem)(self, parse_index(idx));
+  });
   cls.def("__setitem__", [](TT self, py::handle idx, py::handle value) {
-    setitem(self, parse_index(idx), value_tensor(self, value));
+    traced("setitem", &setitem)(self, parse_index(idx), value_tensor(self, value));
   });
 
   // index_put(_): indices is a tuple of tensors (None entries skip a dim).
-  m.def("index_put", &index_put, "input"_a, "indices"_a, "values"_a, "accumulate"_a = false);
-  cls.def("index_put", &index_put, "indices"_a, "values"_a, "accumulate"_a = false);
-  cls.def("index_put_", returning_self(&index_put_), "indices"_a, "values"_a, "accumulate"_a = false);
+  m.def("index_put", traced("index_put", &index_put), "input"_a, "indices"_a, "values"_a, "accumulate"_a = false);
+  cls.def("index_put", traced("index_put", &index_put), "indices"_a, "values"_a, "accumulate"_a = false);
+  cls.def("index_put_", returning_self("index_put_", &index_put_), "indices"_a, "values"_a, "accumulate"_a = false);
 
-  m.def("index_select", &index_select, "input"_a, "dim"_a, "index"_a);
-  cls.def("index_select", &index_select, "dim"_a, "index"_a);
+  m.def("index_select", traced("index_select", &index_select), "input"_a, "dim"_a, "index"_a);
+  cls.def("index_select", traced("index_select", &index_select), "dim"_a, "index"_a);
 
   auto gather_py = [](TT x, int64_t dim, TT index, bool sparse_grad) {
     FG_CHECK_KIND(NotImplementedError, !sparse_grad, "gather: sparse_grad=True is not supported");
-    return gather(x, dim, index);
+    return traced("gather", &gather)(x, dim, index);
   };
   m.def("gather", gather_py, "input"_a, "dim"_a, "index"_a, py::kw_only(), "sparse_grad"_a = false);
   cls.def("gather", gather_py, "dim"_a, "index"_a, py::kw_only(), "sparse_grad"_a = false);
 
   // scatter / scatter_: src (Tensor) or value (number), optional reduce.
-  auto sc_t = [](TT x, int64_t d, TT i, TT src, const OptStr& r) { return scatter(x, d, i, src, reduce_of(r)); };
-  auto sc_s = [](TT x, int64_t d, TT i, const Scalar& v, const OptStr& r) { return scatter(x, d, i, v, reduce_of(r)); };
-  auto sc_t_ = returning_self(+[](TT x, int64_t d, TT i, TT src, const OptStr& r) -> TT { return scatter_(x, d, i, src, reduce_of(r)); });
-  auto sc_s_ = returning_self(+[](TT x, int64_t d, TT i, const Scalar& v, const OptStr& r) -> TT { return scatter_(x, d, i, v, reduce_of(r)); });
+  auto sc_t = traced("scatter", [](TT x, int64_t d, TT i, TT src, const OptStr& r) { return scatter(x, d, i, src, reduce_of(r)); });
+  auto sc_s = traced("scatter", [](TT x, int64_t d, TT i, const Scalar& v, const OptStr& r) { return scatter(x, d, i, v, reduce_of(r)); });
+  auto sc_t_ = returning_self("scatter_", +[](TT x, int64_t d, TT i, TT src, const OptStr& r) -> TT { return scatter_(x, d, i, src, reduce_of(r)); });
+  auto sc_s_ = returning_self("scatter_", +[](TT x, int64_t d, TT i, const Scalar& v, const OptStr& r) -> TT { return scatter_(x, d, i, v, reduce_of(r)); });
   m.def("scatter", sc_t, "input"_a, "dim"_a, "index"_a, "src"_a, py::kw_only(), "reduce"_a = py::none());
   m.def("scatter", sc_s, "input"_a, "dim"_a, "index"_a, "value"_a, py::kw_only(), "reduce"_a = py::none());
   cls.def("scatter", sc_t, "dim"_a, "index"_a, "src"_a, py::kw_only(), "reduce"_a = py::none());
   cls.def("scatter", sc_s, "dim"_a, "index"_a, "value"_a, py::kw_only(), "reduce"_a = py::none());
   cls.def("scatter_", sc_t_, "dim"_a, "index"_a, "src"_a, py::kw_only(), "reduce"_a = py::none());
   cls.def("scatter_", sc_s_, "dim"_a, "index"_a, "value"_a, py::kw_only(), "reduce"_a = py::none());
-  m.def("scatter_add", &scatter_add, "input"_a, "dim"_a, "index"_a, "src"_a);
-  cls.def("scatter_add", &scatter_add, "dim"_a, "index"_a, "src"_a);
-  cls.def("scatter_add_", returning_self(&scatter_add_), "dim"_a, "index"_a, "src"_a);
+  m.def("scatter_add", traced("scatter_add", &scatter_add), "input"_a, "dim"_a, "index"_a, "src"_a);
+  cls.def("scatter_add", traced("scatter_add", &scatter_add), "dim"_a, "index"_a, "src"_a);
+  cls.def("scatter_add_", returning_self("scatter_add_", &scatter_add_), "dim"_a, "index"_a, "src"_a);
 
-  m.def("index_add", &index_add, "input"_a, "dim"_a, "index"_a, "source"_a, py::kw_only(), "alpha"_a = 1);
-  cls.def("index_add", &index_add, "dim"_a, "index"_a, "source"_a, py::kw_only(), "alpha"_a = 1);
-  cls.def("index_add_", returning_self(&index_add_), "dim"_a, "index"_a, "source"_a, py::kw_only(), "alpha"_a = 1);
+  m.def("index_add", traced("index_add", &index_add), "input"_a, "dim"_a, "index"_a, "source"_a, py::kw_only(), "alpha"_a = 1);
+  cls.def("index_add", traced("index_add", &index_add), "dim"_a, "index"_a, "source"_a, py::kw_only(), "alpha"_a = 1);
+  cls.def("index_add_", returning_self("index_add_", &index_add_), "dim"_a, "index"_a, "source"_a, py::kw_only(), "alpha"_a = 1);
 
   // index_fill / masked_fill: the value is a number or a 0-d tensor.
-  m.def("index_fill", [](TT x, int64_t d, TT i, const Scalar& v) { return index_fill(x, d, i, v); }, "input"_a, "dim"_a, "index"_a, "value"_a);
-  m.def("index_fill", [](TT x, int64_t d, TT i, TT v) { return index_fill(x, d, i, v); },
+  m.def("index_fill", traced("index_fill", [](TT x, int64_t d, TT i, const Scalar& v) { return index_fill(x, d, i, v); }), "input"_a, "dim"_a, "index"_a, "value"_a);
+  m.def("index_fill", traced("index_fill", [](TT x, int64_t d, TT i, TT v) { return index_fill(x, d, i, v); }),
         "input"_a, "dim"_a, "index"_a, "value"_a);
-  cls.def("index_fill", [](TT x, int64_t d, TT i, const Scalar& v) { return index_fill(x, d, i, v); }, "dim"_a, "index"_a, "value"_a);
-  cls.def("index_fill", [](TT x, int64_t d, TT i, TT v) { return index_fill(x, d, i, v); },
+  cls.def("index_fill", traced("index_fill", [](TT x, int64_t d, TT i, const Scalar& v) { return index_fill(x, d, i, v); }), "dim"_a, "index"_a, "value"_a);
+  cls.def("index_fill", traced("index_fill", [](TT x, int64_t d, TT i, TT v) { return index_fill(x, d, i, v); }),
           "dim"_a, "index"_a, "value"_a);
-  cls.def("index_fill_", returning_self(+[](TT x, int64_t d, TT i, const Scalar& v) -> TT { return index_fill_(x, d, i, v); }), "dim"_a, "index"_a, "value"_a);
-  cls.def("index_fill_", returning_self(+[](TT x, int64_t d, TT i, TT v) -> TT { return index_fill_(x, d, i, v); }),
+  cls.def("index_fill_", returning_self("index_fill_", +[](TT x, int64_t d, TT i, const Scalar& v) -> TT { return index_fill_(x, d, i, v); }), "dim"_a, "index"_a, "value"_a);
+  cls.def("index_fill_", returning_self("index_fill_", +[](TT x, int64_t d, TT i, TT v) -> TT { return index_fill_(x, d, i, v); }),
           "dim"_a, "index"_a, "value"_a);
-  m.def("masked_fill", [](TT x, TT mask, const Scalar& v) { return masked_fill(x, mask, v); }, "input"_a, "mask"_a, "value"_a);
-  m.def("masked_fill", [](TT x, TT mask, TT v) { return masked_fill(x, mask, v); },
+  m.def("masked_fill", traced("masked_fill", [](TT x, TT mask, const Scalar& v) { return masked_fill(x, mask, v); }), "input"_a, "mask"_a, "value"_a);
+  m.def("masked_fill", traced("masked_fill", [](TT x, TT mask, TT v) { return masked_fill(x, mask, v); }),
         "input"_a, "mask"_a, "value"_a);
-  cls.def("masked_fill", [](TT x, TT mask, const Scalar& v) { return masked_fill(x, mask, v); }, "mask"_a, "value"_a);
-  cls.def("masked_fill", [](TT x, TT mask, TT v) { return masked_fill(x, mask, v); },
+  cls.def("masked_fill", traced("masked_fill", [](TT x, TT mask, const Scalar& v) { return masked_fill(x, mask, v); }), "mask"_a, "value"_a);
+  cls.def("masked_fill", traced("masked_fill", [](TT x, TT mask, TT v) { return masked_fill(x, mask, v); }),
           "mask"_a, "value"_a);
-  cls.def("masked_fill_", returning_self(+[](TT x, TT mask, const Scalar& v) -> TT { return masked_fill_(x, mask, v); }), "mask"_a, "value"_a);
-  cls.def("masked_fill_", returning_self(+[](TT x, TT mask, TT v) -> TT { return masked_fill_(x, mask, v); }),
+  cls.def("masked_fill_", returning_self("masked_fill_", +[](TT x, TT mask, const Scalar& v) -> TT { return masked_fill_(x, mask, v); }), "mask"_a, "value"_a);
+  cls.def("masked_fill_", returning_self("masked_fill_", +[](TT x, TT mask, TT v) -> TT { return masked_fill_(x, mask, v); }),
           "mask"_a, "value"_a);
 
-  m.def("masked_select", &masked_select, "input"_a, "mask"_a);
-  cls.def("masked_select", &masked_select, "mask"_a);
+  m.def("masked_select", traced("masked_select", &masked_select), "input"_a, "mask"_a);
+  cls.def("masked_select", traced("masked_select", &masked_select), "mask"_a);
   m.def("nonzero", &nonzero_py, "input"_a, py::kw_only(), "as_tuple"_a = false);
   cls.def("nonzero", &nonzero_py, py::kw_only(), "as_tuple"_a = false);
-  m.def("argwhere", &nonzero, "input"_a);
-  cls.def("argwhere", &nonzero);
-  m.def("take", &take, "input"_a, "index"_a);
-  cls.def("take", &take, "index"_a);
+  m.def("argwhere", traced("nonzero", &nonzero), "input"_a);
+  cls.def("argwhere", traced("nonzero", &nonzero));
+  m.def("take", traced("take", &take), "input"_a, "index"_a);
+  cls.def("take", traced("take", &take), "index"_a);
   // nn.functional.one_hot wraps this.
-  m.def("_one_hot", &one_hot, "input"_a, "num_classes"_a = -1);
+  m.def("_one_hot", traced("_one_hot", &one_hot), "input"_a, "num_classes"_a = -1);
 }
 
 }  // namespace fastgrad::bindings

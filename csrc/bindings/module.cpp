@@ -70,4 +70,5 @@ PYBIND11_MODULE(_C, m) {
   bind_nn_rnn(m);
   bind_optim(m);
   bind_runtime(m);
+  bind_jit(m);
 }

@@ -79,20 +79,20 @@ void bind_reductions(py::module_& m, TensorClass& cls) {
   // sum / nansum / mean: (input, dim=None, keepdim=False, *, dtype=None)
 #define FG_BIND_SUMLIKE(name, fn)                                                   \
   def2(#name, [](TT x, py::object dim, bool keepdim, std::optional<DType> dtype) {  \
-    return fn(x, to_dims(#name, dim), keepdim, dtype);                              \
+    return traced(#name, &fn)(x, to_dims(#name, dim), keepdim, dtype);              \
   }, "dim"_a = py::none(), "keepdim"_a = false, py::kw_only(), "dtype"_a = py::none());
   FG_BIND_SUMLIKE(sum, sum)
   FG_BIND_SUMLIKE(nansum, nansum)
   FG_BIND_SUMLIKE(mean, mean)
 #undef FG_BIND_SUMLIKE
   def2("prod", [](TT x, OptInt dim, bool keepdim, std::optional<DType> dtype) {
-    return prod(x, dim, keepdim, dtype);
+    return traced("prod", &prod)(x, dim, keepdim, dtype);
   }, "dim"_a = py::none(), "keepdim"_a = false, py::kw_only(), "dtype"_a = py::none());
 
   // all / any / amax / amin: (input, dim=None, keepdim=False)
 #define FG_BIND_DIMS(name, fn)                                                  \
   def2(#name, [](TT x, py::object dim, bool keepdim) {                          \
-    return fn(x, to_dims(#name, dim), keepdim);                                 \
+    return traced(#name, &fn)(x, to_dims(#name, dim), keepdim);                 \
   }, "dim"_a = py::none(), "keepdim"_a = false);
   FG_BIND_DIMS(all, all)
   FG_BIND_DIMS(any, any)
@@ -100,24 +100,25 @@ void bind_reductions(py::module_& m, TensorClass& cls) {
   FG_BIND_DIMS(amin, amin)
 #undef FG_BIND_DIMS
   def2("logsumexp", [](TT x, py::object dim, bool keepdim) {  // dim is required
-    return logsumexp(x, to_dims("logsumexp", dim), keepdim);
+    return traced("logsumexp", &logsumexp)(x, to_dims("logsumexp", dim), keepdim);
   }, "dim"_a, "keepdim"_a = false);
   def2("count_nonzero", [](TT x, py::object dim) {
-    return count_nonzero(x, to_dims("count_nonzero", dim));
+    return traced("count_nonzero", &count_nonzero)(x, to_dims("count_nonzero", dim));
   }, "dim"_a = py::none());
 
   // max / min: (), (other: Tensor) -> maximum, (dim, keepdim) -> (values, indices).
 #define FG_BIND_EXTREME(name, all_fn, dim_fn, binary_fn)                               \
-  def2(#name, [](TT x) { return all_fn(x); });                                         \
-  def2(#name, [](TT x, TT other) {                                                     \
-    return binary_fn(x, other); }, "other"_a);                                         \
+  def2(#name, traced(#name, &all_fn));                                                 \
+  def2(#name, traced(#binary_fn, [](TT x, TT other) { return binary_fn(x, other); }),  \
+       "other"_a);                                                                     \
   def2(#name, [](TT x, int64_t dim, bool keepdim) {                                    \
-    return named_pair(#name, dim_fn(x, dim, keepdim)); }, "dim"_a, "keepdim"_a = false);
+    return named_pair(#name, traced(#dim_fn, &dim_fn)(x, dim, keepdim));               \
+  }, "dim"_a, "keepdim"_a = false);
   FG_BIND_EXTREME(max, max_all, max_dim, maximum)
   FG_BIND_EXTREME(min, min_all, min_dim, minimum)
 #undef FG_BIND_EXTREME
-  def2("argmax", &argmax, "dim"_a = py::none(), "keepdim"_a = false);
-  def2("argmin", &argmin, "dim"_a = py::none(), "keepdim"_a = false);
+  def2("argmax", traced("argmax", &argmax), "dim"_a = py::none(), "keepdim"_a = false);
+  def2("argmin", traced("argmin", &argmin), "dim"_a = py::none(), "keepdim"_a = false);
 
   // var / std: (input, dim=None, unbiased=None, keepdim=False, *, correction=None).
   // A bool in dim's place is the legacy var(input, unbiased).
@@ -129,8 +130,8 @@ void bind_reductions(py::module_& m, TensorClass& cls) {
       unbiased = dim.cast<bool>();                                                     \
       dim = py::none();                                                                \
     }                                                                                  \
-    return fn(x, to_dims(#name, dim), correction_of(#name, unbiased, correction),      \
-              keepdim);                                                                \
+    return traced(#name, &fn)(x, to_dims(#name, dim),                                 \
+                              correction_of(#name, unbiased, correction), keepdim);    \
   }, "dim"_a = py::none(), "unbiased"_a = py::none(), "keepdim"_a = false,             \
      py::kw_only(), "correction"_a = py::none());
   FG_BIND_VAR(var, var)
@@ -139,15 +140,15 @@ void bind_reductions(py::module_& m, TensorClass& cls) {
 
   def2("norm", [](TT x, py::object p, py::object dim, bool keepdim,
                   std::optional<DType> dtype) {
-    return norm(x, norm_order(p), to_dims("norm", dim), keepdim, dtype);
+    return traced("norm", &norm)(x, norm_order(p), to_dims("norm", dim), keepdim, dtype);
   }, "p"_a = "fro", "dim"_a = py::none(), "keepdim"_a = false, "dtype"_a = py::none());
 
   // Along one dim: (input, dim, *, dtype=None); softmax also takes dtype
   // positionally, as torch.softmax does.
-  def2("cumsum", &cumsum, "dim"_a, py::kw_only(), "dtype"_a = py::none());
-  def2("cumprod", &cumprod, "dim"_a, py::kw_only(), "dtype"_a = py::none());
-  def2("softmax", &softmax, "dim"_a, "dtype"_a = py::none());
-  def2("log_softmax", &log_softmax, "dim"_a, "dtype"_a = py::none());
+  def2("cumsum", traced("cumsum", &cumsum), "dim"_a, py::kw_only(), "dtype"_a = py::none());
+  def2("cumprod", traced("cumprod", &cumprod), "dim"_a, py::kw_only(), "dtype"_a = py::none());
+  def2("softmax", traced("softmax", &softmax), "dim"_a, "dtype"_a = py::none());
+  def2("log_softmax", traced("log_softmax", &log_softmax), "dim"_a, "dtype"_a = py::none());
 }
 
 }  // namespace fastgrad::bindings

@@ -113,10 +113,10 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
   m.add_object("_cleanup", py::capsule([]() { g_size_class = py::object(); }));
   m.def("from_numpy", &from_numpy, "ndarray"_a,
         "A tensor sharing memory with a numpy array.");
-  m.def("_to_device", &to_device, "input"_a, "device"_a);
-  m.def("_scalar_tensor", [](const Scalar& s, std::optional<DType> dt) {
+  m.def("_to_device", traced("to_device", &to_device), "input"_a, "device"_a);
+  m.def("_scalar_tensor", traced("scalar_tensor", [](const Scalar& s, std::optional<DType> dt) {
     return scalar_tensor(s, dt.value_or(s.dtype()));
-  });
+  }));
 
   // Lets Python subclasses (nn.Parameter) wrap an existing tensor: the new
   // object is another handle on the same TensorImpl.
@@ -145,13 +145,13 @@ void bind_tensor(py::module_& m, TensorClass& cls) {
       .def("numpy", &to_numpy)
       .def("item", &item)
       .def("_is_same", &Tensor::is_same)
-      .def("contiguous", [](const Tensor& t) { return contiguous(t); })
-      .def("clone", [](const Tensor& t) { return clone(t); })
-      .def("copy_", &copy_autograd, "src"_a)
-      .def("_to_dtype", [](const Tensor& t, DType dt, bool copy) {
+      .def("contiguous", traced("contiguous", [](const Tensor& t) { return contiguous(t); }))
+      .def("clone", traced("clone", [](const Tensor& t) { return clone(t); }))
+      .def("copy_", traced("copy_", &copy_autograd), "src"_a)
+      .def("_to_dtype", traced("to_dtype", [](const Tensor& t, DType dt, bool copy) {
         Tensor r = to_dtype(t, dt);
         return copy && r.is_same(t) ? clone(t) : r;
-      }, "dtype"_a, "copy"_a = false);
+      }), "dtype"_a, "copy"_a = false);
 }
 
 }  // namespace fastgrad::bindings

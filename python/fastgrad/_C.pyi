@@ -1191,6 +1191,40 @@ class Node:
     @property
     def variable(self) -> typing.Any:
         ...
+class _ValueRef:
+    def __repr__(self) -> str:
+        ...
+    @property
+    def id(self) -> int:
+        ...
+class _Graph:
+    label: str
+    def make_batch_dynamic(self, others: collections.abc.Sequence[_Graph], batch: typing.SupportsInt | typing.SupportsIndex) -> None:
+        """
+        Makes the sizes that follow the batch symbolic, from traces at 2B, 3B, ...
+        """
+    def run(self, inputs: collections.abc.Sequence[Tensor], params: collections.abc.Sequence[Tensor]) -> list[Tensor]:
+        """
+        Runs the recorded ops on new inputs (one C++ call for the whole graph).
+        """
+    @property
+    def batch(self) -> int:
+        ...
+    @property
+    def inputs(self) -> list[int]:
+        ...
+    @property
+    def nodes(self) -> list:
+        ...
+    @property
+    def outputs(self) -> list[int]:
+        ...
+    @property
+    def params(self) -> list[int]:
+        ...
+    @property
+    def values(self) -> list:
+        ...
 def _adagrad_step(param: Tensor, grad: Tensor, state_sum: Tensor, *, lr: typing.SupportsFloat | typing.SupportsIndex, lr_decay: typing.SupportsFloat | typing.SupportsIndex, weight_decay: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex, maximize: bool, step: typing.SupportsFloat | typing.SupportsIndex) -> None:
     """
     Fused Adagrad update of param and state_sum in place.
@@ -1267,6 +1301,10 @@ def _gru_cell(gi: Tensor, gh: Tensor, hx: Tensor) -> Tensor:
     """
 def _huber_loss(input: Tensor, target: Tensor, reduction: str = 'mean', delta: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> Tensor:
     ...
+def _is_traced(tensor: Tensor) -> bool:
+    """
+    Whether the tensor is a value of the trace running on this thread.
+    """
 def _kl_div(input: Tensor, target: Tensor, reduction: str = 'mean', log_target: bool = False) -> Tensor:
     ...
 def _l1_loss(input: Tensor, target: Tensor, reduction: str = 'mean') -> Tensor:
@@ -1346,6 +1384,12 @@ def _strict_transfers() -> bool:
 def _to_device(input: Tensor, device: device) -> Tensor:
     ...
 def _to_device_implicit(input: Tensor, device: device, what: str) -> Tensor:
+    ...
+def _trace_abort() -> None:
+    ...
+def _trace_begin(inputs: collections.abc.Sequence[Tensor], input_names: collections.abc.Sequence[str], params: collections.abc.Sequence[Tensor], param_names: collections.abc.Sequence[str]) -> None:
+    ...
+def _trace_end(outputs: collections.abc.Sequence[Tensor]) -> _Graph:
     ...
 def _transfers_begin() -> int:
     ...

@@ -21,6 +21,7 @@ from ._tensor import Size, tensor, as_tensor  # noqa: F401
 from . import cuda  # noqa: F401
 from ._factories import *  # noqa: F401,F403
 from . import autograd, nn, optim, return_types, utils  # noqa: F401
+from . import jit, onnx  # noqa: F401
 from .serialization import save, load  # noqa: F401
 from .utils.dlpack import from_dlpack  # noqa: F401
 from .autograd.grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401

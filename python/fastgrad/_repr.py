@@ -98,15 +98,16 @@ def _format(arr, fmt, indent, summarize):
 
 def tensor_repr(t):
     from . import _C
+    from ._tensor import _numpy  # printing is not a data read the tracer warns about
 
     prefix = "tensor("
     suffixes = []
     default_float = _C.get_default_dtype()
     dt = t.dtype
-    shown = t.cpu().detach() if hasattr(t, "detach") else t
+    shown = t.cpu().detach()
     if dt == _C.dtype.bfloat16:  # numpy has no bfloat16: show its exact float32 values
         shown = shown._to_dtype(_C.dtype.float32)
-    arr = shown.numpy()
+    arr = _numpy(shown)
     if t.numel() == 0 and t.dim() != 1 or (t.numel() == 0 and tuple(t.shape) != (0,)):
         body = "[]"
         suffixes.append(f"size={tuple(t.shape)}")

@@ -5,6 +5,7 @@ Everything hot lives in C++; this file holds what is naturally Python
 """
 
 import builtins
+import typing
 
 import numpy as np
 
@@ -118,11 +119,34 @@ def as_tensor(data, dtype=None, device=None):
 
 # ---- Python protocols on Tensor ------------------------------------------------
 
+_item = Tensor.item  # the C++ reads, without the trace check below
+_numpy = Tensor.numpy
+
+
+def _read(self, what):
+    """Every read of a tensor's data into Python passes here: while
+    fastgrad.jit.trace runs, reading a traced value freezes it (TracerWarning)."""
+    if _C._is_traced(self):
+        from .jit._trace import warn_conversion
+
+        warn_conversion(what)
+
+
+def _item_checked(self) -> typing.Any:
+    _read(self, "a Python number")
+    return _item(self)
+
+
+def _numpy_checked(self) -> np.ndarray:
+    _read(self, "a NumPy array")
+    return _numpy(self)
+
 
 def _one_element(self, what):
     if self.numel() != 1:
         raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to {what}")
-    return self.item()
+    _read(self, f"a Python {what}")
+    return _item(self)
 
 
 def _bool(self):
@@ -132,13 +156,15 @@ def _bool(self):
             if self.numel() > 1
             else "Boolean value of Tensor with no values is ambiguous"
         )
-    return builtins.bool(self.item())
+    _read(self, "a Python boolean")
+    return builtins.bool(_item(self))
 
 
 def _index(self):
     if self.dtype.is_floating_point or self.numel() != 1:
         raise TypeError("only integer tensors of a single element can be converted to an index")
-    return builtins.int(self.item())
+    _read(self, "a Python index")
+    return builtins.int(_item(self))
 
 
 def _len(self):
@@ -154,16 +180,18 @@ def _iter(self):
 
 
 def _tolist(self):
-    t = self.detach() if hasattr(self, "detach") else self
+    _read(self, "a Python list")
+    t = self.detach()
     if t.device.type != "cpu":  # an implicit copy (fastgrad.cuda.transfers)
         t = _C._to_device_implicit(t, _C.device("cpu"), "tolist()")
     if t.dtype == _C.dtype.bfloat16:  # numpy has none; float32 holds every value
         t = t._to_dtype(_C.dtype.float32)
-    return t.numpy().tolist()
+    return _numpy(t).tolist()
 
 
 def _array(self, dtype=None, copy=None):
-    arr = self.detach().numpy() if hasattr(self, "detach") else self.numpy()
+    _read(self, "a NumPy array")
+    arr = _numpy(self.detach())
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
     return arr.copy() if copy else arr
@@ -279,6 +307,8 @@ def _install():
     T.__array__ = _array
     T.__array_priority__ = 1000  # numpy defers to Tensor's reflected operators
     T.tolist = _tolist
+    T.item = _item_checked
+    T.numpy = _numpy_checked
     T.backward = _backward
     T.to = _to
     T.float = _type_conv(_C.dtype.float32)
