@@ -145,9 +145,8 @@ def test_column_sum_same_bits_as_row_sum(rng, shape):
                                511, 512, 513, 1000, 1024, 1500])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_row_sum_same_bits_unit_and_strided(rng, n, dtype):
-    """Unit-stride rows sum up to four pairwise leaves in one interleaved pass
-    (Note [Interleaved leaves]); strided rows and columns sum leaf by leaf:
-    all three give the same bits."""
+    """Unit-stride leaves use 4-double vectors (Note [Vector leaves]), strided
+    rows the scalar loop, columns their own tile kernel: all give the same bits."""
     a = rng.standard_normal((3, n)).astype(dtype)
     unit = to_np(fg.tensor(a).sum(dim=1))
     strided = to_np(fg.tensor(np.repeat(a, 2, axis=1))[:, ::2].sum(dim=1))

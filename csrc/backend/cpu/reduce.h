@@ -258,24 +258,11 @@ inline int64_t pairwise_half(int64_t n) {
   return (n / 2 + kPairBlock - 1) / kPairBlock * kPairBlock;
 }
 
-// One leaf of the tree: up to kPairBlock elements in kPairLanes lanes.
-template <class Acc, class T, class Map>
-Acc pairwise_leaf(const T* p, int64_t s, int64_t n, const Map& map) {
-  Acc acc[kPairLanes] = {};
-  int64_t i = 0;
-  for (; i + kPairLanes <= n; i += kPairLanes)
-    for (int k = 0; k < kPairLanes; ++k) acc[k] += static_cast<Acc>(map(p[(i + k) * s]));
-  for (; i < n; ++i) acc[0] += static_cast<Acc>(map(p[i * s]));
-  return combine_lanes(acc);
-}
-
-// Note [Interleaved leaves]: a double leaf over a unit-stride run keeps its
-// eight lanes in two 4-double vectors (lanes 0-3, 4-7; one AVX register
-// each). Even so one leaf is a chain of dependent adds, so the K <= 4 leaves
-// under a node of at most 4 * kPairBlock elements are summed in one
-// interleaved pass: 2K independent chains. Each leaf's lanes and order are
-// exactly pairwise_leaf's and combine_leaves() walks pairwise_sum's tree over
-// them, so the bits do not change.
+// Note [Vector leaves]: a double leaf over a unit-stride run keeps its eight
+// lanes in two 4-double vectors (lanes 0-3 and 4-7: one AVX register each;
+// two SSE registers without AVX), so eight elements cost two converts and two
+// adds. Same lanes, same order: the bits of the scalar loop. (Summing up to
+// four leaves in one interleaved pass measured slower, not faster.)
 namespace detail {
 typedef double D4 __attribute__((vector_size(32)));
 
@@ -284,56 +271,31 @@ inline D4 load_d4(const T* p, const Map& map) {
   return D4{static_cast<double>(map(p[0])), static_cast<double>(map(p[1])),
             static_cast<double>(map(p[2])), static_cast<double>(map(p[3]))};
 }
-
-// pairwise_sum's tree over the sums r of its consecutive leaves (every leaf
-// but the last is a full kPairBlock: left halves are multiples of it).
-inline double combine_leaves(const double* r, int64_t n) {
-  if (n <= kPairBlock) return r[0];
-  const int64_t half = pairwise_half(n);
-  return combine_leaves(r, half) + combine_leaves(r + half / kPairBlock, n - half);
-}
-
-// Leaves [p + l * kPairBlock, + len) for l < K, all full but the last.
-template <int K, class T, class Map>
-double interleaved_leaves(const T* p, int64_t n, const Map& map) {
-  static_assert(kPairLanes == 8);
-  D4 v[K][2] = {};
-  const int64_t last = n - (K - 1) * kPairBlock;  // the last leaf's length
-  auto step = [&](int l, int64_t i) {
-    const T* q = p + l * kPairBlock + i;
-    v[l][0] += load_d4(q, map);
-    v[l][1] += load_d4(q + 4, map);
-  };
-  int64_t i = 0;
-  for (; i + 8 <= last; i += 8)
-    for (int l = 0; l < K; ++l) step(l, i);
-  double r[K];
-  for (int l = 0; l < K; ++l) {
-    const int64_t len = l == K - 1 ? last : kPairBlock;
-    int64_t j = i;
-    for (; j + 8 <= len; j += 8) step(l, j);
-    double acc[kPairLanes];
-    for (int k = 0; k < 4; ++k) acc[k] = v[l][0][k], acc[k + 4] = v[l][1][k];
-    for (; j < len; ++j) acc[0] += static_cast<double>(map(p[l * kPairBlock + j]));
-    r[l] = combine_lanes(acc);
-  }
-  return combine_leaves(r, n);
-}
 }  // namespace detail
+
+// One leaf of the tree: up to kPairBlock elements in kPairLanes lanes.
+template <class Acc, class T, class Map>
+Acc pairwise_leaf(const T* p, int64_t s, int64_t n, const Map& map) {
+  Acc acc[kPairLanes] = {};
+  int64_t i = 0;
+  if constexpr (std::is_same_v<Acc, double> && kPairLanes == 8) {
+    if (s == 1) {
+      detail::D4 lo{}, hi{};
+      for (; i + 8 <= n; i += 8) {
+        lo += detail::load_d4(p + i, map);
+        hi += detail::load_d4(p + i + 4, map);
+      }
+      for (int k = 0; k < 4; ++k) acc[k] = lo[k], acc[k + 4] = hi[k];
+    }
+  }
+  for (; i + kPairLanes <= n; i += kPairLanes)
+    for (int k = 0; k < kPairLanes; ++k) acc[k] += static_cast<Acc>(map(p[(i + k) * s]));
+  for (; i < n; ++i) acc[0] += static_cast<Acc>(map(p[i * s]));
+  return combine_lanes(acc);
+}
 
 template <class Acc, class T, class Map>
 Acc pairwise_sum(const T* p, int64_t s, int64_t n, const Map& map) {
-  if constexpr (std::is_same_v<Acc, double>) {
-    if (s == 1 && n <= 4 * kPairBlock) {
-      switch ((n + kPairBlock - 1) / kPairBlock) {
-        case 0:
-        case 1: return detail::interleaved_leaves<1>(p, n, map);
-        case 2: return detail::interleaved_leaves<2>(p, n, map);
-        case 3: return detail::interleaved_leaves<3>(p, n, map);
-        default: return detail::interleaved_leaves<4>(p, n, map);
-      }
-    }
-  }
   if (n <= kPairBlock) return pairwise_leaf<Acc>(p, s, n, map);
   const int64_t half = pairwise_half(n);
   return pairwise_sum<Acc>(p, s, half, map) + pairwise_sum<Acc>(p + half * s, s, n - half, map);
