@@ -188,3 +188,15 @@ def test_bad_arguments():
         viz.draw_graph(x.sum(), params={"w": 1.0})
     with pytest.raises(ValueError, match="viz.Node: kind must be one of"):
         viz.Node("a", ["a"], "blob")
+
+
+def test_draw_traced_graph_has_every_recorded_op():
+    model = fg.nn.Sequential(fg.nn.Linear(6, 8), fg.nn.ReLU(), fg.nn.Linear(8, 3)).eval()
+    traced = fg.jit.trace(model, fg.randn(4, 6))
+    src = viz.draw_graph(traced).source
+    ops = {n.op for n in traced.graph.nodes}
+    assert ops and all(op in src for op in ops)
+    for name, _ in model.named_parameters():
+        assert name in src
+    assert "output 0" in src and "(B, 3)" in src
+    assert viz.draw_graph(traced.graph).source == src  # the graph itself draws the same

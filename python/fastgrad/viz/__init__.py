@@ -11,15 +11,18 @@ way, through ``draw_graph(graph)``.
 from ._autograd import backward_graph
 from ._dot import Dot, to_dot
 from ._graph import Edge, Graph, Node
+from ._traced import traced_graph
 
-__all__ = ["Dot", "Edge", "Graph", "Node", "draw_graph", "to_dot"]
+__all__ = ["Dot", "Edge", "Graph", "Node", "draw_graph", "to_dot", "traced_graph"]
 
 
 def draw_graph(output, params=None, *, show_saved=False):
     """Draws the recorded backward graph that produced `output`.
 
     Args:
-        output: a Tensor, a sequence of Tensors, or a ready `viz.Graph`.
+        output: a Tensor, a sequence of Tensors, a traced module or function
+            (``fastgrad.jit.trace``: its static graph is drawn, inputs, parameters,
+            ops and outputs), or a ready `viz.Graph`.
         params: optional dict name -> Tensor (e.g. ``dict(model.named_parameters())``)
             to label leaves by name; unnamed leaves are drawn as "leaf".
         show_saved: also list the shapes of the tensors each node saved for
@@ -30,4 +33,7 @@ def draw_graph(output, params=None, *, show_saved=False):
     """
     if isinstance(output, Graph):
         return Dot(output)
+    jg = getattr(output, "graph", output)  # a TracedModule / TracedFunction, or its .graph
+    if type(jg).__module__ == "fastgrad.jit._graph" and type(jg).__name__ == "Graph":
+        return Dot(traced_graph(jg))
     return Dot(backward_graph(output, params, show_saved))
