@@ -14,11 +14,15 @@ reference.
 
 import argparse
 import statistics
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 
 import fastgrad as fg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules
+from harness import time_once  # noqa: E402
 
 try:
     import torch
@@ -53,17 +57,6 @@ def _flat(out):
     if isinstance(out, (tuple, list)):
         return [t for o in out for t in _flat(o)]
     return [out]
-
-
-def _time(fn, min_time):
-    """Seconds per call: fn averaged over enough calls to fill min_time."""
-    n, start = 0, time.perf_counter()
-    while True:
-        fn()
-        n += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_time:
-            return elapsed / n
 
 
 def _runners(make, shapes, is_lstm):
@@ -124,7 +117,7 @@ def main():
         samples = {k: [] for k in runners}
         for _ in range(a.repeats):
             for k, fn in runners.items():
-                samples[k].append(_time(fn, a.min_time))
+                samples[k].append(time_once(fn, a.min_time))
         med = {k: statistics.median(v) * 1e6 for k, v in samples.items()}
         line = (f"{name:34s} {med['fastgrad eager']:8.1f} {med['fastgrad traced']:8.1f} "
                 f"{med['fastgrad traced'] / med['fastgrad eager']:6.2f}")

@@ -46,6 +46,15 @@ _COMMON_DOC = """
 """
 
 
+_CHECKS_DOC = """
+    Passes every check of scikit-learn's ``check_estimator``, none expected to
+    fail (``tests/test_sklearn.py``). Two are skipped by scikit-learn itself in
+    a plain run: ``check_array_api_input`` unless ``SCIPY_ARRAY_API=1`` is set
+    before scipy is imported (the tests run it so, in a subprocess), and the
+    ``*_data_not_an_array`` check when pandas is not installed.
+"""
+
+
 class NeuralNetClassifier(ClassifierMixin, NeuralNet):
     """A fastgrad module as a scikit-learn classifier.
 
@@ -54,14 +63,9 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNet):
     Labels may be any sortable values; ``classes_`` holds them in sorted order.
     Multilabel targets are not supported.
 
-    Passes every check of scikit-learn's ``check_estimator``, none expected to
-    fail (``tests/test_sklearn.py``). Two are skipped by scikit-learn itself in
-    a plain run: ``check_array_api_input`` unless ``SCIPY_ARRAY_API=1`` is set
-    before scipy is imported (the tests run it so, in a subprocess), and the
-    ``*_data_not_an_array`` check when pandas is not installed.
     """
 
-    __doc__ += _COMMON_DOC.format(criterion_doc="None means nn.CrossEntropyLoss; it receives "
+    __doc__ += _CHECKS_DOC + _COMMON_DOC.format(criterion_doc="None means nn.CrossEntropyLoss; it receives "
                                   "the logits and the\n        class indices (int64).")
     _default_criterion = nn.CrossEntropyLoss
 
@@ -130,14 +134,9 @@ class NeuralNetRegressor(RegressorMixin, NeuralNet):
     a 1-d y trains one output and `predict` returns a 1-d array, a 2-d y one
     output per column (multi-output regression).
 
-    Passes every check of scikit-learn's ``check_estimator``, none expected to
-    fail (``tests/test_sklearn.py``). Two are skipped by scikit-learn itself in
-    a plain run: ``check_array_api_input`` unless ``SCIPY_ARRAY_API=1`` is set
-    before scipy is imported (the tests run it so, in a subprocess), and the
-    ``*_data_not_an_array`` check when pandas is not installed.
     """
 
-    __doc__ += _COMMON_DOC.format(criterion_doc="None means nn.MSELoss; it receives the outputs "
+    __doc__ += _CHECKS_DOC + _COMMON_DOC.format(criterion_doc="None means nn.MSELoss; it receives the outputs "
                                   "and float32 targets\n        of shape (n_samples, n_targets).")
     _default_criterion = nn.MSELoss
 
