@@ -28,10 +28,42 @@ inline bool fits_blasint(int64_t v) { return v >= 0 && v <= INT_MAX; }
 // C = alpha * op(A) @ op(B) + beta * C; op(A) is (m, k), op(B) is (k, n), C is
 // (m, n) NoTrans. Callers guarantee m, n, k >= 1 and valid leading dims
 // (ld >= max(1, cols of the stored matrix)); BLAS would abort otherwise.
+inline void set_blas_num_threads(int n) { FG_OPENBLAS(set_num_threads)(n); }
+inline int get_blas_num_threads() { return FG_OPENBLAS(get_num_threads)(); }
+
+// Note [Small GEMMs on one thread]: OpenBLAS splits a product over its
+// threads from m*n*k = 64^3 on. Below kSmallGemm the handoff costs more than
+// the second thread saves, and on a busy machine each handoff waits for a
+// scheduler slot: a 128^3 product took 54 us on one thread and 8 ms on two
+// while other processes ran. MKL keeps such problems on one thread too; so
+// does this guard, restoring the pool's size afterwards (ops hold the GIL, so
+// no other product runs meanwhile; inside an OpenMP region -- gemm_batched's
+// one product per thread -- OpenBLAS is single-threaded already).
+constexpr double kOneThreadGemm = double(1 << 22);  // m*n*k: 32x128x1024, 160^3
+
+class SmallGemmGuard {
+ public:
+  SmallGemmGuard(int64_t m, int64_t n, int64_t k)
+      : prev_(double(m) * double(n) * double(k) <= kOneThreadGemm && !in_parallel_region()
+                  ? get_blas_num_threads()
+                  : 1) {
+    if (prev_ > 1) set_blas_num_threads(1);
+  }
+  ~SmallGemmGuard() {
+    if (prev_ > 1) set_blas_num_threads(prev_);
+  }
+  SmallGemmGuard(const SmallGemmGuard&) = delete;
+  SmallGemmGuard& operator=(const SmallGemmGuard&) = delete;
+
+ private:
+  int prev_;
+};
+
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
           const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c,
           int64_t ldc) {
+  SmallGemmGuard one_thread(m, n, k);
   auto ta = trans_a ? CblasTrans : CblasNoTrans;
   auto tb = trans_b ? CblasTrans : CblasNoTrans;
   auto i = [](int64_t v) { return static_cast<blasint>(v); };
@@ -44,9 +76,6 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
                     b, i(ldb), beta, c, i(ldc));
   }
 }
-
-inline void set_blas_num_threads(int n) { FG_OPENBLAS(set_num_threads)(n); }
-inline int get_blas_num_threads() { return FG_OPENBLAS(get_num_threads)(); }
 
 // One stored matrix of a batched product: element (batch b, i, j) lives at
 // base + offsets[b] + (trans ? j * ld + i : i * ld + j).
