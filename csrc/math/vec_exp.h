@@ -1,5 +1,6 @@
 // Branch-free float32 exp, sigmoid and tanh, written once for a float and
-// for four floats (F4). CPU only: the CUDA device pass never sees it.
+// for four floats (F4). CPU only: host functions that nvcc's device pass
+// parses but never calls (math/unary.h picks libm under __CUDA_ARCH__).
 //
 // Note [Vectorizable float activations]: libm's expf is an out-of-line call
 // (and GCC's default -ftrapping-math keeps clamp-then-compute loops scalar),
@@ -13,7 +14,6 @@
 // a tensor, and runs do not depend on the thread split or alignment.
 // float64 keeps libm (exact to an ulp), as its users ask for accuracy.
 #pragma once
-#if !defined(__CUDA_ARCH__)
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -125,4 +125,3 @@ inline void map4(const float* in, float* out, int64_t n, const F& f) {
 }
 
 }  // namespace fastgrad::math::vec
-#endif  // !__CUDA_ARCH__

@@ -78,7 +78,10 @@ inline void exp_shift_line(const T* x, int64_t xs, T m, T c, T* y, int64_t ys, i
 // vector adds.
 struct Lane4 {
   typedef double D2 __attribute__((vector_size(16)));
-  D2 lo{0, 0}, hi{0, 0};  // lanes 0, 1 and 2, 3
+  D2 lo, hi;  // lanes 0, 1 and 2, 3
+  // A user constructor, not member initializers: nvcc's device pass (ops are
+  // compiled as CUDA) fails on the implicit one's vector constants.
+  Lane4() : lo(D2{0, 0}), hi(D2{0, 0}) {}
   void add(math::vec::F4 v) {
     lo += D2{v[0], v[1]};
     hi += D2{v[2], v[3]};
