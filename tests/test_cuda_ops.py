@@ -3,10 +3,9 @@ caching allocator, transfers, the elementwise launcher (same functors as the
 CPU loop, strided and broadcast operands), casts and strided copies, fused
 optimizer steps. Marked `cuda`: skipped without a CUDA build and a GPU."""
 
+import fastgrad as fg
 import numpy as np
 import pytest
-
-import fastgrad as fg
 
 pytestmark = pytest.mark.cuda
 

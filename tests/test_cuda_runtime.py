@@ -4,10 +4,9 @@ use, and fastgrad.cuda's API in a build or machine without a GPU."""
 
 import itertools
 
+import fastgrad as fg
 import numpy as np
 import pytest
-
-import fastgrad as fg
 from fastgrad import _C
 
 KiB, MiB = 1024, 1024 * 1024
