@@ -162,6 +162,12 @@ template <class T> struct ClampFn {
   }
 };
 
+// masked_fill: value where the mask is set.
+template <class T> struct MaskedFillFn {
+  T value;
+  FG_HOST_DEVICE T operator()(bool m, T a) const { return m ? value : a; }
+};
+
 struct WhereFn {
   template <class T> FG_HOST_DEVICE T operator()(bool c, T a, T b) const { return c ? a : b; }
 };

@@ -138,4 +138,13 @@ struct CastFn {
   }
 };
 
+// fn's result cast to T (in-place ops whose math returns a wider type).
+template <class T, class Fn>
+struct CastResultFn {
+  Fn fn;
+  template <class... A> FG_HOST_DEVICE T operator()(A... a) const {
+    return static_cast<T>(fn(a...));
+  }
+};
+
 }  // namespace fastgrad::math

@@ -1,6 +1,7 @@
 // Branch-free float32 exp, sigmoid and tanh, written once for a float and
 // for a vector of kLanes floats (VF: eight with AVX, else four). CPU only:
-// the CUDA device pass never sees it.
+// host functions that nvcc's device pass parses but never calls (math/unary.h
+// picks libm under __CUDA_ARCH__).
 //
 // Note [Vectorizable float activations]: libm's expf is an out-of-line call
 // (and GCC's default -ftrapping-math keeps clamp-then-compute loops scalar),
@@ -15,7 +16,6 @@
 // a tensor, and runs do not depend on the thread split or alignment.
 // float64 keeps libm (exact to an ulp), as its users ask for accuracy.
 #pragma once
-#if !defined(__CUDA_ARCH__)
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -132,4 +132,3 @@ inline void mapv(const float* in, float* out, int64_t n, const F& f) {
 }
 
 }  // namespace fastgrad::math::vec
-#endif  // !__CUDA_ARCH__

@@ -4,6 +4,7 @@
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
 #include "ops/grad_utils.h"
+#include "ops/shape_ops.h"
 #include "ops/transfers.h"
 
 namespace fastgrad {
@@ -52,11 +53,29 @@ void check_writable(const char* op, const Tensor& t) {
              "tensor before performing the operation.");
 }
 
+void copy_between_devices(const Tensor& dst, const Tensor& src);  // backend/cuda
+
+// copy_ from another device: cast and broadcast where src lives, one dense
+// transfer, then an on-device copy into dst's layout when it is strided.
+static void copy_across_devices(const Tensor& dst, const Tensor& src) {
+  autograd::GradModeGuard no_grad(false);
+  Tensor s = contiguous(to_dtype(expand(src, dst.sizes()), dst.dtype()));
+  Tensor d = dst.is_contiguous() ? dst : empty(dst.sizes(), dst.dtype(), dst.device());
+  note_transfer(s, dst.device(), nullptr);  // the ledger (ops/transfers.h)
+  copy_between_devices(d, s);
+  if (!d.is_same(dst)) copy_(dst, d);
+}
+
 void copy_(const Tensor& dst, const Tensor& src, const char* op) {
   Shape shape = broadcast_shapes(dst.sizes(), src.sizes(), "copy_");
   FG_CHECK(shape == dst.sizes(), "copy_: source of shape ", shape_str(src.sizes()),
            " cannot be broadcast to destination shape ", shape_str(dst.sizes()));
   check_writable("copy_", dst);
+  if (dst.device() != src.device()) {
+    copy_across_devices(dst, src);
+    dst.bump_version(op);
+    return;
+  }
   Tensor s = src.storage() == dst.storage() && !src.is_same(dst) ? clone(src) : src;
   dispatch_all(dst.dtype(), [&](auto to) {
     using To = decltype(to);
@@ -100,8 +119,6 @@ Tensor to_dtype(const Tensor& x, DType dtype) {
   if (x.dtype() == dtype) return x;
   return recorded_copy("ToCopyBackward", x, empty(x.sizes(), dtype, x.device()));
 }
-
-void copy_between_devices(const Tensor& dst, const Tensor& src);  // backend/cuda
 
 Tensor to_device(const Tensor& x, Device device) { return to_device_implicit(x, device, nullptr); }
 

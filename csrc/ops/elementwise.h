@@ -90,7 +90,7 @@ const Tensor& binary_inplace(const char* op, const Tensor& self, const Tensor& o
     Tensor oi = to_dtype(o, compute);
     dispatch(compute, [&](auto tag) {
       using T = decltype(tag);
-      launch<T, T, T>(op, self, {&self, &oi}, [fn](T x, T y) { return static_cast<T>(fn(x, y)); });
+      launch<T, T, T>(op, self, {&self, &oi}, math::CastResultFn<T, Fn>{fn});
     }, op);
   } else {
     copy_(self, binary_any(op, self, o, compute, fn), op);

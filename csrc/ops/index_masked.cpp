@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "math/binary.h"
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
 #include "ops/factory_ops.h"
@@ -27,7 +28,7 @@ void fill_where(const char* op, const Tensor& out, const Tensor& mask, const Ten
   dispatch(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T v = value.to<T>();
-    launch<T, bool, T>(op, out, {&mask, &x}, [v](bool m, T a) { return m ? v : a; });
+    launch<T, bool, T>(op, out, {&mask, &x}, math::MaskedFillFn<T>{v});
   });
 }
 

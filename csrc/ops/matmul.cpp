@@ -150,9 +150,9 @@ void gemm_into(const char* op, const Tensor& out, const Tensor& a_in,
 // to INT64_MIN rather than hitting undefined behaviour in the cast.
 template <class To>
 struct FromDoubleFn {
-  To operator()(double x) const {
+  FG_HOST_DEVICE To operator()(double x) const {
     if (!(std::fabs(x) < 9223372036854775808.0))
-      return static_cast<To>(std::numeric_limits<int64_t>::min());
+      return static_cast<To>(INT64_MIN);  // (no numeric_limits: device code)
     return static_cast<To>(static_cast<int64_t>(x));  // int32 wraps like torch
   }
 };

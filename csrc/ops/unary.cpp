@@ -45,7 +45,7 @@ const Tensor& unary_inplace(const char* op, const Tensor& self, DType compute, F
       if constexpr (std::is_same_v<decltype(fn(T{})), T>)
         launch<T, T>(op, self, {&self}, fn);
       else
-        launch<T, T>(op, self, {&self}, [fn](T x) { return static_cast<T>(fn(x)); });
+        launch<T, T>(op, self, {&self}, math::CastResultFn<T, Fn>{fn});
     });
   } else {
     copy_(self, unary_float(op, self, fn), op);

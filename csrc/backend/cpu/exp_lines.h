@@ -78,18 +78,23 @@ inline void exp_shift_line(const T* x, int64_t xs, T m, T c, T* y, int64_t ys, i
 // vectors (one AVX register each), so eight converted floats cost two adds.
 struct Lane8 {
   typedef double D4 __attribute__((vector_size(32)));
-  D4 lo{0, 0, 0, 0}, hi{0, 0, 0, 0};  // lanes 0-3 and 4-7
+  D4 lo, hi;  // lanes 0-3 and 4-7
+  // A user constructor, not member initializers: nvcc's device pass (ops are
+  // compiled as CUDA) fails on the implicit one's vector constants.
+  Lane8() : lo(D4{0, 0, 0, 0}), hi(D4{0, 0, 0, 0}) {}
   // Adds floats i..i+kLanes-1 (vmap's VF) to lanes i % 8 onwards.
   template <class V>  // math::vec::VF (a template, so only one branch compiles)
   void add(int64_t i, V v) {
     constexpr int kLanes = sizeof(V) / sizeof(float);
+    // Plain element lists (the compiler emits one convert per half) rather
+    // than __builtin_convertvector, which nvcc's front end does not know.
     if constexpr (kLanes == 8) {
-      lo += __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3), D4);
-      hi += __builtin_convertvector(__builtin_shufflevector(v, v, 4, 5, 6, 7), D4);
+      lo += D4{v[0], v[1], v[2], v[3]};
+      hi += D4{v[4], v[5], v[6], v[7]};
     } else {
       static_assert(kLanes == 4);
-      if (i & 4) hi += __builtin_convertvector(v, D4);
-      else lo += __builtin_convertvector(v, D4);
+      if (i & 4) hi += D4{v[0], v[1], v[2], v[3]};
+      else lo += D4{v[0], v[1], v[2], v[3]};
     }
   }
   void add_at(int64_t i, double v) {

@@ -1,0 +1,244 @@
+"""CUDA kernels against the CPU backend (itself tested against torch): the
+caching allocator, transfers, the elementwise launcher (same functors as the
+CPU loop, strided and broadcast operands), casts and strided copies, fused
+optimizer steps. Marked `cuda`: skipped without a CUDA build and a GPU."""
+
+import fastgrad as fg
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.cuda
+
+MiB = 1024 * 1024
+
+
+def cu(a, dtype=None):
+    t = fg.tensor(np.asarray(a)) if not isinstance(a, fg.Tensor) else a
+    if dtype is not None:
+        t = t.to(dtype)
+    return t.to("cuda")
+
+
+def host(t):
+    assert t.device.type == "cuda"
+    return t.to("cpu").numpy()
+
+
+def check(got, expected, rtol=1e-5, atol=1e-6):
+    """A CUDA result against the CPU backend's: same shape, dtype and values."""
+    assert tuple(got.shape) == tuple(expected.shape)
+    assert got.dtype == expected.dtype
+    np.testing.assert_allclose(host(got), expected.numpy(), rtol=rtol, atol=atol)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+# ---- allocator ----------------------------------------------------------------
+
+
+def test_memory_counters_follow_tensors():
+    fg.cuda.synchronize()
+    base = fg.cuda.memory_allocated()
+    x = fg.empty(MiB, device="cuda")  # 4 MiB of float32
+    assert fg.cuda.memory_allocated() >= base + 4 * MiB
+    assert fg.cuda.max_memory_allocated() >= base + 4 * MiB
+    assert fg.cuda.memory_reserved() >= fg.cuda.memory_allocated()
+    del x
+    assert fg.cuda.memory_allocated() == base
+    fg.cuda.reset_peak_memory_stats()
+    assert fg.cuda.max_memory_allocated() == base
+    fg.cuda.empty_cache()
+    assert fg.cuda.memory_reserved() == fg.cuda.memory_allocated()
+
+
+def test_freed_blocks_are_reused_without_driver_calls():
+    x = fg.empty(1000, device="cuda")
+    del x
+    before = fg.cuda.memory_stats()["num_raw_allocs"]
+    for _ in range(10):
+        y = fg.empty(1000, device="cuda")
+        del y
+    assert fg.cuda.memory_stats()["num_raw_allocs"] == before
+
+
+def test_out_of_memory_names_sizes_and_device():
+    with pytest.raises(RuntimeError, match=r"CUDA out of memory: tried to allocate .* on cuda:0"):
+        fg.empty(2**42, dtype=fg.float32, device="cuda")  # 16 TiB
+    fg.empty(16, device="cuda")  # the device still works
+
+
+def test_device_queries():
+    assert fg.cuda.is_built() and fg.cuda.is_available()
+    assert fg.cuda.device_count() >= 1
+    assert 0 <= fg.cuda.current_device() < fg.cuda.device_count()
+    fg.cuda.set_device(0)
+    assert fg.cuda.current_device() == 0
+    fg.cuda.synchronize(0)
+    fg.cuda.synchronize("cuda:0")
+
+
+# ---- transfers, casts, copies ----------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [fg.float32, fg.float64, fg.int32, fg.int64, fg.bool])
+def test_round_trip(rng, dtype):
+    a = fg.tensor(rng.normal(size=(3, 5)) * 4).to(dtype)
+    c = a.to("cuda")
+    assert c.device == fg.device("cuda", 0) and c.dtype == dtype
+    np.testing.assert_array_equal(host(c), a.numpy())
+
+
+@pytest.mark.parametrize("src", [fg.float32, fg.float64, fg.int32, fg.int64, fg.bool])
+@pytest.mark.parametrize("dst", [fg.float32, fg.float64, fg.int32, fg.int64, fg.bool])
+def test_casts_on_device(rng, src, dst):
+    a = fg.tensor(rng.normal(size=(4, 6)) * 5).to(src)
+    check(cu(a).to(dst), a.to(dst), rtol=0, atol=0)
+
+
+def test_strided_copies_on_device(rng):
+    a = fg.tensor(rng.normal(size=(4, 5, 6)).astype(np.float32))
+    c = cu(a)
+    for view in (lambda t: t.transpose(0, 2), lambda t: t[:, ::2, 1:],
+                 lambda t: t.permute(1, 2, 0), lambda t: t[1]):
+        check(view(c).contiguous(), view(a).contiguous(), rtol=0, atol=0)
+        check(view(c).clone(), view(a).clone(), rtol=0, atol=0)
+    d = fg.zeros(6, 5, 4, device="cuda")
+    d.copy_(c.transpose(0, 2))
+    check(d, a.transpose(0, 2).contiguous(), rtol=0, atol=0)
+
+
+def test_copy_between_devices_broadcasts_and_casts(rng):
+    a = fg.tensor(rng.normal(size=(5,)))  # float64 on the CPU
+    d = fg.zeros(3, 5, device="cuda")     # float32, broadcast source
+    d.copy_(a)
+    check(d, a.to(fg.float32).expand(3, 5).contiguous())
+    e = fg.zeros(5, 3, device="cuda").t()  # strided destination
+    e.copy_(fg.ones(3, 5))
+    check(e, fg.ones(3, 5))
+    back = fg.zeros(3, 5)
+    back.copy_(d)
+    np.testing.assert_allclose(back.numpy(), host(d))
+
+
+# ---- elementwise ----------------------------------------------------------------
+
+UNARY = ["sin", "cos", "exp", "log", "sqrt", "tanh", "sigmoid", "abs", "neg", "relu",
+         "floor", "round", "expm1", "log1p", "erf", "reciprocal", "square", "sign"]
+
+
+@pytest.mark.parametrize("name", UNARY)
+@pytest.mark.parametrize("dtype", [fg.float32, fg.float64])
+def test_unary_matches_cpu(rng, name, dtype):
+    a = fg.tensor(rng.uniform(0.1, 3.0, size=(7, 9))).to(dtype)
+    f = getattr(fg, name)
+    check(f(cu(a)), f(a), rtol=1e-5 if dtype == fg.float32 else 1e-12)
+    check(f(cu(a).t()), f(a.t()), rtol=1e-5 if dtype == fg.float32 else 1e-12)
+
+
+BINARY = ["add", "sub", "mul", "div", "maximum", "minimum", "pow", "atan2", "remainder",
+          "eq", "lt", "ge", "logical_and"]
+
+
+@pytest.mark.parametrize("name", BINARY)
+def test_binary_broadcast_and_strided(rng, name):
+    a = fg.tensor(rng.uniform(0.5, 2.0, size=(4, 1, 6)).astype(np.float32))
+    b = fg.tensor(rng.uniform(0.5, 2.0, size=(6, 5)).astype(np.float32)).t()  # (5, 6), strided
+    f = getattr(fg, name)
+    check(f(cu(a), cu(b)), f(a, b))
+    check(f(cu(a), 1.5), f(a, 1.5))  # a wrapped scalar
+
+
+@pytest.mark.parametrize("dtype", [fg.int32, fg.int64])
+def test_integer_binary(rng, dtype):
+    a = fg.tensor(rng.integers(-50, 50, size=(3, 8))).to(dtype)
+    b = fg.tensor(rng.integers(1, 9, size=(8,))).to(dtype)
+    for name in ("add", "mul", "floor_divide", "remainder", "bitwise_xor", "maximum"):
+        f = getattr(fg, name)
+        check(f(cu(a), cu(b)), f(a, b), rtol=0, atol=0)
+
+
+def test_inplace_ops_on_views(rng):
+    a = fg.tensor(rng.normal(size=(6, 4)).astype(np.float32))
+    c = cu(a)
+    c.t().mul_(2.0)
+    c[1:3].add_(cu(fg.ones(4)))
+    c.clamp_(-1.0, 1.5)
+    a.t().mul_(2.0)
+    a[1:3].add_(fg.ones(4))
+    a.clamp_(-1.0, 1.5)
+    check(c, a)
+
+
+def test_where_masked_fill_clamp(rng):
+    a = fg.tensor(rng.normal(size=(5, 7)).astype(np.float32))
+    m = a > 0
+    check(fg.where(cu(m), cu(a), 0.0), fg.where(m, a, 0.0))
+    check(cu(a).masked_fill(cu(m), -3.0), a.masked_fill(m, -3.0))
+    check(cu(a).clamp(min=-0.5), a.clamp(min=-0.5))
+
+
+def test_large_and_empty(rng):
+    a = fg.tensor(rng.normal(size=(3, 1 << 20)).astype(np.float32))
+    check(fg.exp(cu(a)[:, ::2]), fg.exp(a[:, ::2]))
+    e = fg.zeros(0, 3, device="cuda")
+    assert tuple((e + 1).shape) == (0, 3)
+
+
+def test_cpu_scalar_tensors_join_cuda_ops(rng):
+    a = fg.tensor(rng.normal(size=(3, 4)).astype(np.float32))
+    two = fg.tensor(2.0, dtype=fg.float32)  # 0-d, on the CPU: allowed, as in torch
+    check(cu(a) * two, a * two)
+    check(fg.where(cu(a) > 0, cu(a), two), fg.where(a > 0, a, two))
+
+
+def test_mixed_devices_raise():
+    with pytest.raises(RuntimeError, match="same device"):
+        fg.ones(3, device="cuda") + fg.ones(3)
+
+
+def test_autograd_of_elementwise_on_device(rng):
+    a = fg.tensor(rng.normal(size=(4, 3)).astype(np.float32), requires_grad=True)
+    c = a.to("cuda")
+    y = fg.tanh(c) * c
+    g = fg.ones(4, 3, device="cuda")
+    y.backward(g)
+    ref = fg.tensor(a.detach().numpy(), requires_grad=True)
+    (fg.tanh(ref) * ref).backward(fg.ones(4, 3))
+    np.testing.assert_allclose(a.grad.numpy(), ref.grad.numpy(), rtol=1e-5)
+
+
+# ---- fused optimizer steps --------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: fg.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+    lambda ps: fg.optim.Adam(ps, lr=0.01, amsgrad=True),
+    lambda ps: fg.optim.AdamW(ps, lr=0.01, weight_decay=0.1),
+], ids=["sgd", "adam", "adamw"])
+def test_optimizer_steps_match_cpu(rng, make):
+    p0 = rng.normal(size=(5, 3)).astype(np.float32)
+    grads = [rng.normal(size=(5, 3)).astype(np.float32) for _ in range(3)]
+    pc = fg.tensor(p0, requires_grad=True)
+    pg = fg.tensor(p0).to("cuda").requires_grad_()
+    oc, og = make([pc]), make([pg])
+    for g in grads:
+        pc.grad = fg.tensor(g)
+        pg.grad = fg.tensor(g).to("cuda")
+        oc.step()
+        og.step()
+    np.testing.assert_allclose(host(pg.detach()), pc.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+# ---- random and factories (filled on the host, then copied) ----------------------
+
+
+def test_random_fills_match_cpu_for_same_seed():
+    fg.manual_seed(3)
+    a = fg.randn(4, 5)
+    fg.manual_seed(3)
+    b = fg.randn(4, 5, device="cuda")
+    np.testing.assert_array_equal(host(b), a.numpy())
+    check(fg.arange(0, 10, 2, device="cuda"), fg.arange(0, 10, 2), rtol=0, atol=0)
