@@ -14,15 +14,24 @@ NP_DTYPES = {
 
 
 def to_np(t):
-    """A numpy copy of a fastgrad tensor (any layout)."""
-    return np.array(t.detach().numpy(), copy=True)
+    """A numpy copy of a fastgrad (or torch) tensor, any layout, any device."""
+    return np.array(t.detach().cpu().numpy(), copy=True)
+
+
+def check_device(actual):
+    """In a device-generic test (conftest's `device` fixture) results live on
+    the device under test: an op that fell back to the CPU is a bug."""
+    want = fg.get_default_device()
+    if want.type != "cpu":
+        assert actual.device.type == want.type, f"result on {actual.device}, expected {want}"
 
 
 def assert_close(actual, expected, rtol=1e-5, atol=1e-6, check_dtype=True):
     """actual: fastgrad tensor; expected: numpy array or torch tensor."""
+    check_device(actual)
     if hasattr(expected, "detach"):  # torch
         exp_dtype = str(expected.dtype).replace("torch.", "")
-        expected = expected.detach().numpy()
+        expected = expected.detach().cpu().numpy()
         if check_dtype:
             assert actual.dtype.name == exp_dtype, f"dtype {actual.dtype} != {exp_dtype}"
     else:
@@ -51,6 +60,14 @@ def make(rng, shape, dtype=np.float32, low=-2.0, high=2.0, layout="contiguous"):
         base = rng.uniform(low, high, size=shape).astype(dtype)
     if layout == "contiguous" or len(shape) == 0:
         return base, fg.tensor(base)
+    if fg.get_default_device().type != "cpu":
+        # The same strided views, made on the device under test.
+        if layout == "transposed":
+            return base, fg.tensor(np.ascontiguousarray(base.T)).permute(*reversed(range(len(shape))))
+        if layout == "sliced":
+            big = np.zeros(tuple(2 * s for s in shape), dtype=base.dtype)
+            big[tuple(slice(None, None, 2) for _ in shape)] = base
+            return base, fg.tensor(big)[tuple(slice(None, None, 2) for _ in shape)]
     # Non-contiguous layouts are numpy views shared with fastgrad (from_numpy
     # keeps numpy's strides), so kernels see real strided memory.
     if layout == "transposed":

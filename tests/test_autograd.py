@@ -12,6 +12,9 @@ import pytest
 import fastgrad as fg
 from helpers import assert_close
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 F64 = fg.float64
 
 
@@ -107,7 +110,7 @@ def test_observing_hook_and_remove(on):
     z = x * 2.0
     target = x if on == "leaf" else z
     seen = []
-    handle = target.register_hook(lambda g: seen.append(g.numpy().copy()))
+    handle = target.register_hook(lambda g: seen.append(g.cpu().numpy().copy()))
     (z * 3.0).backward(ones((2,)), retain_graph=True)
     assert len(seen) == 1
     np.testing.assert_allclose(seen[0], [6.0, 6.0] if on == "leaf" else [3.0, 3.0])
@@ -184,8 +187,8 @@ def test_retain_grad_on_non_leaf():
 def test_post_accumulate_grad_hook_fires_once_with_final_grad():
     x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
     calls = []
-    x.register_post_accumulate_grad_hook(lambda t: calls.append(("x", t.grad.numpy().copy())))
-    w.register_post_accumulate_grad_hook(lambda t: calls.append(("w", t.grad.numpy().copy())))
+    x.register_post_accumulate_grad_hook(lambda t: calls.append(("x", t.grad.cpu().numpy().copy())))
+    w.register_post_accumulate_grad_hook(lambda t: calls.append(("w", t.grad.cpu().numpy().copy())))
     # x is used three times: its grad is final only after all three paths arrive.
     (x * x + x * w + x.exp()).backward(ones((2,)))
     assert sorted(c[0] for c in calls) == ["w", "x"]
@@ -469,7 +472,7 @@ def test_long_chain_backward_does_not_overflow_stack():
         y = _chain(x, n)
         y.backward()
         del y  # frees the 100k-node graph
-        return x.grad.numpy().copy()
+        return x.grad.cpu().numpy().copy()
 
     np.testing.assert_allclose(_in_small_stack_thread(run), [1.0001 ** n], rtol=1e-9)
 

@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 from fastgrad import nn
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 
 def _params(lib, dtype, scale, with_none=True):
     """Three parameters with gradients (one non-contiguous) and one without."""
@@ -27,7 +30,7 @@ def _params(lib, dtype, scale, with_none=True):
 
 
 def _grads(params):
-    return [p.grad.numpy() if p.grad is not None else None for p in params]
+    return [p.grad.cpu().numpy() if p.grad is not None else None for p in params]
 
 
 @pytest.mark.parametrize("norm_type", [2.0, 1, 3.5, 0.5, math.inf, -math.inf, "inf", 0])
@@ -55,7 +58,7 @@ def test_clip_grad_norm_single_tensor_and_generator(torch):
     nt = torch.nn.utils.clip_grad_norm_((p for p in pt[1:]), 0.1)
     nf = nn.utils.clip_grad_norm_((p for p in pf[1:]), 0.1)
     np.testing.assert_allclose(nf.item(), nt.item(), rtol=1e-6)
-    np.testing.assert_allclose(pf[1].grad.numpy(), pt[1].grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(pf[1].grad.cpu().numpy(), pt[1].grad.cpu().numpy(), rtol=1e-6)
 
 
 def test_clip_grad_norm_no_grads():
@@ -82,7 +85,7 @@ def test_clip_grad_norm_nonfinite(torch):
     nt = torch.nn.utils.clip_grad_norm_([t], 1.0)
     nf = nn.utils.clip_grad_norm_([p], 1.0)
     assert nf.item() == nt.item() == math.inf
-    np.testing.assert_array_equal(p.grad.numpy(), t.grad.numpy())
+    np.testing.assert_array_equal(p.grad.cpu().numpy(), t.grad.cpu().numpy())
 
 
 def test_clip_grad_norm_no_history():
@@ -127,7 +130,7 @@ def test_clip_grad_value_matches_torch(torch, clip_value, dtype):
     pt, pf = _params(torch, dtype, 2.0), _params(fastgrad, dtype, 2.0)
     torch.nn.utils.clip_grad_value_(pt[0], clip_value)
     nn.utils.clip_grad_value_(pf[0], clip_value)
-    np.testing.assert_array_equal(pf[0].grad.numpy(), pt[0].grad.numpy())
+    np.testing.assert_array_equal(pf[0].grad.cpu().numpy(), pt[0].grad.cpu().numpy())
 
 
 def test_bad_parameters():

@@ -304,3 +304,41 @@ def test_requires_grad_int_rejected(torch):
         fg.zeros(2, dtype=fg.int64, requires_grad=True)
     with pytest.raises(RuntimeError):
         torch.zeros(2, dtype=torch.int64, requires_grad=True)
+
+
+# ---- the default device (torch.set_default_device) ----------------------------
+
+
+def test_default_device_routes_factories_and_layers():
+    assert fg.get_default_device() == fg.device("cpu")
+    with fg.device("cpu"):
+        assert fg.get_default_device() == fg.device("cpu")
+        assert fg.zeros(2).device == fg.device("cpu")
+        assert fg.nn.Linear(2, 3).weight.device == fg.device("cpu")
+    fg.set_default_device("cpu")
+    try:
+        assert fg.tensor([1.0]).device == fg.device("cpu")
+    finally:
+        fg.set_default_device(None)
+    assert fg.get_default_device() == fg.device("cpu")
+
+
+def test_default_device_rejects_non_devices():
+    with pytest.raises(TypeError, match=r"set_default_device\(\): expected a device"):
+        fg.set_default_device(1.5)
+    with pytest.raises(ValueError, match="tpu"):
+        fg.set_default_device("tpu")
+    assert fg.get_default_device() == fg.device("cpu")
+
+
+@pytest.mark.skipif(fg.cuda.is_available(), reason="checks the CPU build's message")
+def test_default_device_cuda_without_gpu_fails_at_creation():
+    fg.set_default_device("cuda")
+    try:
+        assert fg.from_numpy(np.zeros(2)).device == fg.device("cpu")  # like torch
+        with pytest.raises(RuntimeError, match="CUDA"):
+            fg.zeros(2)
+        with pytest.raises(RuntimeError, match="CUDA"):
+            fg.tensor([1.0])
+    finally:
+        fg.set_default_device(None)

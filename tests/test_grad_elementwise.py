@@ -6,6 +6,9 @@ import pytest
 import fastgrad as fg
 from fastgrad.autograd import gradcheck, gradgradcheck
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 UNARY = [
     ("exp", (-2, 2)), ("exp2", (-2, 2)), ("log", (0.5, 3)), ("log2", (0.5, 3)),
     ("log10", (0.5, 3)), ("log1p", (-0.5, 3)), ("expm1", (-2, 2)), ("sqrt", (0.5, 3)),
@@ -40,7 +43,7 @@ def test_unary_grad_matches_torch(torch, rng, name, domain):
     getattr(fg, name)(x).backward(fg.tensor(g))
     xt = torch.tensor(a, requires_grad=True)
     torch_fn(torch, name)(xt).backward(torch.tensor(g))
-    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), xt.grad.cpu().numpy(), rtol=1e-5, atol=1e-6)
     assert x.grad.dtype == fg.float32
 
 
@@ -80,8 +83,8 @@ def test_binary_grad_matches_torch(torch, rng, name):
     getattr(fg, name)(x, y).backward(fg.tensor(g))
     xt, yt = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
     getattr(torch, name)(xt, yt).backward(torch.tensor(g))
-    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(y.grad.numpy(), yt.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), xt.grad.cpu().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y.grad.cpu().numpy(), yt.grad.cpu().numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_maximum_ties_split_like_torch(torch):
@@ -107,8 +110,8 @@ def test_pow_gradient_at_zero_base(torch):
     xt = torch.tensor([0.0, 2.0], dtype=torch.float64, requires_grad=True)
     et = torch.tensor([2.0, 3.0], dtype=torch.float64, requires_grad=True)
     (xt ** et).backward(torch.ones(2, dtype=torch.float64))
-    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy())
-    np.testing.assert_allclose(e.grad.numpy(), et.grad.numpy())
+    np.testing.assert_allclose(x.grad.cpu().numpy(), xt.grad.cpu().numpy())
+    np.testing.assert_allclose(e.grad.cpu().numpy(), et.grad.cpu().numpy())
 
 
 def test_where_and_clamp(rng, torch):

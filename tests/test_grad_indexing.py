@@ -8,6 +8,9 @@ import fastgrad as fg
 from fastgrad.autograd import gradcheck
 from helpers import assert_close, make
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 
 @pytest.fixture
 def torch():
@@ -235,7 +238,7 @@ def test_setitem_errors():
     with fg.no_grad():  # no recording: plain writes are fine
         row[1] = 5.0
         x[0, 0] = 2.0
-    assert x.detach().numpy()[0, 0] == 2.0
+    assert x.detach().cpu().numpy()[0, 0] == 2.0
 
 
 def test_setitem_into_views_updates_the_base_gradient(torch):
@@ -252,7 +255,7 @@ def test_setitem_into_views_updates_the_base_gradient(torch):
         buf = lib.zeros(3, 4, dtype=lib.float64)
         buf[2][1:] = v
         ((y + buf) * lib.tensor(np.arange(12.0).reshape(3, 4))).sum().backward()
-        out += [np.array(x.grad.numpy()), np.array(v.grad.numpy())]
+        out += [np.array(x.grad.cpu().numpy()), np.array(v.grad.cpu().numpy())]
     np.testing.assert_allclose(out[0], out[2])
     np.testing.assert_allclose(out[1], out[3])
 
@@ -355,7 +358,7 @@ def test_scatter_value(torch, dim):
     i = ix([[0, 2], [3, 3], [1, 0]])
     assert gradcheck(lambda t: fg.scatter(t, dim, i, 2.5), (x,))
     assert gradcheck(lambda t: (t * 1.0).scatter_(dim, i, 2.5), (x,))
-    ti = torch.tensor(i.numpy())
+    ti = torch.tensor(i.cpu().numpy())
     both_grads(torch, lambda t: t.scatter(dim, i, 2.5), lambda t: t.scatter(dim, ti, 2.5), [a], rng)
 
 

@@ -9,6 +9,9 @@ import fastgrad as fg
 from fastgrad.autograd import gradcheck, gradgradcheck
 from helpers import assert_close, make
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 MATMUL_SHAPES = [
     ((3,), (3,)),  # dot -> 0-d
     ((1,), (1,)),

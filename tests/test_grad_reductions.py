@@ -11,6 +11,9 @@ import pytest
 from fastgrad.autograd import gradcheck, gradgradcheck
 from helpers import NP_DTYPES, assert_close, make
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 SHAPE = (2, 3, 4)
 LAYOUTS = ["contiguous", "transposed", "sliced"]
 DIMS = [None, 1, -1, (0, 2), (-1, 0)]
@@ -247,7 +250,7 @@ def test_ties_match_torch(torch, rng, name):
     x = grad_vs_torch(torch, rng, TIE_OPS[name], None, base=TIES)
     if name.startswith("amax_all") or name == "max_all":
         # Evenly split: the two 3.0s get half each.
-        g = x.grad.numpy()
+        g = x.grad.cpu().numpy()
         assert g[0, 1] == g[0, 2] != 0 and np.count_nonzero(g) == 2
 
 
@@ -271,7 +274,7 @@ def test_prod_with_zeros(torch, rng, case, dim):
 def test_prod_single_zero_gradient_is_product_of_others():
     x = fg.tensor([2.0, 0.0, 3.0, -1.5], dtype=fg.float64, requires_grad=True)
     x.prod().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [0.0, -9.0, 0.0, 0.0])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [0.0, -9.0, 0.0, 0.0])
 
 
 @pytest.mark.parametrize("dim", [0, 1, -1])
@@ -288,7 +291,7 @@ def test_nansum_nan_inputs_get_zero_grad(torch, rng, dim):
     base = rng.standard_normal((3, 4))
     base[0, 1] = base[2, 3] = np.nan
     x = grad_vs_torch(torch, rng, lambda t: t.nansum(**dim_kw(dim)), None, base=base)
-    assert x.grad.numpy()[0, 1] == 0 and x.grad.numpy()[2, 3] == 0
+    assert x.grad.cpu().numpy()[0, 1] == 0 and x.grad.cpu().numpy()[2, 3] == 0
 
 
 @pytest.mark.parametrize("p", [2, "fro", 3, 1.5, 0.5])
@@ -296,7 +299,7 @@ def test_norm_of_zero_vector_has_zero_grad(torch, rng, p):
     base = np.zeros((2, 3))
     base[1] = [1.0, -2.0, 0.5]
     x = grad_vs_torch(torch, rng, lambda t: t.norm(p=p, dim=1), None, base=base)
-    assert np.all(x.grad.numpy()[0] == 0)
+    assert np.all(x.grad.cpu().numpy()[0] == 0)
 
 
 def test_norm_p0_has_no_grad(torch, rng):
@@ -310,7 +313,7 @@ def test_norm_p0_has_no_grad(torch, rng):
 def test_std_of_constant_row_has_zero_grad(torch, rng):
     base = np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 4.0]])
     x = grad_vs_torch(torch, rng, lambda t: t.std(dim=1), None, base=base)
-    assert np.all(x.grad.numpy()[0] == 0)
+    assert np.all(x.grad.cpu().numpy()[0] == 0)
 
 
 # ---- dtype= and float32 ------------------------------------------------------------------------

@@ -7,6 +7,9 @@ import pytest
 from fastgrad.autograd import gradcheck, gradgradcheck
 from helpers import assert_close, make
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 
 @pytest.fixture
 def torch():
@@ -306,8 +309,8 @@ def test_inplace_on_view_updates_the_base_gradient(torch, name):
         v = VIEWS[name](y)
         v.mul_(v.detach() + 2)  # a data-dependent factor
         (y * lib.tensor(w)).sum().backward()
-        grads.append(np.array(x.grad.numpy()))
-        grads.append(np.array(y.detach().numpy()))
+        grads.append(np.array(x.grad.cpu().numpy()))
+        grads.append(np.array(y.detach().cpu().numpy()))
     np.testing.assert_allclose(grads[0], grads[2])
     np.testing.assert_allclose(grads[1], grads[3])
 
@@ -379,5 +382,5 @@ def test_stale_sibling_views_get_fresh_history(torch):
         a.mul_(2)
         y[1] += 5
         (b * 3 + c.sum(0) * 7).sum().backward()
-        out.append(np.array(x.grad.numpy()))
+        out.append(np.array(x.grad.cpu().numpy()))
     np.testing.assert_allclose(out[0], out[1])

@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 from helpers import assert_close, make, to_np
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 LAYOUTS = ["contiguous", "transposed", "sliced"]
 
 

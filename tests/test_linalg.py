@@ -7,6 +7,9 @@ import pytest
 import fastgrad as fg
 from helpers import assert_close, make
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 FLOAT = [np.float32, np.float64]
 NUMERIC = FLOAT + [np.int32, np.int64]
 # (layout of a, layout of b): "transposed" views are read by BLAS in place,
@@ -79,7 +82,7 @@ def test_matmul_long_k_float32_accuracy(rng):
     na, a = make(rng, (16, 512), np.float32)
     nb, b = make(rng, (512, 16), np.float32)
     ref = na.astype(np.float64) @ nb.astype(np.float64)
-    np.testing.assert_allclose(fg.mm(a, b).numpy(), ref, rtol=1e-4, atol=5e-4)
+    np.testing.assert_allclose(fg.mm(a, b).cpu().numpy(), ref, rtol=1e-4, atol=5e-4)
 
 
 def test_rmatmul_reflects_operands(rng):
@@ -200,6 +203,7 @@ def view(arr):
     return fg.from_numpy(arr)
 
 
+@pytest.mark.cpu_only  # CPU BLAS internals
 def test_transposed_operands_are_not_copied(rng):
     base_a = rng.standard_normal((5, 4)).astype(np.float32)
     base_b = rng.standard_normal((3, 5)).astype(np.float32)
@@ -223,6 +227,7 @@ def test_transposed_operands_are_not_copied(rng):
         assert_close(got, np.matmul(na, nb), rtol=rtol, atol=1e-6)
 
 
+@pytest.mark.cpu_only  # CPU BLAS internals
 def test_unreadable_layouts_are_copied_once_per_operand(rng):
     big = rng.standard_normal((8, 8)).astype(np.float32)
     sliced = big[::2, ::2]  # no unit stride: BLAS can't read it
@@ -240,6 +245,7 @@ def test_unreadable_layouts_are_copied_once_per_operand(rng):
 # ---- threads -----------------------------------------------------------------
 
 
+@pytest.mark.cpu_only  # CPU BLAS internals
 def test_set_get_num_threads(rng):
     old = fg.get_num_threads()
     assert old >= 1
@@ -250,7 +256,7 @@ def test_set_get_num_threads(rng):
         for n in (1, 2, 3):
             fg.set_num_threads(n)
             assert fg.get_num_threads() == n
-            results.append(fg.mm(a, b).numpy())
+            results.append(fg.mm(a, b).cpu().numpy())
         for r in results:
             np.testing.assert_allclose(r, na @ nb, rtol=1e-12, atol=1e-12)
     finally:
@@ -330,6 +336,7 @@ def test_matmul_operator_rejects_non_tensors():
         2 @ a  # noqa: B018
 
 
+@pytest.mark.cpu_only  # numpy-made strided views
 @pytest.mark.parametrize("seed", range(40))
 def test_matmul_random_strided_views(seed):
     # Random batch/matrix shapes on permuted and stepped views of bigger arrays:

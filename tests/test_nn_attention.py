@@ -12,6 +12,9 @@ from fastgrad import nn
 from helpers import assert_close
 from nn_helpers import check_module, to_fg, to_torch
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 DTYPES = [np.float32, np.float64]
 
 
@@ -91,13 +94,13 @@ def test_sdpa_gqa(torch, rng, dtype):
 def test_sdpa_dropout(rng):
     q, k, v = (to_fg(rng.standard_normal((2, 3, 4, 8)).astype(np.float32)) for _ in range(3))
     ref = F.scaled_dot_product_attention(q, k, v)
-    assert_close(F.scaled_dot_product_attention(q, k, v, dropout_p=0.0), ref.numpy())
+    assert_close(F.scaled_dot_product_attention(q, k, v, dropout_p=0.0), ref.cpu().numpy())
     # p=1 drops every weight; any p in between changes the result
     zero = F.scaled_dot_product_attention(q, k, v, dropout_p=1.0)
     assert_close(zero, np.zeros((2, 3, 4, 8), np.float32))
     fg.manual_seed(0)
     dropped = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5)
-    assert not np.allclose(dropped.numpy(), ref.numpy())
+    assert not np.allclose(dropped.cpu().numpy(), ref.cpu().numpy())
 
 
 @pytest.mark.parametrize(
@@ -280,7 +283,7 @@ def test_mha_train_dropout_drops_weights(rng):
     f.train()
     fg.manual_seed(0)
     _, w_train = f(q, q, q, average_attn_weights=False)
-    w_eval, w_train = w_eval.detach().numpy(), w_train.detach().numpy()
+    w_eval, w_train = w_eval.detach().cpu().numpy(), w_train.detach().cpu().numpy()
     kept = w_train != 0
     # every weight is either dropped or scaled by 1 / (1 - p); both happen
     np.testing.assert_allclose(w_train[kept], 2 * w_eval[kept], rtol=1e-5)
@@ -294,10 +297,10 @@ def test_mha_init_and_repr(torch):
     assert [(n, tuple(p.shape)) for n, p in f.named_parameters()] == [
         (n, tuple(p.shape)) for n, p in t.named_parameters()
     ]
-    assert not f.in_proj_bias.detach().numpy().any()
-    assert not f.out_proj.bias.detach().numpy().any()
+    assert not f.in_proj_bias.detach().cpu().numpy().any()
+    assert not f.out_proj.bias.detach().cpu().numpy().any()
     bound = np.sqrt(6 / (16 + 48))  # xavier_uniform_ on the (48, 16) packed weight
-    w = f.in_proj_weight.detach().numpy()
+    w = f.in_proj_weight.detach().cpu().numpy()
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
     sep = nn.MultiheadAttention(16, 4, kdim=3, vdim=5, bias=False)
     tsep = torch.nn.MultiheadAttention(16, 4, kdim=3, vdim=5, bias=False)

@@ -14,7 +14,7 @@ from nn_helpers import check_module
 DTYPES = [np.float32, np.float64]
 
 # torch warns that its asymmetric 'same' padding copies the input (ours doesn't)
-pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
+pytestmark = [pytest.mark.usefixtures("device"), pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")]
 
 
 def _tol(dtype):
@@ -186,8 +186,8 @@ def test_conv2d_threading_paths(torch, rng, shape, opts):
     fm.zero_grad()
     y2 = fm(xm)
     y2.sum().backward()
-    assert_close(y1, y2.detach().numpy(), rtol=1e-5, atol=1e-5)
-    assert_close(xs.grad, xm.grad.numpy(), rtol=1e-5, atol=1e-5)
+    assert_close(y1, y2.detach().cpu().numpy(), rtol=1e-5, atol=1e-5)
+    assert_close(xs.grad, xm.grad.cpu().numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_conv_empty_batch(torch):
@@ -234,7 +234,7 @@ def test_conv_init_and_repr(torch):
     # default init: kaiming_uniform(a=sqrt(5)) => |w| <= 1/sqrt(fan_in), same for bias
     m = nn.Conv2d(8, 16, 3)
     bound = 1 / np.sqrt(8 * 9)
-    w, b = m.weight.detach().numpy(), m.bias.detach().numpy()
+    w, b = m.weight.detach().cpu().numpy(), m.bias.detach().cpu().numpy()
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
     assert np.abs(b).max() <= bound
     assert m.weight.dtype == fg.float32 and tuple(m.weight.shape) == (16, 8, 3, 3)

@@ -11,6 +11,9 @@ import fastgrad.nn as nn
 import fastgrad.nn.functional as F
 from helpers import assert_close
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 TOL = dict(rtol=1e-9, atol=1e-10)
 
 # (input shape, weight shape, kwargs): stride / padding / dilation / groups,

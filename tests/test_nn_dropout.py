@@ -12,6 +12,9 @@ from fastgrad import nn
 from helpers import assert_close, to_np
 from nn_helpers import check_module, to_fg
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 
 @pytest.mark.parametrize("p", [0.1, 0.3, 0.5, 0.9])
 @pytest.mark.parametrize("dtype", [fg.float32, fg.float64])

@@ -10,6 +10,9 @@ from fastgrad import nn
 from helpers import assert_close
 from nn_helpers import check_module, to_fg, to_torch
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 
 def _tdt(torch, np_dtype):
     return torch.float32 if np_dtype == np.float32 else torch.float64
@@ -46,7 +49,7 @@ def test_embedding_init_and_padding_row():
     fg.manual_seed(0)
     e = nn.Embedding(2000, 50, padding_idx=-3)
     assert e.padding_idx == 1997
-    w = e.weight.detach().numpy()
+    w = e.weight.detach().cpu().numpy()
     assert np.all(w[1997] == 0)
     rest = np.delete(w, 1997, axis=0)
     assert abs(rest.mean()) < 0.01 and abs(rest.std() - 1) < 0.01  # N(0, 1)
@@ -80,7 +83,7 @@ def test_embedding_from_pretrained(torch, rng):
     assert_close(e(fg.tensor([1, 3])), t(torch.tensor([1, 3])))
     e2 = nn.Embedding.from_pretrained(fg.tensor(wn), freeze=False, padding_idx=1)
     assert e2.weight.requires_grad and e2.padding_idx == 1
-    np.testing.assert_array_equal(e2.weight.detach().numpy(), wn)  # row 1 kept as given
+    np.testing.assert_array_equal(e2.weight.detach().cpu().numpy(), wn)  # row 1 kept as given
     with pytest.raises(AssertionError, match="Embeddings parameter is expected to be 2-dim"):
         nn.Embedding.from_pretrained(fg.ones(3))
     with pytest.raises(AssertionError, match="Shape of weight does not match"):

@@ -16,6 +16,9 @@ from fastgrad.autograd import gradcheck, gradgradcheck
 from helpers import assert_close
 from nn_helpers import check_module, to_fg, to_torch
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 REDUCTIONS = ["mean", "sum", "none"]
 DTYPES = [np.float32, np.float64]
 
@@ -42,7 +45,7 @@ def compare(torch, name, arrays, grad_of, kwargs=None, t_kwargs=None, dtype=np.f
     assert_close(out, ref, **tol)
     if not grad_of:
         return out, ref
-    g = np.random.default_rng(seed).standard_normal(tuple(ref.shape)).astype(ref.detach().numpy().dtype)
+    g = np.random.default_rng(seed).standard_normal(tuple(ref.shape)).astype(ref.detach().cpu().numpy().dtype)
     (out * to_fg(g)).sum().backward()
     (ref * to_torch(torch, g)).sum().backward()
     for i in grad_of:

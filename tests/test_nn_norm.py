@@ -10,6 +10,9 @@ from fastgrad import nn
 from helpers import assert_close, make
 from nn_helpers import check_module, to_fg, to_torch
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 DTYPES = [(np.float32, 1e-4, 1e-5), (np.float64, 1e-10, 1e-10)]
 
 

@@ -9,6 +9,9 @@ from fastgrad.nn.utils import rnn as U
 from helpers import assert_close
 from nn_helpers import to_fg, to_torch
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 LENGTHS = [[5, 3, 2], [2, 6, 1, 4], [4, 4, 4], [1]]
 
 
@@ -195,9 +198,9 @@ def test_packed_layer_matches_torch_and_per_sequence(torch, rng, mode, cfg, enfo
             pieces = [s[:, i:i + 1] for s in f_st]
             hx_i = tuple(pieces) if lstm else pieces[0]
         o, hc = f_mod(a.detach().unsqueeze(1), hx_i)
-        assert_close(seq_outs[i], o[:, 0].detach().numpy(), rtol=1e-10, atol=1e-12)
+        assert_close(seq_outs[i], o[:, 0].detach().cpu().numpy(), rtol=1e-10, atol=1e-12)
         for s_all, s_one in zip(_states(out_f, lstm), list(hc) if lstm else [hc]):
-            assert_close(s_all[:, i], s_one[:, 0].detach().numpy(), rtol=1e-10, atol=1e-12)
+            assert_close(s_all[:, i], s_one[:, 0].detach().cpu().numpy(), rtol=1e-10, atol=1e-12)
 
     # gradients through the packed path: inputs, initial states, parameters
     g_out = rng.standard_normal(tuple(out_t[0].data.shape))
@@ -236,7 +239,7 @@ def test_packed_float32_batch_first_padded_pipeline(torch, rng, mode):
     (ot * to_torch(torch, g)).sum().backward()
     assert_close(f.grad, t.grad, rtol=1e-4, atol=1e-5)
     # padded positions get no gradient
-    assert np.all(f.grad.numpy()[2, 2:] == 0)
+    assert np.all(f.grad.cpu().numpy()[2, 2:] == 0)
 
 
 def test_packed_errors():

@@ -11,6 +11,9 @@ import fastgrad.nn.functional as F
 from helpers import assert_close, make
 from nn_helpers import check_module
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 DTYPES = [np.float32, np.float64]
 
 

@@ -10,6 +10,9 @@ from fastgrad import nn
 from helpers import assert_close
 from nn_helpers import check_module, to_fg, wrap_states
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 MODES = ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
 CONFIGS = [
     {},
@@ -100,8 +103,8 @@ def test_dropout_between_layers(torch, rng, mode):
     out_b = f(fg.tensor(x))[0]
     f.eval()
     out_eval = f(fg.tensor(x))[0]
-    assert np.array_equal(out_a.detach().numpy(), out_b.detach().numpy())
-    assert not np.allclose(out_a.detach().numpy(), out_eval.detach().numpy())
+    assert np.array_equal(out_a.detach().cpu().numpy(), out_b.detach().cpu().numpy())
+    assert not np.allclose(out_a.detach().cpu().numpy(), out_eval.detach().cpu().numpy())
     out_a.sum().backward()
     assert all(p.grad is not None for p in f.parameters())
 
@@ -140,8 +143,8 @@ def test_cell_sequence_loop_matches_layer(torch, rng):
     hc = None
     for step in range(6):
         hc = cell(x[step], hc)
-        assert_close(hc[0], out[step].detach().numpy(), rtol=1e-12, atol=1e-12)
-    assert_close(hc[1], c[0].detach().numpy(), rtol=1e-12, atol=1e-12)
+        assert_close(hc[0], out[step].detach().cpu().numpy(), rtol=1e-12, atol=1e-12)
+    assert_close(hc[1], c[0].detach().cpu().numpy(), rtol=1e-12, atol=1e-12)
 
 
 # ---- structure: parameter names, init, repr --------------------------------------
@@ -163,7 +166,7 @@ def test_state_dict_and_repr_like_torch(torch, mode, cfg):
     bound = 1 / math.sqrt(6)
     values = []
     for name, p in f.named_parameters():
-        v = p.detach().numpy().ravel()
+        v = p.detach().cpu().numpy().ravel()
         assert np.all(np.abs(v) <= bound), name
         assert len(np.unique(v)) == v.size, name  # really filled, not constant
         values.append(v)
@@ -313,7 +316,7 @@ def test_cell_create_graph_first_derivative_matches_fused(mode, rng):
     graph = fg.autograd.grad(outs, ts, grad_outputs=gos, create_graph=True)
     for a, b in zip(plain, graph):
         assert b.requires_grad
-        assert_close(b.detach(), a.numpy(), rtol=1e-12, atol=1e-13)
+        assert_close(b.detach(), a.cpu().numpy(), rtol=1e-12, atol=1e-13)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -384,8 +387,8 @@ def test_fused_lstm_activation_accuracy(dtype, rtol):
         i = 1 / (1 + np.exp(x.astype(np.float64)))
     c_ref = i * np.tanh(x.astype(np.float64))
     h_ref = 0.5 * np.tanh(c_ref)
-    np.testing.assert_allclose(c.numpy()[:, 0], c_ref, rtol=rtol * 8, atol=1e-300)
-    np.testing.assert_allclose(h.numpy()[:, 0], h_ref, rtol=rtol * 8, atol=1e-300)
+    np.testing.assert_allclose(c.cpu().numpy()[:, 0], c_ref, rtol=rtol * 8, atol=1e-300)
+    np.testing.assert_allclose(h.cpu().numpy()[:, 0], h_ref, rtol=rtol * 8, atol=1e-300)
 
 
 @pytest.mark.parametrize("mode", ["LSTM", "GRU"])
@@ -403,11 +406,11 @@ def test_fused_cell_lanes_and_tail_agree(mode, rng):
     else:
         outs = (fg._C._gru_cell(gates, gates, state),)
     for o in outs:
-        a = o.numpy()
+        a = o.cpu().numpy()
         assert (a == a[:, :1]).all()
     again = fg._C._lstm_cell(gates, state) if mode == "LSTM" else (fg._C._gru_cell(gates, gates, state),)
     for o, p in zip(outs, again):
-        assert (o.numpy() == p.numpy()).all()
+        assert (o.cpu().numpy() == p.cpu().numpy()).all()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -417,16 +420,16 @@ def test_fused_cells_propagate_nan(dtype):
         g = np.zeros((1, 8), dtype)
         g[0, 2 * k] = np.nan
         h, c = fg._C._lstm_cell(fg.tensor(g), fg.zeros(1, 2, dtype=fg.tensor(g).dtype))
-        assert np.isnan(h.numpy()[0, 0]) and not np.isnan(h.numpy()[0, 1])
-        assert np.isnan(c.numpy()[0, 0]) == (k != 3)
+        assert np.isnan(h.cpu().numpy()[0, 0]) and not np.isnan(h.cpu().numpy()[0, 1])
+        assert np.isnan(c.cpu().numpy()[0, 0]) == (k != 3)
     g = np.zeros((1, 8), dtype)
     g[0, 0] = np.nan
     h, c = fg._C._lstm_cell(fg.tensor(g), fg.zeros(1, 2, dtype=fg.tensor(g).dtype))
-    assert np.isnan(h.numpy()[0, 0]) and np.isnan(c.numpy()[0, 0]) and not np.isnan(h.numpy()[0, 1])
+    assert np.isnan(h.cpu().numpy()[0, 0]) and np.isnan(c.cpu().numpy()[0, 0]) and not np.isnan(h.cpu().numpy()[0, 1])
     gi = np.zeros((1, 6), dtype)
     gi[0, 4] = np.nan  # n gate of unit 0
     out = fg._C._gru_cell(fg.tensor(gi), fg.tensor(np.zeros_like(gi)), fg.zeros(1, 2, dtype=fg.tensor(gi).dtype))
-    assert np.isnan(out.numpy()[0, 0]) and not np.isnan(out.numpy()[0, 1])
+    assert np.isnan(out.cpu().numpy()[0, 0]) and not np.isnan(out.cpu().numpy()[0, 1])
 
 
 @pytest.mark.parametrize("dtype,rtol", [(np.float32, 4e-7), (np.float64, 1e-15)])
@@ -434,10 +437,10 @@ def test_rnn_tanh_kernel(dtype, rtol):
     # the Elman step's tanh: values over the whole range (odd sizes: vector
     # lanes and scalar tail), infinities and NaN
     x = np.concatenate([np.linspace(-30, 30, 20003), [0.0, 1e-30, 0.0625, -1e4, np.inf, -np.inf]])
-    y = fg._C._rnn_tanh(fg.tensor(x.astype(dtype))).numpy()
+    y = fg._C._rnn_tanh(fg.tensor(x.astype(dtype))).cpu().numpy()
     assert y.dtype == dtype
     np.testing.assert_allclose(y, np.tanh(x), rtol=rtol * 8, atol=1e-300)
-    assert np.isnan(fg._C._rnn_tanh(fg.tensor(np.array([np.nan], dtype))).numpy()[0])
+    assert np.isnan(fg._C._rnn_tanh(fg.tensor(np.array([np.nan], dtype))).cpu().numpy()[0])
     with pytest.raises(TypeError, match="rnn_tanh_cell: expected a floating point tensor"):
         fg._C._rnn_tanh(fg.zeros(2, 3, dtype=fg.int64))
 

@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 from nn_helpers import check_module, to_fg, wrap_states
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 MODES = ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
 DTYPES = {"float32": (fg.float32, np.float32), "float64": (fg.float64, np.float64)}
 # (seq, batch, input, hidden): hidden 8 runs whole lanes only, 5 / 13 a tail
@@ -68,11 +71,11 @@ def test_packed_odd_hidden_matches_torch(torch, rng, mode, bidirectional):
     lt = (ot.data * torch.tensor(w)).sum() + (ht * ht).sum()
     lf.backward()
     lt.backward()
-    np.testing.assert_allclose(of.data.detach().numpy(), ot.data.detach().numpy(), rtol=1e-9,
+    np.testing.assert_allclose(of.data.detach().cpu().numpy(), ot.data.detach().cpu().numpy(), rtol=1e-9,
                                atol=1e-10)
-    np.testing.assert_allclose(xf.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(xf.grad.cpu().numpy(), xt.grad.cpu().numpy(), rtol=1e-9, atol=1e-10)
     for (name, p), (_, q) in zip(f.named_parameters(), t.named_parameters()):
-        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-9, atol=1e-10,
+        np.testing.assert_allclose(p.grad.cpu().numpy(), q.grad.cpu().numpy(), rtol=1e-9, atol=1e-10,
                                    err_msg=name)
 
 
@@ -95,7 +98,7 @@ def test_op_gradgradcheck(rng, mode, batch_sizes, reverse):
     H = 2
     x, h0, c0, w_ih, w, b_ih, b_hh = _op_inputs(rng, mode, batch_sizes, H, True, I=2)
     if mode == "RNN_RELU":  # keep pre-activations away from relu's kink
-        b_ih = to_fg(b_ih.detach().numpy() + 3.0, True)
+        b_ih = to_fg(b_ih.detach().cpu().numpy() + 3.0, True)
 
     def fn(x, h0, w_ih, w, b_ih, b_hh, *c):
         out = fg._C._rnn_sequence(mode, x, batch_sizes, h0, c[0] if c else None, w_ih, w, b_ih,
@@ -121,20 +124,20 @@ def test_op_create_graph_first_derivative_matches_fused(rng, mode):
     graph = fg.autograd.grad(outs, ins, grad_outputs=gos, create_graph=True)
     for a, b in zip(plain, graph):
         assert b.requires_grad
-        np.testing.assert_allclose(b.detach().numpy(), a.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(b.detach().cpu().numpy(), a.cpu().numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_op_without_bias_and_float32_matches_float64(rng):
     # no biases, and float32 (four-lane kernels) against float64 (libm)
     bs = [3, 3, 2]
     ins = _op_inputs(rng, "LSTM", bs, 9, False, I=5)[:5]
-    f32 = [fg.tensor(t.detach().numpy().astype(np.float32)) for t in ins]
+    f32 = [fg.tensor(t.detach().cpu().numpy().astype(np.float32)) for t in ins]
     a = fg._C._rnn_sequence("LSTM", ins[0], bs, ins[1], ins[2], ins[3], ins[4], None, None, False)
     b = fg._C._rnn_sequence("LSTM", f32[0], bs, f32[1], f32[2], f32[3], f32[4], None, None,
                             False)
     for x, y in zip(a, b):
         assert y.dtype == fg.float32
-        np.testing.assert_allclose(y.numpy(), x.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(y.cpu().numpy(), x.detach().cpu().numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -9,6 +9,9 @@ import fastgrad as fg
 import fastgrad.nn as nn
 from helpers import assert_close
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 
 def cnn(m):
     # No bias before BatchNorm: its true gradient is 0, so Adam would amplify

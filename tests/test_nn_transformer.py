@@ -14,6 +14,9 @@ from fastgrad import nn
 from helpers import assert_close
 from nn_helpers import check_module, to_fg, to_torch
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 
 def _tol(dtype):
     return dict(rtol=1e-4, atol=2e-5) if dtype == "float32" else dict(rtol=1e-9, atol=1e-10)
@@ -140,11 +143,11 @@ def test_encoder_layer_train_dropout_is_random(rng):
     f = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.5)
     x = to_fg(_src(rng, 3, 5, 8, False, "float32"))
     f.eval()
-    a, b = f(x).detach().numpy(), f(x).detach().numpy()
+    a, b = f(x).detach().cpu().numpy(), f(x).detach().cpu().numpy()
     np.testing.assert_array_equal(a, b)
     f.train()
     fg.manual_seed(0)
-    c = f(x).detach().numpy()
+    c = f(x).detach().cpu().numpy()
     assert not np.allclose(a, c)
 
 
@@ -200,7 +203,7 @@ def test_encoder_layers_are_independent_copies(torch):
     assert all(id(p) not in ids for p in layer.parameters())
     with fg.no_grad():
         enc.layers[0].linear1.weight.fill_(0.0)
-    assert enc.layers[1].linear1.weight.detach().numpy().any()
+    assert enc.layers[1].linear1.weight.detach().cpu().numpy().any()
     t = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(8, 2, 16), 3,
                                     enable_nested_tensor=False)
     assert names == [n for n, _ in t.named_parameters()]
@@ -223,9 +226,9 @@ def test_encoder_eval_matches_torch_fast_path(torch, rng):
     kpm[1, -2:] = True
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "nested tensors are a prototype"
-        ref = t(to_torch(torch, x), src_key_padding_mask=to_torch(torch, kpm)).numpy()
+        ref = t(to_torch(torch, x), src_key_padding_mask=to_torch(torch, kpm)).cpu().numpy()
     with fg.no_grad():
-        out = f(to_fg(x), src_key_padding_mask=to_fg(kpm)).numpy()
+        out = f(to_fg(x), src_key_padding_mask=to_fg(kpm)).cpu().numpy()
     keep = ~kpm
     np.testing.assert_allclose(out[keep], ref[keep], rtol=1e-4, atol=2e-5)
 
@@ -237,11 +240,11 @@ def test_detect_is_causal(torch, rng):
     x = to_fg(_src(rng, 2, 4, 8, False, "float32"))
     causal = nn.modules.transformer._generate_square_subsequent_mask(4)
     with fg.no_grad():
-        a = f(x, mask=causal).numpy()
-        b = f(x, mask=causal, is_causal=True).numpy()
+        a = f(x, mask=causal).cpu().numpy()
+        b = f(x, mask=causal, is_causal=True).cpu().numpy()
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     ref = torch.nn.Transformer.generate_square_subsequent_mask(4)
-    np.testing.assert_array_equal(causal.numpy(), ref.numpy())
+    np.testing.assert_array_equal(causal.cpu().numpy(), ref.cpu().numpy())
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,9 @@ import numpy as np
 import pytest
 from fastgrad import _C, optim
 
+# Every test runs on each device (conftest.py's `device` fixture).
+pytestmark = pytest.mark.usefixtures("device")
+
 STEPS = 20
 
 
@@ -47,7 +50,7 @@ class _Run:
         return loss
 
     def values(self):
-        return [p.detach().numpy().copy() for p in self.params()]
+        return [p.detach().cpu().numpy().copy() for p in self.params()]
 
 
 def _train(run, opt, steps):
@@ -192,12 +195,12 @@ def test_state_dict_matches_torch_and_loads_torch(torch, name, kwargs):
             vf = sf["state"][i][k]
             assert isinstance(vf, fastgrad.Tensor)
             assert tuple(vf.shape) == tuple(vt.shape) and str(vf.dtype)[9:] == str(vt.dtype)[6:]
-            np.testing.assert_allclose(vf.numpy(), vt.numpy(), rtol=2e-5, atol=2e-6)
+            np.testing.assert_allclose(vf.cpu().numpy(), vt.cpu().numpy(), rtol=2e-5, atol=2e-6)
     # A torch state dict loads into fastgrad (tensors copied) and both continue alike.
     rf2 = _Run(fastgrad, np.float32)
     with fastgrad.no_grad():
-        rf2.w.copy_(fastgrad.tensor(rt.w.detach().numpy()))
-        rf2.b.copy_(fastgrad.tensor(rt.b.detach().numpy()))
+        rf2.w.copy_(fastgrad.tensor(rt.w.detach().cpu().numpy()))
+        rf2.b.copy_(fastgrad.tensor(rt.b.detach().cpu().numpy()))
     of2 = getattr(optim, name)(rf2.params(), **kwargs)
     of2.load_state_dict(ot.state_dict())
     for vt, vf in zip(_train(rt, ot, 5), _train(rf2, of2, 5)):
@@ -292,7 +295,7 @@ def test_kernel_strided_matches_contiguous(kernel, dtype, shape):
     KERNELS[kernel](a)
     KERNELS[kernel](b)
     for x, y in zip(a, b):
-        np.testing.assert_array_equal(x.numpy(), y.numpy())
+        np.testing.assert_array_equal(x.cpu().numpy(), y.cpu().numpy())
 
 
 @pytest.mark.parametrize("shape", [(3, 4), (40, 30)])
@@ -303,7 +306,7 @@ def test_kernel_expanded_grad(shape):
     g = fastgrad.tensor([0.5]).expand(*shape)
     _C._sgd_step(p, g, None, lr=1.0, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False, maximize=False, first_step=True)
-    np.testing.assert_array_equal(p.numpy(), np.full(shape, 0.5, np.float32))
+    np.testing.assert_array_equal(p.cpu().numpy(), np.full(shape, 0.5, np.float32))
 
 
 @pytest.mark.parametrize("name,kwargs", [
@@ -324,7 +327,7 @@ def test_large_params_with_optional_state_off(torch, name, kwargs):
             o.zero_grad()
             (p * p * p).sum().backward()
             o.step()
-    np.testing.assert_allclose(pf.detach().numpy(), pt.detach().numpy(), rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(pf.detach().cpu().numpy(), pt.detach().cpu().numpy(), rtol=2e-5, atol=2e-6)
 
 
 @pytest.mark.parametrize("call,exc,match", [
@@ -444,9 +447,9 @@ def test_params_without_grad_are_skipped():
     opt = optim.Adam([a, frozen], lr=0.1)
     (a * a).sum().backward()
     opt.step()
-    np.testing.assert_array_equal(frozen.detach().numpy(), np.ones(2, np.float32))
+    np.testing.assert_array_equal(frozen.detach().cpu().numpy(), np.ones(2, np.float32))
     assert len(opt.state[frozen]) == 0 and len(opt.state[a]) == 3
-    assert not np.array_equal(a.detach().numpy(), np.ones(2, np.float32))
+    assert not np.array_equal(a.detach().cpu().numpy(), np.ones(2, np.float32))
 
 
 def test_zero_grad():
@@ -454,7 +457,7 @@ def test_zero_grad():
     opt = optim.SGD([a], lr=0.1)
     (a * 3).sum().backward()
     opt.zero_grad(set_to_none=False)
-    np.testing.assert_array_equal(a.grad.numpy(), np.zeros(2, np.float32))
+    np.testing.assert_array_equal(a.grad.cpu().numpy(), np.zeros(2, np.float32))
     opt.zero_grad()
     assert a.grad is None
 
@@ -502,4 +505,4 @@ def test_nn_module_training_matches_torch(torch, name, kwargs):
             o.step()
     for (kt, vt), (kf, vf) in zip(tm.state_dict().items(), fm.state_dict().items()):
         assert kt == kf
-        np.testing.assert_allclose(vf.numpy(), vt.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(vf.cpu().numpy(), vt.cpu().numpy(), rtol=1e-4, atol=1e-5)

@@ -21,7 +21,7 @@ __all__ = [
     "empty_like", "zeros_like", "ones_like", "full_like",
     "rand_like", "randn_like", "randint_like",
     "Generator", "default_generator", "manual_seed", "seed", "initial_seed",
-    "get_rng_state", "set_rng_state",
+    "get_rng_state", "set_rng_state", "set_default_device", "get_default_device",
 ]  # fmt: skip
 
 _CPU = _C.device("cpu")
@@ -48,9 +48,55 @@ def _size(op, args, size=None):
     return out
 
 
+_default_device = _CPU
+
+
+def set_default_device(device):
+    """Where factories put a tensor when no `device=` is given (torch's
+    `set_default_device`): `fastgrad.tensor`, `zeros`, `rand`, ..., and so the
+    parameters of a layer built afterwards. `None` restores the CPU. Like torch,
+    `from_numpy` and the `*_like` factories are unaffected."""
+    global _default_device
+    if device is None:
+        _default_device = _CPU
+    elif isinstance(device, (str, _C.device)):
+        _default_device = _C.device(device) if isinstance(device, str) else device
+    elif isinstance(device, builtins.int) and not isinstance(device, builtins.bool):
+        _default_device = _C.device("cuda", device)
+    else:
+        raise TypeError(f"set_default_device(): expected a device, a string or None, got "
+                        f"{type(device).__name__}")
+
+
+def get_default_device():
+    """The device factories use when no `device=` is given."""
+    return _default_device
+
+
+class _DefaultDeviceScope:
+    """`with fastgrad.device("cuda"):` (torch's device context manager): the
+    default device for the block."""
+
+    def __enter__(self):
+        stack = _DefaultDeviceScope._saved
+        stack.append(_default_device)
+        set_default_device(self)
+        return self
+
+    def __exit__(self, *exc):
+        set_default_device(_DefaultDeviceScope._saved.pop())
+        return False
+
+    _saved = []
+
+
+_C.device.__enter__ = _DefaultDeviceScope.__enter__
+_C.device.__exit__ = _DefaultDeviceScope.__exit__
+
+
 def _device(device):
     if device is None:
-        return _CPU
+        return _default_device
     return _C.device(device) if isinstance(device, str) else device
 
 

@@ -9,7 +9,7 @@ import typing
 
 import numpy as np
 
-from . import _C
+from . import _C, _factories
 from ._C import Tensor
 from ._repr import tensor_repr
 
@@ -97,7 +97,8 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False):
         out = _C.from_numpy(np.array(arr, dtype=np.float32, order="C", copy=True))._to_dtype(dtype)
     else:
         out = _C.from_numpy(np.array(arr, dtype=_fg_to_np[dtype], order="C", copy=True))
-    if device is not None:
+    device = _factories._device(device)
+    if device.type != "cpu":
         out = out.to(device)
     if requires_grad:
         out.requires_grad_(True)
