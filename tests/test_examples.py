@@ -57,3 +57,21 @@ def test_export_onnx_quick(capsys):
     assert abs(acc - ort_acc) < 0.01
     out = capsys.readouterr().out
     assert "onnxruntime: test accuracy" in out and "exported digits_cnn.onnx" in out
+
+
+def test_mixed_device_quick_cpu(capsys):
+    acc, log = load("mixed_device").main(["--quick", "--device", "cpu"])
+    assert 0.0 <= acc <= 1.0
+    assert log.count == 0  # one device: no copies
+    out = capsys.readouterr().out
+    assert "no copies between devices" in out and "test accuracy" in out
+
+
+@pytest.mark.cuda
+def test_mixed_device_quick_cuda(capsys):
+    acc, log = load("mixed_device").main(["--quick", "--device", "cuda"])
+    assert 0.0 <= acc <= 1.0
+    directions = {(r.src, r.dst) for r in log.records}
+    # the embedded batch goes up, its gradient comes back down to the CPU table
+    assert ("cpu", "cuda:0") in directions and ("cuda:0", "cpu") in directions
+    assert not any(r.implicit for r in log.records)
