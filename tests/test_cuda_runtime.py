@@ -175,3 +175,53 @@ def test_cuda_device_arguments():
         fg.cuda.memory_allocated(1.5)
     with pytest.raises(ValueError, match="device"):
         fg.cuda.memory_allocated("gpu:0")
+
+
+# ---- streams and events ------------------------------------------------------------
+
+
+def test_streams_and_events_without_gpu():
+    if fg.cuda.is_available():
+        pytest.skip("a GPU is visible")
+    msg = "built without CUDA" if not fg.cuda.is_built() else "no CUDA GPU"
+    for call in (fg.cuda.Stream, fg.cuda.Event, fg.cuda.current_stream, fg.cuda.default_stream,
+                 lambda: fg.cuda.Event(enable_timing=True)):
+        with pytest.raises(RuntimeError, match=msg):
+            call()
+    with fg.cuda.stream(None):  # torch: a None stream is a no-op context
+        pass
+    with pytest.raises(ValueError, match="expected a cuda device"):
+        fg.cuda.Stream("cpu")
+
+
+@pytest.mark.cuda
+def test_stream_context_orders_work_and_events_time_it():
+    s = fg.cuda.Stream()
+    assert fg.cuda.current_stream() == fg.cuda.default_stream()
+    x = fg.ones(1 << 20, device="cuda")
+    fg.cuda.current_stream().wait_stream(s)  # nothing queued on s yet: no-op
+    start, end = fg.cuda.Event(enable_timing=True), fg.cuda.Event(enable_timing=True)
+    with fg.cuda.stream(s):
+        assert fg.cuda.current_stream() == s
+        s.wait_stream(fg.cuda.default_stream())  # x was written on the default stream
+        start.record()
+        y = x
+        for _ in range(20):
+            y = y * 1.5 - 0.5 * y  # stays 1
+        end.record()
+    assert fg.cuda.current_stream() == fg.cuda.default_stream()
+    fg.cuda.current_stream().wait_stream(s)
+    assert y.sum().item() == float(1 << 20)
+    end.synchronize()
+    assert end.query() and s.query()
+    assert start.elapsed_time(end) > 0
+    s.synchronize()
+
+
+@pytest.mark.cuda
+def test_event_without_timing_cannot_time():
+    a, b = fg.cuda.Event(), fg.cuda.Event()
+    a.record(), b.record()
+    b.synchronize()
+    with pytest.raises(RuntimeError, match="enable_timing=True"):
+        a.elapsed_time(b)

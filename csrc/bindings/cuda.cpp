@@ -93,6 +93,21 @@ void bind_cuda(py::module_& m) {
   c.def("reset_peak_memory_stats", &cuda_reset_peak_memory_stats, "device"_a = -1);
   c.def("empty_cache", &cuda_empty_cache,
         "Return every cached, unused block to the driver.");
+  // Streams and events as integer handles; fastgrad.cuda.Stream/Event own
+  // them (Note [User streams]).
+  c.def("_stream_create", &cuda_stream_create, "device"_a = -1, "priority"_a = 0);
+  c.def("_stream_destroy", &cuda_stream_destroy, "stream"_a);
+  c.def("_current_stream", &cuda_get_current_stream, "device"_a = -1);
+  c.def("_set_current_stream", &cuda_set_current_stream, "device"_a, "stream"_a);
+  c.def("_stream_synchronize", &cuda_stream_synchronize, "stream"_a);
+  c.def("_stream_query", &cuda_stream_query, "stream"_a);
+  c.def("_stream_wait_event", &cuda_stream_wait_event, "stream"_a, "event"_a);
+  c.def("_event_create", &cuda_event_create, "enable_timing"_a = false);
+  c.def("_event_destroy", &cuda_event_destroy, "event"_a);
+  c.def("_event_record", &cuda_event_record, "event"_a, "stream"_a);
+  c.def("_event_synchronize", &cuda_event_synchronize, "event"_a);
+  c.def("_event_query", &cuda_event_query, "event"_a);
+  c.def("_event_elapsed_ms", &cuda_event_elapsed_ms, "start"_a, "end"_a);
   c.def("_block_size_class", [](int64_t n) {
     FG_CHECK_VALUE(n >= 0, "_block_size_class: size must be >= 0, got ", n);
     return static_cast<int64_t>(cuda::block_size_class(static_cast<size_t>(n)));

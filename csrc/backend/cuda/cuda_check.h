@@ -19,11 +19,11 @@
 
 namespace fastgrad::cuda {
 
-// The stream fastgrad queues work on for `device`. Today the legacy default
-// stream of every device: kernels, copies and the allocator's stream-ordered
-// reuse (Note [CUDA block cache]) all follow its order. Everything that
-// launches asks here, so user streams can be added in one place.
-inline cudaStream_t current_stream(int /*device*/ = -1) { return nullptr; }
+// The stream fastgrad queues work on for `device` (< 0: the current device):
+// this thread's choice (`with fastgrad.cuda.stream(s):`), by default the
+// legacy default stream. Kernels, copies and the allocator's stream-ordered
+// reuse (Note [CUDA block cache]) all ask here (backend/cuda/streams.cpp).
+cudaStream_t current_stream(int device = -1);
 
 // Makes `device` current for a scope (kernels run on the current device),
 // restoring the previous one; a no-op when it already is.

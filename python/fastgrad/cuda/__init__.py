@@ -8,6 +8,13 @@ build with CUDA (``pip install . -Ccmake.define.FASTGRAD_CUDA=ON``).
 from .. import _C
 
 __all__ = [
+    "Event",
+    "Stream",
+    "StreamContext",
+    "current_stream",
+    "default_stream",
+    "set_stream",
+    "stream",
     "current_device",
     "device_count",
     "empty_cache",
@@ -109,4 +116,7 @@ def empty_cache():
     _C._cuda.empty_cache()
 
 
+from ._streams import (  # noqa: E402,F401
+    Event, Stream, StreamContext, current_stream, default_stream, set_stream, stream,
+)
 from ._transfers import Transfer, TransferLog, strict_transfers, transfers  # noqa: E402,F401
