@@ -39,8 +39,8 @@ def to_numpy(x):
         return [a for item in x for a in to_numpy(item)]
     if x is None:
         return []
-    if hasattr(x, "detach"):  # torch and fastgrad tensors
-        x = x.detach()
+    if hasattr(x, "detach"):  # torch and fastgrad tensors, on any device
+        x = x.detach().cpu()
     if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
         x = x.numpy()
     return [np.asarray(x, dtype=np.float64)]

@@ -119,3 +119,22 @@ def test_check_same_flags_a_mismatch():
 def test_no_matching_row(tmp_path):
     res = run_compare(tmp_path, "--filter", "no such workload", hide=["torch"])
     assert res.returncode == 2 and "no row matches" in res.stderr
+
+
+def test_gpu_bench_smoke_on_cpu(tmp_path):
+    """bench/gpu_bench.py's own logic (rows, checks, targets, JSON) with
+    --device cpu; the real run needs a GPU and torch's CUDA build."""
+    pytest.importorskip("torch")
+    env = dict(os.environ)
+    pkg_root = str(pathlib.Path(fastgrad.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join([pkg_root] + [p for p in [env.get("PYTHONPATH")] if p])
+    out = tmp_path / "gpu.json"
+    script = COMPARE.with_name("gpu_bench.py")
+    proc = subprocess.run([sys.executable, str(script), "--device", "cpu", "--quick", "--out", str(out)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert [r["group"] for r in data["rows"]] == ["bandwidth"] * 4 + ["matmul"] * 2 + ["train"] * 2
+    assert all(r["check"] == "ok" for r in data["rows"]), data["rows"]
+    assert all(r["median_s"]["fastgrad"] > 0 and r["median_s"]["torch"] > 0 for r in data["rows"])
+    assert len(data["targets"]) == 7 and all(isinstance(t["met"], bool) for t in data["targets"].values())
