@@ -35,11 +35,14 @@ inline int get_blas_num_threads() { return FG_OPENBLAS(get_num_threads)(); }
 // threads from m*n*k = 64^3 on. Below kSmallGemm the handoff costs more than
 // the second thread saves, and on a busy machine each handoff waits for a
 // scheduler slot: a 128^3 product took 54 us on one thread and 8 ms on two
-// while other processes ran. MKL keeps such problems on one thread too; so
+// while other processes ran. The bound was 2^22 until an LSTM step (16x256 by
+// 256x2048 gate GEMMs, 8.4M) took 1.2 s instead of 80 ms at 2 threads on a
+// loaded machine: 2^24 keeps every product under ~0.6 ms of one-thread work
+// off the pool. MKL keeps such problems on one thread too; so
 // does this guard, restoring the pool's size afterwards (ops hold the GIL, so
 // no other product runs meanwhile; inside an OpenMP region -- gemm_batched's
 // one product per thread -- OpenBLAS is single-threaded already).
-constexpr double kOneThreadGemm = double(1 << 22);  // m*n*k: 32x128x1024, 160^3
+constexpr double kOneThreadGemm = double(1 << 24);  // m*n*k: 16x256x4096, 256^3
 
 class SmallGemmGuard {
  public:
