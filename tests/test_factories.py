@@ -326,6 +326,8 @@ def test_default_device_routes_factories_and_layers():
 def test_default_device_rejects_non_devices():
     with pytest.raises(TypeError, match=r"set_default_device\(\): expected a device"):
         fg.set_default_device(1.5)
+    with pytest.raises(ValueError, match="index must be >= 0"):
+        fg.set_default_device(-1)
     with pytest.raises(ValueError, match="tpu"):
         fg.set_default_device("tpu")
     assert fg.get_default_device() == fg.device("cpu")

@@ -62,6 +62,8 @@ def set_default_device(device):
     elif isinstance(device, (str, _C.device)):
         _default_device = _C.device(device) if isinstance(device, str) else device
     elif isinstance(device, builtins.int) and not isinstance(device, builtins.bool):
+        if device < 0:
+            raise ValueError(f"set_default_device(): device index must be >= 0, got {device}")
         _default_device = _C.device("cuda", device)
     else:
         raise TypeError(f"set_default_device(): expected a device, a string or None, got "
