@@ -59,15 +59,12 @@ def set_default_device(device):
     global _default_device
     if device is None:
         _default_device = _CPU
-    elif isinstance(device, (str, _C.device)):
-        _default_device = _C.device(device) if isinstance(device, str) else device
-    elif isinstance(device, builtins.int) and not isinstance(device, builtins.bool):
-        if device < 0:
-            raise ValueError(f"set_default_device(): device index must be >= 0, got {device}")
-        _default_device = _C.device("cuda", device)
     else:
-        raise TypeError(f"set_default_device(): expected a device, a string or None, got "
-                        f"{type(device).__name__}")
+        try:
+            _default_device = _device(device, "set_default_device()")
+        except TypeError:
+            raise TypeError(f"set_default_device(): expected a device, a string or None, got "
+                            f"{type(device).__name__}") from None
 
 
 def get_default_device():
@@ -96,10 +93,21 @@ _C.device.__enter__ = _DefaultDeviceScope.__enter__
 _C.device.__exit__ = _DefaultDeviceScope.__exit__
 
 
-def _device(device):
+def _device(device, op="device"):
+    """A `device=` argument as a fastgrad.device (None: the default device;
+    an int n: cuda:n, as in torch)."""
     if device is None:
         return _default_device
-    return _C.device(device) if isinstance(device, str) else device
+    if isinstance(device, _C.device):
+        return device
+    if isinstance(device, str):
+        return _C.device(device)
+    if isinstance(device, builtins.int) and not isinstance(device, builtins.bool):
+        if device < 0:
+            raise ValueError(f"{op}: device index must be >= 0, got {device}")
+        return _C.device("cuda", device)
+    raise TypeError(f"{op}: device must be a fastgrad.device, a string or an int, "
+                    f"got {type(device).__name__}")
 
 
 def _number(x):
