@@ -7,7 +7,6 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
 
 import fastgrad as fg  # noqa: E402
 import fastgrad.distributed as dist  # noqa: E402
@@ -203,6 +202,23 @@ def check_singleton():
     assert all(p.grad is not None for p in ddp.parameters())
 
 
+def check_nccl():
+    """A world of one on the GPU (backend "nccl"): each collective, sync and async."""
+    assert dist.get_backend() == "nccl"
+    t = fg.full((4,), 3.0, device="cuda")
+    dist.all_reduce(t)
+    w = dist.all_reduce(t, op=dist.ReduceOp.MAX, async_op=True)
+    w.wait()
+    assert t.cpu().tolist() == [3.0] * 4 and w.is_completed()
+    b = fg.arange(6, dtype=fg.int64).to("cuda")
+    dist.broadcast(b, src=0)
+    out = fg.zeros(6, dtype=fg.int64, device="cuda")
+    dist.all_gather_into_tensor(out, b)
+    dist.reduce_scatter_tensor(b, out, op=dist.ReduceOp.SUM)
+    assert out.cpu().tolist() == list(range(6)) and b.cpu().tolist() == list(range(6))
+    _expect(ValueError, lambda: dist.all_reduce(fg.ones(2)), "takes CUDA tensors")
+
+
 def check_raise():
     if R == 1:
         raise RuntimeError("rank 1 fails on purpose")
@@ -211,7 +227,7 @@ def check_raise():
 
 def main():
     global R, N
-    dist.init_process_group("mpi")
+    dist.init_process_group("nccl" if "nccl" in sys.argv else "mpi")
     R, N = dist.get_rank(), dist.get_world_size()
     for name in sys.argv[1:]:
         globals()[f"check_{name}"]()
