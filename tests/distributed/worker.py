@@ -2,7 +2,6 @@
 (tests/test_distributed.py launches it). Each check prints "OK <name> <rank>";
 any failure raises, and the excepthook of the MPI backend aborts the whole job."""
 
-import os
 import sys
 
 import numpy as np
@@ -160,7 +159,8 @@ def check_ddp_no_sync():
 class _Branches(nn.Module):
     def __init__(self):
         super().__init__()
-        self.a, self.b, self.c = nn.Linear(4, 2), nn.Linear(4, 2), nn.Linear(4, 2)
+        # registered c, b, a: buckets (reverse order) hold a first, then b, then c
+        self.c, self.b, self.a = nn.Linear(4, 2), nn.Linear(4, 2), nn.Linear(4, 2)
 
     def forward(self, x, use_b):
         return self.a(x) + (self.b(x) if use_b else 0) + 0 * x.sum()
@@ -175,6 +175,16 @@ def check_ddp_unused():
     assert m.c.weight.grad is None and m.c.bias.grad is None
     assert m.b.bias.grad.tolist() == [1.5, 1.5]  # (3 + 0) / 2
     assert m.a.bias.grad.tolist() == [3.0, 3.0]
+    # one bucket per parameter: rank 0 starts b's buckets from its hooks, rank 1 only
+    # at the end of backward; the collectives must still line up on both ranks
+    ddp = nn.parallel.DistributedDataParallel(_Branches(), find_unused_parameters=True,
+                                              bucket_cap_mb=1e-6)  # fmt: skip
+    assert len(ddp._buckets) == 6
+    for _ in range(3):
+        ddp(x, use_b=(R == 0)).sum().backward()
+    m = ddp.module
+    assert m.c.weight.grad is None
+    assert m.b.bias.grad.tolist() == [4.5, 4.5] and m.a.bias.grad.tolist() == [9.0, 9.0]
     # without find_unused_parameters the missing gradient is an error, not a hang
     ddp = nn.parallel.DistributedDataParallel(_Branches())
     _expect(RuntimeError, lambda: ddp(x, use_b=True).sum().backward(), "c.weight")

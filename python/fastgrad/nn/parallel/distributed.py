@@ -191,10 +191,12 @@ class DistributedDataParallel(Module):
             )
         used = None
         if self.find_unused_parameters:
-            used = self._globally_used()
+            # The remaining buckets first, then the flags: every rank then starts
+            # its collectives in the same order, wherever its hooks stopped.
             for b in self._buckets:
                 b.pending = 0
             self._launch_ready()
+            used = self._globally_used()
         size = self._backend.size
         for b in self._buckets:
             b.work.wait()
