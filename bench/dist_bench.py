@@ -21,8 +21,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-
 
 def launch(argv):
     here = pathlib.Path(sys.executable).parent / "mpiexec"
@@ -92,15 +90,13 @@ def main(argv=None):
     _, fddp_one, _, tddp_one = ddp_pair(1000)  # one bucket: all-reduce after backward
     x_f, x_t = fg.ones(64, 1024), torch.ones(64, 1024)
 
-    def step(model, x, lib_mod):
+    def step(model, x):  # zero_grad, forward, backward (the optimizer step is the same for all)
         def run():
             for q in model.parameters():
                 q.grad = None
             model(x).sum().backward()
-        return run
 
-    def local_step(model, x):  # compute only: the wrapped module, no DDP
-        return step(model, x, None)
+        return run
 
     for r in range(rounds):
         n_big = max(3, int(10 * scale))
@@ -114,12 +110,12 @@ def main(argv=None):
         add("all_reduce 4 B (agreement check on)", "fastgrad",
             timed(lambda: fdist.all_reduce(tiny_f), n_tiny, sync))
         add("all_reduce 4 B", "torch", timed(lambda: tdist.all_reduce(tiny_t), n_tiny, sync))
-        add("DDP step, buckets overlap backward", "fastgrad", timed(step(fddp, x_f, fg), n_step, sync))
-        add("DDP step, buckets overlap backward", "torch", timed(step(tddp, x_t, torch), n_step, sync))
-        add("DDP step, all-reduce after backward", "fastgrad", timed(step(fddp_one, x_f, fg), n_step, sync))
-        add("DDP step, all-reduce after backward", "torch", timed(step(tddp_one, x_t, torch), n_step, sync))
-        add("step without DDP (compute only)", "fastgrad", timed(local_step(fm, x_f), n_step, sync))
-        add("step without DDP (compute only)", "torch", timed(local_step(tm, x_t), n_step, sync))
+        add("DDP step, buckets overlap backward", "fastgrad", timed(step(fddp, x_f), n_step, sync))
+        add("DDP step, buckets overlap backward", "torch", timed(step(tddp, x_t), n_step, sync))
+        add("DDP step, all-reduce after backward", "fastgrad", timed(step(fddp_one, x_f), n_step, sync))
+        add("DDP step, all-reduce after backward", "torch", timed(step(tddp_one, x_t), n_step, sync))
+        add("step without DDP (compute only)", "fastgrad", timed(step(fm, x_f), n_step, sync))
+        add("step without DDP (compute only)", "torch", timed(step(tm, x_t), n_step, sync))
 
     if rank == 0:
         report(rows, args.out, world)

@@ -14,15 +14,14 @@ covers several machines.
 import argparse
 import time
 
-import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
-
 import fastgrad as fg
 import fastgrad.distributed as dist
+import numpy as np
 from fastgrad import nn
 from fastgrad.nn.parallel import DistributedDataParallel
 from fastgrad.utils.data import DataLoader, DistributedSampler, TensorDataset
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
 
 
 def cnn():

@@ -2,14 +2,15 @@
 (tests/test_distributed.py launches it). Each check prints "OK <name> <rank>";
 any failure raises, and the excepthook of the MPI backend aborts the whole job."""
 
+import gc
+import itertools
 import sys
+import weakref
 
+import fastgrad as fg
+import fastgrad.distributed as dist
 import numpy as np
-
-
-import fastgrad as fg  # noqa: E402
-import fastgrad.distributed as dist  # noqa: E402
-from fastgrad import nn  # noqa: E402
+from fastgrad import nn
 
 R = N = None
 DTYPES = [fg.float32, fg.float64, fg.int64, fg.int32]
@@ -29,7 +30,9 @@ def check_collectives():
         for shape in [(), (1,), (5,), (3, 4), (2, 3, 5)]:
             base = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape)
             per_rank = [base * (r + 1) - r for r in range(N)]
-            mine = lambda: fg.tensor(per_rank[R], dtype=dt)  # noqa: E731
+            def mine(per_rank=per_rank, dt=dt):
+                return fg.tensor(per_rank[R], dtype=dt)
+
             for op, ref in [("SUM", sum(per_rank)), ("MAX", np.max(per_rank, 0)),
                             ("MIN", np.min(per_rank, 0)), ("PRODUCT", np.prod(per_rank, 0))]:  # fmt: skip
                 t = mine()
@@ -154,6 +157,13 @@ def check_ddp_no_sync():
     for p, q in zip(ddp.parameters(), ref.parameters()):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=0, atol=1e-6)
     assert any(not np.array_equal(f, p.grad.numpy()) for f, p in zip(first, ddp.parameters()))
+    # the wrapped module called directly (not through ddp) reduces nothing
+    w = ddp.module[0].weight
+    w.grad = None
+    ddp.module(x[R : R + 1]).sum().backward()
+    grads = [fg.zeros(w.shape) for _ in range(N)]
+    dist.all_gather(grads, w.grad)
+    assert not np.array_equal(grads[0].numpy(), grads[1].numpy())
 
 
 class _Branches(nn.Module):
@@ -198,7 +208,7 @@ def check_sampler():
     s.set_epoch(3)
     mine = list(s)
     everyone = dist._api._group().comm.allgather(mine)
-    assert len(mine) == 6 and set(sum(everyone, [])) == set(range(11))
+    assert len(mine) == 6 and set(itertools.chain(*everyone)) == set(range(11))
 
 
 def check_singleton():
@@ -207,9 +217,20 @@ def check_singleton():
     dist.all_reduce(t, op=dist.ReduceOp.AVG)
     dist.broadcast(t, src=0)
     assert t.tolist() == [0.0, 1.0, 2.0, 3.0]
-    ddp = nn.parallel.DistributedDataParallel(_model(0))
+    model = _model(0)
+    old = nn.parallel.DistributedDataParallel(model)
+    gone = weakref.ref(old)
+    del old
+    gc.collect()
+    assert gone() is None  # the parameters' hooks do not keep a wrapper alive
+    ddp = nn.parallel.DistributedDataParallel(model)
     ddp(fg.ones(2, 8)).sum().backward()
     assert all(p.grad is not None for p in ddp.parameters())
+    _expect(ValueError, lambda: nn.parallel.DistributedDataParallel(model, device_ids=[0]),
+            "only apply to CUDA modules")  # fmt: skip
+    _expect(ValueError, lambda: nn.parallel.DistributedDataParallel(model, bucket_cap_mb=0),
+            "bucket_cap_mb must be positive")  # fmt: skip
+    _expect(TypeError, lambda: nn.parallel.DistributedDataParallel(lambda x: x), "nn.Module")
 
 
 def check_nccl():

@@ -7,7 +7,7 @@ class Work:
     backend's finishing step once (e.g. AVG's division, copies out of a staging buffer).
     The handle keeps the tensors alive until then."""
 
-    __slots__ = ("_wait", "_test", "_finish", "_done", "_keep")
+    __slots__ = ("_done", "_finish", "_keep", "_test", "_wait")
 
     def __init__(self, wait, test=None, finish=None, keep=()):
         self._wait, self._test, self._finish, self._keep = wait, test, finish, keep

@@ -14,6 +14,7 @@ backward, divides by the world size and copies the averages back into `.grad`.
 """
 
 import contextlib
+import weakref
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from ..modules.module import Module
 
 
 class _Bucket:
-    __slots__ = ("params", "offsets", "flat", "pending", "work")
+    __slots__ = ("flat", "offsets", "params", "pending", "work")
 
     def __init__(self, params):
         self.params = params  # indices into DistributedDataParallel._params
@@ -41,7 +42,11 @@ class DistributedDataParallel(Module):
     averaged gradients. `no_sync()` skips the reduction (gradient accumulation);
     `find_unused_parameters=True` lets a forward pass leave some parameters without
     a gradient (they count as zero on that rank, and a parameter no rank used keeps
-    `.grad` as it was)."""
+    `.grad` as it was). Unused parameters are found at the end of backward, so a
+    bucket holding one starts its all-reduce then (torch finds them from the forward
+    graph). device_ids, output_device, dim, gradient_as_bucket_view and static_graph
+    are accepted for torch compatibility and change nothing: one device per process,
+    and gradients are copied into the buckets and back."""
 
     def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=True,
                  process_group=None, bucket_cap_mb=None, find_unused_parameters=False,
@@ -51,6 +56,13 @@ class DistributedDataParallel(Module):
         dist._check_group(what, process_group)
         if not isinstance(module, Module):
             raise TypeError(f"{what}: module must be an nn.Module, got {type(module).__name__}")
+        devices = {str(p.device) for p in module.parameters()}
+        if device_ids is not None and devices == {"cpu"}:
+            raise ValueError(f"{what}: device_ids and output_device only apply to CUDA modules, "
+                             f"got device_ids {device_ids} for a module on the CPU")  # fmt: skip
+        if len(devices) > 1:
+            raise ValueError(f"{what}: the module's parameters must be on one device, got "
+                             f"{sorted(devices)}")  # fmt: skip
         cap = 25 if bucket_cap_mb is None else bucket_cap_mb
         if not cap > 0:
             raise ValueError(f"{what}: bucket_cap_mb must be positive, got {bucket_cap_mb}")
@@ -134,10 +146,20 @@ class DistributedDataParallel(Module):
     # -- backward: hooks, buckets, the final wait --------------------------------
 
     def _hook(self, i):
+        # A weak reference: the parameters must not keep a discarded wrapper alive
+        # (its __del__ removes the hooks).
+        ref = weakref.ref(self)
+
         def hook(param):
-            self._mark_ready(i)
+            ddp = ref()
+            if ddp is not None:
+                ddp._mark_ready(i)
 
         return hook
+
+    def __del__(self):
+        for h in self.__dict__.get("_hooks", ()):
+            h.remove()
 
     def _mark_ready(self, i):
         if not self._sync_step:
@@ -212,6 +234,7 @@ class DistributedDataParallel(Module):
                 else:
                     p.grad.copy_(avg)
         self._reset()
+        self._sync_step = False  # a backward not preceded by our forward reduces nothing
 
     def _globally_used(self):
         # One small all-reduce of the "got a gradient here" flags: a parameter
