@@ -134,11 +134,13 @@ def get_world_size(group=None):
 # caches differ would run different collectives. So it is all or nothing;
 # FASTGRAD_DISTRIBUTED_CHECKS=0 turns it off for latency-bound code, and
 # DistributedDataParallel checks its bucket layout once at construction instead.
-def _agree(what, desc, force=False):
+def _agree(what, describe, force=False):
+    """`describe()` builds the call's description only when the check runs."""
     b = _group()
     if b.size == 1 or not (force or _checks_enabled()):
         return
     comm, MPI = b.mpi_comm, b.MPI
+    desc = describe()
     h = zlib.crc32(repr(desc).encode())
     pair = np.array([h, -h], np.int64)
     comm.Allreduce(MPI.IN_PLACE, pair, MPI.MIN)
@@ -164,11 +166,11 @@ def _check_tensor(what, t, name="tensor"):
     if not isinstance(t, _C.Tensor):
         raise TypeError(f"{what}: {name} must be a fastgrad Tensor, got {type(t).__name__}")
     b = _group()
-    if b.name == "mpi" and not t.device.type == "cpu":
-        raise ValueError(f"{what}: the mpi backend takes CPU tensors, got {name} on {t.device}; "
-                         "use backend='nccl' for CUDA tensors")  # fmt: skip
-    if b.name == "nccl" and t.device.type != "cuda":
-        raise ValueError(f"{what}: the nccl backend takes CUDA tensors, got {name} on {t.device}")
+    if t.is_cuda != b.cuda:
+        want = "CUDA" if b.cuda else "CPU"
+        other = "'mpi' for CPU tensors" if b.cuda else "'nccl' for CUDA tensors"
+        raise ValueError(f"{what}: the {b.name} backend takes {want} tensors, got {name} on "
+                         f"{t.device}; use backend={other}")  # fmt: skip
     if not t.is_contiguous():
         raise ValueError(f"{what}: {name} must be contiguous (call .contiguous() on a copy, "
                          "then copy the result back)")  # fmt: skip
@@ -178,7 +180,7 @@ def _check_op(what, t, op):
     if op not in _OPS:
         raise ValueError(f"{what}: unknown op {op!r}; use fastgrad.distributed.ReduceOp.SUM, AVG, "
                          "PRODUCT, MAX or MIN")  # fmt: skip
-    if t.dtype not in _group().reduce_dtypes():
+    if t.dtype not in _group().reduce_dtypes:
         raise TypeError(f"{what}: the {_group().name} backend cannot reduce {t.dtype} tensors")
     if op in _FLOAT_ONLY and not t.is_floating_point():
         raise TypeError(f"{what}: ReduceOp.AVG needs a floating-point tensor, got {t.dtype}")
@@ -195,7 +197,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     _check_group("all_reduce", group)
     _check_tensor("all_reduce", tensor)
     _check_op("all_reduce", tensor, op)
-    _agree("all_reduce", ("all_reduce", _sig(tensor), op))
+    _agree("all_reduce", lambda: ("all_reduce", _sig(tensor), op))
     return _group().all_reduce(tensor, op, async_op)
 
 
@@ -204,7 +206,7 @@ def broadcast(tensor, src, group=None, async_op=False):
     _check_group("broadcast", group)
     _check_tensor("broadcast", tensor)
     _check_src("broadcast", src)
-    _agree("broadcast", ("broadcast", _sig(tensor), f"src={src}"))
+    _agree("broadcast", lambda: ("broadcast", _sig(tensor), f"src={src}"))
     return _group().broadcast(tensor, src, async_op)
 
 
@@ -215,7 +217,7 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     _check_tensor(what, input_tensor, "input_tensor")
     _check_tensor(what, output_tensor, "output_tensor")
     _check_sizes(what, output_tensor, input_tensor, "output_tensor", "input_tensor")
-    _agree(what, (what, _sig(input_tensor)))
+    _agree(what, lambda: (what, _sig(input_tensor)))
     return _group().all_gather_into_tensor(output_tensor, input_tensor, async_op)
 
 
@@ -228,7 +230,7 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
     _check_tensor(what, output, "output")
     _check_op(what, input, op)
     _check_sizes(what, input, output, "input", "output")
-    _agree(what, (what, _sig(input), op))
+    _agree(what, lambda: (what, _sig(input), op))
     return _group().reduce_scatter_tensor(output, input, op, async_op)
 
 
@@ -269,7 +271,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     _check_group("all_gather", group)
     _check_tensor("all_gather", tensor)
     _check_list("all_gather", tensor_list, tensor, "tensor_list")
-    _agree("all_gather", ("all_gather", _sig(tensor)))
+    _agree("all_gather", lambda: ("all_gather", _sig(tensor)))
     flat = empty(len(tensor_list) * tensor.numel(), dtype=tensor.dtype, device=tensor.device)
     work = _group().all_gather_into_tensor(flat, tensor, async_op)
 
@@ -287,7 +289,7 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
     _check_tensor("reduce_scatter", output, "output")
     _check_list("reduce_scatter", input_list, output, "input_list")
     _check_op("reduce_scatter", output, op)
-    _agree("reduce_scatter", ("reduce_scatter", _sig(output), op))
+    _agree("reduce_scatter", lambda: ("reduce_scatter", _sig(output), op))
     flat = _C.cat([t.reshape(-1) for t in input_list])
     return _group().reduce_scatter_tensor(output, flat, op, async_op)
 
@@ -295,5 +297,5 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
 def barrier(group=None, async_op=False, device_ids=None):
     """Returns once every rank has entered the barrier."""
     _check_group("barrier", group)
-    _agree("barrier", ("barrier",))
+    _agree("barrier", lambda: ("barrier",))
     return _group().barrier(async_op)

@@ -1,12 +1,11 @@
 """The MPI backend: collectives on CPU tensors through mpi4py, without copies.
 
-Each tensor goes to MPI as a ctypes array over its own memory (its data_ptr and
+Each tensor goes to MPI as an `MPI.buffer` over its own memory (its data_ptr and
 byte count), so MPI reads and writes the tensor in place; the caller checked that
 it is contiguous and on the CPU. Async collectives are MPI's non-blocking
 collectives (Iallreduce, ...), wrapped in a Work.
 """
 
-import ctypes
 import sys
 
 import numpy as np
@@ -31,10 +30,9 @@ def import_mpi(what):
 
 def tensor_buffer(t):
     """A writable buffer over `t`'s memory (no copy); `t` must stay alive."""
-    n = t.numel() * t.element_size()
-    if n == 0:
-        return np.empty(0, np.uint8)
-    return (ctypes.c_ubyte * n).from_address(t.data_ptr())
+    from mpi4py import MPI
+
+    return MPI.buffer.fromaddress(t.data_ptr(), t.numel() * t.element_size())
 
 
 def _abort_on_uncaught(prev_hook, comm):
@@ -51,6 +49,7 @@ def _abort_on_uncaught(prev_hook, comm):
 
 class MPIBackend:
     name = "mpi"
+    cuda = False  # the tensors it takes
 
     def __init__(self):
         MPI = import_mpi("init_process_group")
@@ -62,6 +61,7 @@ class MPIBackend:
         d = _C.dtype
         self._types = {d.float32: MPI.FLOAT, d.float64: MPI.DOUBLE, d.int32: MPI.INT32_T,
                        d.int64: MPI.INT64_T}  # fmt: skip
+        self.reduce_dtypes = frozenset(self._types)
         self._ops = {"SUM": MPI.SUM, "AVG": MPI.SUM, "PRODUCT": MPI.PROD, "MAX": MPI.MAX,
                      "MIN": MPI.MIN}  # fmt: skip
         self._prev_excepthook = sys.excepthook
@@ -72,9 +72,6 @@ class MPIBackend:
         if sys.excepthook is not self._prev_excepthook:
             sys.excepthook = self._prev_excepthook
         self.comm.Free()
-
-    def reduce_dtypes(self):
-        return self._types.keys()
 
     def _run(self, async_op, blocking, nonblocking, args, finish=None, keep=()):
         if not async_op:

@@ -31,6 +31,7 @@ def find_libnccl():
 
 class NCCLBackend:
     name = "nccl"
+    cuda = True
 
     def __init__(self, device_id=None):
         if not hasattr(_C, "_nccl"):
@@ -55,14 +56,11 @@ class NCCLBackend:
             self._mpi.close()
             raise
         d = _C.dtype
-        self._reduce_dtypes = {d.float32, d.float64, d.float16, d.bfloat16, d.int32, d.int64}
+        self.reduce_dtypes = frozenset({d.float32, d.float64, d.float16, d.bfloat16, d.int32, d.int64})
 
     def close(self):
         self._comm = None
         self._mpi.close()
-
-    def reduce_dtypes(self):
-        return self._reduce_dtypes
 
     @staticmethod
     def _result(handle, async_op):

@@ -75,7 +75,7 @@ class DistributedDataParallel(Module):
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
         self._names = [n for n, _ in named]
         self._params = [p for _, p in named]
-        dist._agree(what, (what, tuple(dist._sig(p) for p in self._params)), force=True)
+        dist._agree(what, lambda: (what, tuple(dist._sig(p) for p in self._params)), force=True)
         with no_grad():
             for t in list(module.parameters()) + list(module.buffers()):
                 self._broadcast(t)
