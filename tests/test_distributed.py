@@ -30,11 +30,11 @@ def _mpiexec():
     return found
 
 
-def _run(args, world=2):
+def _run(args, world=2, script=WORKER):
     env = dict(os.environ, OMP_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join([str(pathlib.Path(fg.__file__).parent.parent),
                                            os.environ.get("PYTHONPATH", "")]))  # fmt: skip
-    cmd = [sys.executable, str(WORKER), *args]
+    cmd = [sys.executable, str(script), *args]
     if world:
         cmd = [_mpiexec(), "-n", str(world), *cmd]
     else:
@@ -64,6 +64,13 @@ def test_two_ranks():
 def test_failing_rank_aborts_the_job():
     rc, out = _run(["raise"])
     assert rc != 0 and "rank 1 fails on purpose" in out, out
+
+
+def test_ddp_digits_example_quick():
+    pytest.importorskip("sklearn")
+    example = WORKER.parent.parent.parent / "examples" / "ddp_digits.py"
+    rc, out = _run(["--quick"], script=example)
+    assert rc == 0 and "2 rank(s): test accuracy" in out, out
 
 
 def test_singleton_without_mpiexec():
