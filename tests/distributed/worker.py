@@ -195,6 +195,21 @@ def check_ddp_unused():
     m = ddp.module
     assert m.c.weight.grad is None
     assert m.b.bias.grad.tolist() == [4.5, 4.5] and m.a.bias.grad.tolist() == [9.0, 9.0]
+    # the forward's graph shows `unused` is unused: its buckets (first in order) do not
+    # hold back the others, which all start during backward
+    model = nn.Module()
+    model.used, model.unused = nn.Linear(4, 2), nn.Linear(4, 2)
+    model.forward = lambda x: model.used(x)
+    ddp = nn.parallel.DistributedDataParallel(model, find_unused_parameters=True, bucket_cap_mb=1e-6)
+    started = []
+    finish = ddp._finish
+    ddp._finish = lambda: (started.append(ddp._next_bucket), finish())
+    ddp(x).sum().backward()
+    assert started == [4] and model.unused.weight.grad is None
+    assert model.used.bias.grad.tolist() == [3.0, 3.0]
+    _expect(RuntimeError, lambda: (ddp(x).sum() + model.unused.weight.sum()).backward(),
+            "forward's outputs do not depend on it")  # fmt: skip
+    dist.barrier()
     # without find_unused_parameters the missing gradient is an error, not a hang
     ddp = nn.parallel.DistributedDataParallel(_Branches())
     _expect(RuntimeError, lambda: ddp(x, use_b=True).sum().backward(), "c.weight")

@@ -42,9 +42,9 @@ class DistributedDataParallel(Module):
     averaged gradients. `no_sync()` skips the reduction (gradient accumulation);
     `find_unused_parameters=True` lets a forward pass leave some parameters without
     a gradient (they count as zero on that rank, and a parameter no rank used keeps
-    `.grad` as it was). Unused parameters are found at the end of backward, so a
-    bucket holding one starts its all-reduce then (torch finds them from the forward
-    graph). device_ids, output_device, dim, gradient_as_bucket_view and static_graph
+    `.grad` as it was); each forward then walks its outputs' autograd graph to find
+    the unused ones, so their buckets need not wait for the end of backward.
+    device_ids, output_device, dim, gradient_as_bucket_view and static_graph
     are accepted for torch compatibility and change nothing: one device per process,
     and gradients are copied into the buckets and back."""
 
@@ -121,6 +121,7 @@ class DistributedDataParallel(Module):
             b.pending, b.work = len(b.params), None
         self._next_bucket = 0
         self._queued = False
+        self._unused = frozenset()
 
     # -- forward ---------------------------------------------------------------
 
@@ -130,7 +131,39 @@ class DistributedDataParallel(Module):
                 self._broadcast(buf)
         self._reset()
         self._sync_step = self.require_backward_grad_sync and _C.is_grad_enabled()
-        return self.module(*inputs, **kwargs)
+        out = self.module(*inputs, **kwargs)
+        if self._sync_step and self.find_unused_parameters:
+            self._unused = frozenset(self._unreachable(out))
+        return out
+
+    def _unreachable(self, out):
+        """Indices of the parameters the outputs' autograd graph never reaches: their
+        buckets need not wait for them (torch's find_unused_parameters search)."""
+        index = {(p.data_ptr(), tuple(p.shape)): i for i, p in enumerate(self._params)}
+        reached = set()
+        stack, seen = [], {}  # seen holds the node objects, so their ids stay unique
+        todo = [out]
+        while todo:
+            x = todo.pop()
+            if isinstance(x, _C.Tensor):
+                if x.grad_fn is not None:
+                    stack.append(x.grad_fn)
+                elif x.requires_grad:
+                    reached.add(index.get((x.data_ptr(), tuple(x.shape))))
+            elif isinstance(x, (list, tuple)):
+                todo.extend(x)
+            elif isinstance(x, dict):
+                todo.extend(x.values())
+        while stack:
+            fn = stack.pop()
+            if id(fn) in seen:
+                continue
+            seen[id(fn)] = fn
+            var = fn.variable
+            if var is not None:
+                reached.add(index.get((var.data_ptr(), tuple(var.shape))))
+            stack.extend(nxt for nxt, _ in fn.next_functions if nxt is not None)
+        return [i for i in range(len(self._params)) if i not in reached]
 
     @contextlib.contextmanager
     def no_sync(self):
@@ -164,15 +197,19 @@ class DistributedDataParallel(Module):
     def _mark_ready(self, i):
         if not self._sync_step:
             return
-        if self._ready[i]:
+        if self._ready[i] or i in self._unused:
             raise RuntimeError(
                 f"DistributedDataParallel: parameter {self._names[i]} received a gradient twice "
-                "in one reduction: run one backward per forward (use no_sync() to accumulate "
-                "over several)"
+                "in one reduction (run one backward per forward; no_sync() accumulates over "
+                "several), or, with find_unused_parameters=True, a gradient although the "
+                "forward's outputs do not depend on it (e.g. a loss term that uses the parameter "
+                "directly)"
             )
         if not self._queued:
             queue_callback(self._finish)
             self._queued = True
+            for j in self._unused:  # no gradient will come: count them as ready zeros
+                self._bucket_of[j].pending -= 1
         self._ready[i] = True
         b = self._bucket_of[i]
         b.pending -= 1
