@@ -80,7 +80,9 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     plain `python script.py` is a world of one). backend: "mpi" (CPU tensors) or
     "nccl" (CUDA tensors; needs a CUDA build and the nvidia-nccl wheel; MPI still
     starts the processes and hands out the NCCL unique id). Ranks come from MPI:
-    a world_size or rank that disagrees raises."""
+    a world_size or rank that disagrees raises. `timeout`, `group_name` and
+    `pg_options` are accepted for torch compatibility and not used (a rank that
+    fails aborts the job instead of timing out)."""
     global _backend
     if _backend is not None:
         raise ValueError("trying to initialize the default process group twice!")
