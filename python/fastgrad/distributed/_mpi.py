@@ -13,8 +13,6 @@ import numpy as np
 from .. import _C
 from ._work import Work
 
-_comm_world = None
-
 
 def import_mpi(what):
     try:
