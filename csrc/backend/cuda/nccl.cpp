@@ -21,7 +21,7 @@ struct ncclUniqueId {
 };
 // ncclDataType_t values.
 enum : int { kInt8 = 0, kUint8 = 1, kInt32 = 2, kInt64 = 4, kFloat16 = 6, kFloat32 = 7,
-             kFloat64 = 8, kBfloat16 = 9 };  // clang-format: keep
+             kFloat64 = 8, kBfloat16 = 9 };
 
 struct NcclApi {
   ncclResult_t (*GetVersion)(int*);
