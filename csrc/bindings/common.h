@@ -27,6 +27,7 @@ void bind_shape(py::module_& m, TensorClass& cls);
 void bind_indexing(py::module_& m, TensorClass& cls);
 void bind_linalg(py::module_& m, TensorClass& cls);
 void bind_cuda(py::module_& m);
+void bind_nccl(py::module_& m);  // CUDA builds only
 void bind_autograd(py::module_& m, TensorClass& cls);
 // nn kernels and optimizer steps, exposed as private _C._nn_* / _C._optim_*
 // functions that python/fastgrad/nn and optim wrap.

@@ -63,6 +63,9 @@ PYBIND11_MODULE(_C, m) {
   bind_indexing(m, cls);
   bind_linalg(m, cls);
   bind_cuda(m);
+#ifdef FASTGRAD_WITH_CUDA
+  bind_nccl(m);
+#endif
   bind_autograd(m, cls);
   bind_nn_conv(m);
   bind_nn_norm(m);

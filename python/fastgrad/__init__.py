@@ -20,7 +20,7 @@ from ._C import Tensor, device, dtype, from_numpy  # noqa: F401
 from ._tensor import Size, tensor, as_tensor  # noqa: F401
 from . import cuda  # noqa: F401
 from ._factories import *  # noqa: F401,F403
-from . import autograd, nn, optim, return_types, utils  # noqa: F401
+from . import autograd, distributed, nn, optim, return_types, utils  # noqa: F401
 from . import jit, onnx  # noqa: F401
 from .serialization import save, load  # noqa: F401
 from .utils.dlpack import from_dlpack  # noqa: F401

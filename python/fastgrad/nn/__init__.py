@@ -2,4 +2,4 @@
 
 from .parameter import Parameter  # noqa: F401
 from .modules import *  # noqa: F401,F403
-from . import functional, init, utils  # noqa: F401
+from . import functional, init, parallel, utils  # noqa: F401
