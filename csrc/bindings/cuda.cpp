@@ -7,6 +7,9 @@
 #include "backend/cuda/runtime.h"
 #include "backend/cuda/strided_indexer.h"
 #include "bindings/common.h"
+#include "math/rnn.h"
+#include "ops/elementwise.h"
+#include "ops/rnn_ops.h"
 
 namespace fastgrad::bindings {
 
@@ -68,6 +71,49 @@ py::list strided_offsets(const std::array<const Tensor*, N>& ops, bool wide) {
   return rows;
 }
 
+// The CUDA cells' element functors (math/rnn.h) run on the host over every
+// (row, unit): the GPU's gate math, checked on the CPU against the fused CPU
+// cells. kind: lstm [gates, cx] -> [h, c, work]; lstm_backward [work, cx, dh,
+// dc] -> [dgates, dcx]; gru [gi, gh, hx] -> [h, work]; gru_backward [work,
+// hx, dh] -> [dgi, dgh, dhx].
+std::vector<Tensor> rnn_cell_elements(const std::string& kind, std::vector<Tensor> in) {
+  namespace r = math::rnn;
+  FG_CHECK_VALUE(!in.empty(), "_rnn_cell_elements: no tensors");
+  for (auto& t : in) t = contiguous(t);
+  const int64_t N = in[0].size(0);
+  const int64_t H = in[1].size(1);  // cx / gh (3H for gru) / hx: fixed below
+  const DType dt = in[0].dtype();
+  auto make = [&](int64_t cols) { return empty({N, cols}, dt, Device{}); };
+  auto run = [N](int64_t h, const auto& f) {
+    for (int64_t row = 0; row < N; ++row)
+      for (int64_t j = 0; j < h; ++j) f(row, j);
+  };
+  return dispatch_float(dt, "_rnn_cell_elements", [&](auto tag) -> std::vector<Tensor> {
+    using T = decltype(tag);
+    auto p = [&](size_t k) { return in.at(k).template data<T>(); };
+    if (kind == "lstm") {
+      Tensor h = make(H), c = make(H), w = make(5 * H);
+      run(H, r::LstmCellElems<T>{p(0), p(1), w.data<T>(), c.data<T>(), h.data<T>(), H});
+      return {h, c, w};
+    }
+    if (kind == "lstm_backward") {
+      Tensor dg = make(4 * H), dc = make(H);
+      run(H, r::LstmCellGradElems<T>{p(0), p(1), p(2), p(3), dg.data<T>(), dc.data<T>(), H});
+      return {dg, dc};
+    }
+    const int64_t Hg = in.at(2).size(1);  // gru: hx / dh is (N, H)
+    if (kind == "gru") {
+      Tensor h = make(Hg), w = make(4 * Hg);
+      run(Hg, r::GruCellElems<T>{p(0), p(1), p(2), w.data<T>(), h.data<T>(), Hg});
+      return {h, w};
+    }
+    FG_CHECK_VALUE(kind == "gru_backward", "_rnn_cell_elements: unknown kind '", kind, "'");
+    Tensor a = make(3 * Hg), b = make(3 * Hg), d = make(Hg);
+    run(Hg, r::GruCellGradElems<T>{p(0), p(1), p(2), a.data<T>(), b.data<T>(), d.data<T>(), Hg});
+    return {a, b, d};
+  });
+}
+
 int check_sim_device(int device) {
   FG_CHECK_VALUE(device >= 0, "_BlockCacheSim: device must be >= 0, got ", device);
   return device;
@@ -106,6 +152,21 @@ void bind_cuda(py::module_& m) {
       },
       "out"_a, "a"_a, "b"_a = py::none(), "wide"_a = false,
       "Per-element offsets of the CUDA kernels' indexer (a test hook).");
+  c.def("_rnn_cell_elements", &rnn_cell_elements, "kind"_a, "tensors"_a,
+        "The CUDA LSTM/GRU cells' element functors run on the host (a test hook).");
+  c.def(
+      "_rnn_sequence_composed",
+      [](const std::string& mode, const Tensor& x, const std::vector<int64_t>& batch_sizes,
+         const Tensor& h0, const std::optional<Tensor>& c0, const Tensor& w_ih, const Tensor& w_hh,
+         const std::optional<Tensor>& b_ih, const std::optional<Tensor>& b_hh, bool reverse) {
+        auto r = rnn_sequence_composed(mode, x, batch_sizes, h0, c0.value_or(Tensor()), w_ih,
+                                       w_hh, b_ih.value_or(Tensor()), b_hh.value_or(Tensor()),
+                                       reverse);
+        return py::make_tuple(r[0], r[1], r.size() > 2 ? py::cast(r[2]) : py::none());
+      },
+      "mode"_a, "x"_a, "batch_sizes"_a, "h0"_a, "c0"_a, "w_ih"_a, "w_hh"_a, "b_ih"_a, "b_hh"_a,
+      "reverse"_a,
+      "_rnn_sequence as the CUDA path runs it: recorded per-step ops (a test hook).");
 
   py::class_<BlockCacheSim>(c, "_BlockCacheSim",
                             "The CUDA block cache over a fake device of `capacity` bytes.")

@@ -99,6 +99,7 @@ std::vector<int64_t> batch_offsets(const Tensor& x, const Shape& batch) {
   return offsets;
 }
 
+#if defined(FASTGRAD_WITH_CUDA)
 // The element distance between consecutive matrices of x over `batch`, or -1
 // when it is not one constant (cuBLAS's strided batches need one; 0 is a
 // broadcast operand).
@@ -120,6 +121,7 @@ Tensor uniform_batches(const Tensor& x, const Shape& batch) {
   full.push_back(x.size(-1));
   return clone(expand(x, full));
 }
+#endif
 
 // True when x's batch and row dims collapse into one row dim of stride ld,
 // so (B..., m, k) @ (k, n) is a single (B*m, k) @ (k, n) gemm.
