@@ -125,3 +125,36 @@ def test_tensor_cuda_without_gpu_raises():
         fg.ones(2).cuda()
     with pytest.raises(RuntimeError, match="without CUDA|no CUDA GPU"):
         fg.ones(2).cuda(0)
+
+
+# ---- conv2d's index math (im2col / col2im gather) -------------------------------
+
+CONVS = [  # (N, C, H, W), (O, kh, kw), stride, padding (t, l, b, r), dilation, groups
+    ((2, 3, 7, 6), (4, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    ((1, 4, 9, 8), (6, 3, 2), (2, 3), (2, 0, 1, 1), (1, 2), 2),
+    ((2, 4, 5, 5), (4, 3, 3), (2, 2), (1, 1, 1, 1), (2, 1), 4),  # depthwise
+    ((1, 2, 4, 4), (3, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1),  # 1x1
+]
+
+
+@pytest.mark.parametrize("xs, ws, stride, pad, dil, groups", CONVS)
+def test_conv_index_math_matches_torch(torch, rng, xs, ws, stride, pad, dil, groups):
+    N, C, H, W = xs
+    O, kh, kw = ws
+    x = rng.normal(size=xs)
+    w = rng.normal(size=(O, C // groups, kh, kw))
+    args = (list(stride), list(pad), list(dil), groups)
+    col = _C._cuda._conv_columns(fg.tensor(x), fg.tensor(w), *args).numpy()  # (N, G, K, L)
+    G, Og = groups, O // groups
+    wg = w.reshape(G, Og, -1)
+    y = np.einsum("gok,ngkl->ngol", wg, col).reshape(N, O, -1)
+    tx = torch.tensor(x, requires_grad=True)
+    padded = torch.nn.functional.pad(tx, (pad[1], pad[3], pad[0], pad[2]))
+    ty = torch.nn.functional.conv2d(padded, torch.tensor(w), stride=stride, dilation=dil,
+                                    groups=groups)
+    np.testing.assert_allclose(y.reshape(ty.shape), ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    gy = rng.normal(size=tuple(ty.shape))
+    ty.backward(torch.tensor(gy))
+    gcol = np.einsum("gok,ngol->ngkl", wg, gy.reshape(N, G, Og, -1))
+    gx = _C._cuda._conv_col2im(fg.tensor(gcol), fg.tensor(x), fg.tensor(w), *args).numpy()
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-10, atol=1e-12)

@@ -8,6 +8,7 @@
 #include "backend/cuda/strided_indexer.h"
 #include "bindings/common.h"
 #include "math/rnn.h"
+#include "ops/conv_kernels.h"
 #include "ops/elementwise.h"
 #include "ops/rnn_ops.h"
 
@@ -114,6 +115,35 @@ std::vector<Tensor> rnn_cell_elements(const std::string& kind, std::vector<Tenso
   });
 }
 
+// The CUDA conv kernels' index math (Note [Conv index math]) run on the host:
+// every sample's (G, K, L) column matrices, and col2im's gather back to
+// (N, C, H, W). float64 CPU tensors.
+Tensor conv_columns(const Tensor& x_in, const ConvGeom& g) {
+  Tensor x = contiguous(x_in), col = empty({g.N, g.G, g.K(), g.L()}, DType::Float64, Device{});
+  const double* xp = x.data<double>();
+  double* cp = col.data<double>();
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t grp = 0; grp < g.G; ++grp)
+      for (int64_t r = 0; r < g.K(); ++r)
+        for (int64_t l = 0; l < g.L(); ++l, ++cp) {
+          const int64_t src = im2col_source(g, r, l);
+          *cp = src < 0 ? 0.0 : xp[(n * g.C + grp * g.Cg) * g.H * g.W + src];
+        }
+  return col;
+}
+
+Tensor conv_col2im(const Tensor& col_in, const ConvGeom& g) {
+  Tensor col = contiguous(col_in), gx = empty({g.N, g.C, g.H, g.W}, DType::Float64, Device{});
+  const double* cp = col.data<double>();
+  double* o = gx.data<double>();
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t ih = 0; ih < g.H; ++ih)
+        for (int64_t iw = 0; iw < g.W; ++iw)
+          *o++ = col2im_gather(g, cp + (n * g.G + c / g.Cg) * g.K() * g.L(), c % g.Cg, ih, iw);
+  return gx;
+}
+
 int check_sim_device(int device) {
   FG_CHECK_VALUE(device >= 0, "_BlockCacheSim: device must be >= 0, got ", device);
   return device;
@@ -152,6 +182,30 @@ void bind_cuda(py::module_& m) {
       },
       "out"_a, "a"_a, "b"_a = py::none(), "wide"_a = false,
       "Per-element offsets of the CUDA kernels' indexer (a test hook).");
+  auto geom = [](const Tensor& x, const Tensor& w, const std::vector<int64_t>& stride,
+                 const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation,
+                 int64_t groups) {
+    FG_CHECK_TYPE(x.dtype() == DType::Float64, "_conv_columns: float64 tensors only");
+    return conv2d_geom(x, w, stride, padding, dilation, groups);
+  };
+  c.def(
+      "_conv_columns",
+      [geom](const Tensor& x, const Tensor& w, const std::vector<int64_t>& stride,
+             const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation,
+             int64_t groups) {
+        return conv_columns(x, geom(x, w, stride, padding, dilation, groups));
+      },
+      "x"_a, "weight"_a, "stride"_a, "padding"_a, "dilation"_a, "groups"_a,
+      "The CUDA conv2d's column matrices (N, G, K, L), built on the host (a test hook).");
+  c.def(
+      "_conv_col2im",
+      [geom](const Tensor& col, const Tensor& x, const Tensor& w, const std::vector<int64_t>& stride,
+             const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation,
+             int64_t groups) {
+        return conv_col2im(col, geom(x, w, stride, padding, dilation, groups));
+      },
+      "col"_a, "x"_a, "weight"_a, "stride"_a, "padding"_a, "dilation"_a, "groups"_a,
+      "The CUDA conv2d's col2im gather, run on the host (a test hook).");
   c.def("_rnn_cell_elements", &rnn_cell_elements, "kind"_a, "tensors"_a,
         "The CUDA LSTM/GRU cells' element functors run on the host (a test hook).");
   c.def(
