@@ -137,9 +137,7 @@ std::vector<TensorIndex> basic_only(const std::vector<TensorIndex>& idx) {
     } else if (ix.tensor.dim() == 0) {
       const Tensor& t = ix.tensor;
       if (t.dtype() == DType::Bool) r.push_back(TensorIndex::none());
-      else r.push_back(TensorIndex::integer(
-          t.dtype() == DType::Int64 ? *static_cast<const int64_t*>(t.raw_data())
-                                    : *static_cast<const int32_t*>(t.raw_data())));
+      else r.push_back(TensorIndex::integer(item_scalar("index", t).to<int64_t>()));
     } else {
       const int64_t k = ix.tensor.dtype() == DType::Bool ? ix.tensor.dim() : 1;
       for (int64_t j = 0; j < k; ++j)
