@@ -422,3 +422,14 @@ def test_conv2d_matches_cpu(rng, kw):
 def test_pooling_matches_cpu(rng, pool):
     x = fg.tensor(rng.normal(size=(2, 3, 7, 6)).astype(np.float32), requires_grad=True)
     _grads_match(pool, [x])
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, float("inf")])
+def test_embedding_max_norm_renormalises_rows(rng, norm_type):
+    w = rng.normal(size=(6, 4)).astype(np.float32) * 3
+    idx = fg.tensor(np.array([[0, 2, 2], [5, 0, 1]]))
+    ref = fg.nn.Embedding(6, 4, max_norm=1.5, norm_type=norm_type, _weight=fg.tensor(w))
+    dev = fg.nn.Embedding(6, 4, max_norm=1.5, norm_type=norm_type,
+                          _weight=fg.tensor(w)).to("cuda")
+    check(dev(cu(idx)).detach(), ref(idx).detach())
+    check(dev.weight.detach(), ref.weight.detach())

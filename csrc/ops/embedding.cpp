@@ -13,6 +13,9 @@
 #include "ops/factory_ops.h"
 #include "ops/grad_utils.h"
 #include "ops/index_launch.h"
+#if defined(__CUDACC__)
+#include "backend/cuda/rows.cuh"
+#endif
 #include "ops/norm_ops.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
@@ -176,6 +179,34 @@ Tensor embedding_backward(const Tensor& g, const Tensor& idx, int64_t V, int64_t
   return dw;
 }
 
+// Row rows[k] of w (stride s0, elements s1 apart) scaled to norm max_norm
+// when its p-norm exceeds it (the CPU loop and the CUDA kernel: f(k, 0)).
+template <class T>
+struct RenormRow {
+  T* w;
+  const int64_t* rows;
+  int64_t D, s0, s1;
+  double max_norm, p;
+  bool inf;  // p == inf (std::isinf is host-only here)
+  FG_HOST_DEVICE void operator()(int64_t k, int64_t) const {
+    T* row = w + rows[k] * s0;
+    double norm = 0;
+    for (int64_t j = 0; j < D; ++j) {
+      const double a = std::abs(static_cast<double>(row[j * s1]));
+      if (p == 1) norm += a;
+      else if (p == 2) norm += a * a;
+      else if (inf) norm = a > norm ? a : norm;
+      else norm += std::pow(a, p);
+    }
+    if (p == 2) norm = std::sqrt(norm);
+    else if (p != 1 && !inf) norm = std::pow(norm, 1.0 / p);
+    if (norm > max_norm) {
+      const T scale = static_cast<T>(max_norm / (norm + 1e-7));
+      for (int64_t j = 0; j < D; ++j) row[j * s1] *= scale;
+    }
+  }
+};
+
 }  // namespace
 
 Tensor embedding(const Tensor& weight, const Tensor& indices, int64_t padding_idx,
@@ -204,33 +235,32 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, int64_t padding_id
 const Tensor& embedding_renorm_(const Tensor& weight, const Tensor& indices, double max_norm,
                                 double norm_type) {
   const char* op = "embedding_renorm_";
-  check_cpu(op, weight);
+  FG_CHECK(indices.device() == weight.device(), op,
+           ": expected all tensors on the same device, got ", weight.device(), " and ",
+           indices.device());
   FG_CHECK(weight.dim() == 2, op, ": expected a 2-D weight, got ", list_str(weight.sizes()));
   check_writable(op, weight);
-  Tensor idx = checked_indices(op, indices, weight.size(0));
+  // the distinct rows, sorted on the host (CUDA: one copy of the indices back)
+  Tensor idx = to_device(checked_indices(op, indices, weight.size(0)), Device{});
   std::vector<int64_t> rows(idx.data<int64_t>(), idx.data<int64_t>() + idx.numel());
   std::sort(rows.begin(), rows.end());
   rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-  const int64_t D = weight.size(1), s0 = weight.stride(0), s1 = weight.stride(1);
+  Tensor rt = empty({static_cast<int64_t>(rows.size())}, DType::Int64, Device{});
+  std::copy(rows.begin(), rows.end(), rt.data<int64_t>());
+  rt = to_device(rt, weight.device());
   dispatch_float(weight.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
-    T* w = static_cast<T*>(weight.raw_data());
-    for (int64_t r : rows) {
-      T* row = w + r * s0;
-      double norm = 0;
-      for (int64_t j = 0; j < D; ++j) {
-        const double a = std::abs(static_cast<double>(row[j * s1]));
-        if (norm_type == 1) norm += a;
-        else if (norm_type == 2) norm += a * a;
-        else if (std::isinf(norm_type)) norm = std::max(norm, a);
-        else norm += std::pow(a, norm_type);
-      }
-      if (norm_type == 2) norm = std::sqrt(norm);
-      else if (norm_type != 1 && !std::isinf(norm_type)) norm = std::pow(norm, 1.0 / norm_type);
-      if (norm > max_norm) {
-        const T scale = static_cast<T>(max_norm / (norm + 1e-7));
-        for (int64_t j = 0; j < D; ++j) row[j * s1] *= scale;
-      }
+    const RenormRow<T> f{static_cast<T*>(weight.raw_data()), rt.data<int64_t>(), weight.size(1),
+                         weight.stride(0), weight.stride(1), max_norm, norm_type,
+                         std::isinf(norm_type)};
+    if (weight.device().is_cpu()) {
+      for (int64_t k = 0; k < rt.numel(); ++k) f(k, 0);
+    } else {
+#if defined(__CUDACC__)
+      cuda::launch_row_elements(op, weight.device().index, rt.numel(), 1, f);
+#else
+      fail<NotImplementedError>(op, ": no kernel for device ", weight.device());
+#endif
     }
   });
   weight.bump_version(op);
