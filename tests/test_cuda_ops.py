@@ -242,3 +242,194 @@ def test_random_fills_match_cpu_for_same_seed():
     b = fg.randn(4, 5, device="cuda")
     np.testing.assert_array_equal(host(b), a.numpy())
     check(fg.arange(0, 10, 2, device="cuda"), fg.arange(0, 10, 2), rtol=0, atol=0)
+
+
+# ---- devices ----------------------------------------------------------------------
+
+
+def test_index_less_cuda_is_the_current_device():
+    a = fg.ones(3, device="cuda")
+    assert a.device == fg.device("cuda", fg.cuda.current_device())
+    assert str(fg.device("cuda")) == "cuda"
+    before = fg.cuda.memory_stats()["allocated_bytes"]
+    b = a.to("cuda")  # already there: no copy
+    assert fg.cuda.memory_stats()["allocated_bytes"] == before
+    check(b, fg.ones(3))
+    check(fg.ones(2).cuda(), fg.ones(2))
+
+
+# ---- matrix products (cuBLAS) --------------------------------------------------------
+
+
+def _grads_match(f, cpu_inputs, rtol=1e-4, atol=1e-5):
+    """f on CUDA copies of the inputs (leaves) against f on the CPU: value and grads."""
+    ref = f(*cpu_inputs)
+    ref.backward(fg.ones_like(ref))
+    dev = [t.detach().to("cuda").requires_grad_() for t in cpu_inputs]
+    out = f(*dev)
+    out.backward(fg.ones_like(out))
+    check(out.detach(), ref.detach(), rtol=rtol, atol=atol)
+    for d, c in zip(dev, cpu_inputs):
+        check(d.grad, c.grad, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("dtype", [fg.float32, fg.float64])
+@pytest.mark.parametrize("sa, sb", [((5, 7), (7, 3)), ((2, 5, 7), (7, 3)), ((4, 1, 5, 7), (3, 7, 6)),
+                                    ((7,), (7, 3)), ((5, 7), (7,)), ((7,), (7,))])
+def test_matmul_matches_cpu(rng, dtype, sa, sb):
+    a = fg.tensor(rng.normal(size=sa)).to(dtype).requires_grad_()
+    b = fg.tensor(rng.normal(size=sb)).to(dtype).requires_grad_()
+    _grads_match(fg.matmul, [a, b])
+
+
+def test_transposed_and_strided_operands(rng):
+    a = fg.tensor(rng.normal(size=(6, 5)).astype(np.float32))
+    b = fg.tensor(rng.normal(size=(4, 6)).astype(np.float32))
+    check(fg.mm(cu(a).t(), cu(b).t()), fg.mm(a.t(), b.t()), rtol=1e-4, atol=1e-5)
+    check(fg.mm(cu(a)[::2], cu(b).t()[:5, ::2]), fg.mm(a[::2], b.t()[:5, ::2]), rtol=1e-4,
+          atol=1e-5)
+    x = fg.tensor(rng.normal(size=(3, 4, 5)).astype(np.float32))
+    y = fg.tensor(rng.normal(size=(3, 5, 2)).astype(np.float32))
+    check(fg.bmm(cu(x), cu(y)), fg.bmm(x, y), rtol=1e-4, atol=1e-5)
+    check(fg.bmm(cu(x).transpose(1, 2).transpose(1, 2), cu(y)), fg.bmm(x, y), rtol=1e-4,
+          atol=1e-5)
+
+
+def test_addmm_linear_outer_integers(rng):
+    i = fg.tensor(rng.normal(size=(3,)).astype(np.float32))
+    m1 = fg.tensor(rng.normal(size=(4, 5)).astype(np.float32))
+    m2 = fg.tensor(rng.normal(size=(5, 3)).astype(np.float32))
+    check(fg.addmm(cu(i), cu(m1), cu(m2), beta=0.5, alpha=2.0),
+          fg.addmm(i, m1, m2, beta=0.5, alpha=2.0), rtol=1e-4, atol=1e-5)
+    lin = fg.nn.Linear(5, 3)
+    ref = lin(m1)
+    check(lin.to("cuda")(cu(m1)), ref.detach(), rtol=1e-4, atol=1e-5)
+    v = fg.tensor(rng.normal(size=(4,)))
+    check(fg.outer(cu(v), cu(v)), fg.outer(v, v))
+    ia = fg.tensor(rng.integers(-5, 5, size=(3, 4)))
+    ib = fg.tensor(rng.integers(-5, 5, size=(4, 2)))
+    check(fg.mm(cu(ia), cu(ib)), fg.mm(ia, ib), rtol=0, atol=0)
+
+
+def test_products_reject_mixed_devices():
+    with pytest.raises(RuntimeError, match="matmul: expected all tensors on the same device, "
+                                           "got cuda:0 and cpu"):
+        fg.matmul(fg.ones(2, 2, device="cuda"), fg.ones(2, 2))
+    with pytest.raises(RuntimeError, match="addmm: expected all tensors on the same device"):
+        fg.addmm(fg.ones(2), fg.ones(2, 2, device="cuda"), fg.ones(2, 2, device="cuda"))
+
+
+# ---- indexing and embedding -----------------------------------------------------
+
+
+def test_indexing_ops_match_cpu(rng):
+    x = fg.tensor(rng.normal(size=(5, 6)).astype(np.float32))
+    idx = fg.tensor(np.array([4, 0, 4, 2]))
+    check(fg.index_select(cu(x), 0, cu(idx)), fg.index_select(x, 0, idx), rtol=0, atol=0)
+    check(cu(x)[cu(idx)], x[idx], rtol=0, atol=0)
+    check(cu(x)[cu(idx), 1:4], x[idx, 1:4], rtol=0, atol=0)
+    check(cu(x)[cu(x) > 0], x[x > 0], rtol=0, atol=0)
+    check(fg.masked_select(cu(x), cu(x) > 0.5), fg.masked_select(x, x > 0.5), rtol=0, atol=0)
+    check(fg.nonzero(cu(x) > 0), fg.nonzero(x > 0), rtol=0, atol=0)
+    g = fg.tensor(rng.integers(0, 6, size=(5, 3)))
+    check(fg.gather(cu(x), 1, cu(g)), fg.gather(x, 1, g), rtol=0, atol=0)
+    src = fg.tensor(rng.normal(size=(5, 3)).astype(np.float32))
+    check(fg.zeros(5, 6, device="cuda").scatter_add(1, cu(g), cu(src)),
+          fg.zeros(5, 6).scatter_add(1, g, src))
+    check(fg.zeros(5, 6, device="cuda").index_add(0, cu(idx), cu(x[:4])),
+          fg.zeros(5, 6).index_add(0, idx, x[:4]))
+    c = cu(x).clone()
+    c[cu(idx)] = 0.0
+    y = x.clone()
+    y[idx] = 0.0
+    check(c, y, rtol=0, atol=0)
+    check(fg.take(cu(x), cu(idx)), fg.take(x, idx), rtol=0, atol=0)
+    check(fg.nn.functional.one_hot(cu(idx), 6), fg.nn.functional.one_hot(idx, 6), rtol=0, atol=0)
+    check(fg.flip(cu(x), [0]), fg.flip(x, [0]), rtol=0, atol=0)
+    check(fg.roll(cu(x), 2, 1), fg.roll(x, 2, 1), rtol=0, atol=0)
+    check(fg.cat([cu(x), cu(x)], 1), fg.cat([x, x], 1), rtol=0, atol=0)
+    with pytest.raises(IndexError, match="out of bounds"):
+        fg.index_select(cu(x), 0, cu(fg.tensor([7])))
+
+
+@pytest.mark.parametrize("padding_idx, scale", [(None, False), (2, False), (None, True)])
+def test_embedding_forward_backward(rng, padding_idx, scale):
+    w = fg.tensor(rng.normal(size=(7, 4)).astype(np.float32), requires_grad=True)
+    idx = fg.tensor(np.array([[1, 2, 2], [6, 1, 2]]))
+    f = lambda w, i: fg.nn.functional.embedding(i, w, padding_idx=padding_idx,  # noqa: E731
+                                                scale_grad_by_freq=scale)
+    ref = f(w, idx)
+    ref.backward(fg.ones_like(ref))
+    wd = w.detach().to("cuda").requires_grad_()
+    out = f(wd, cu(idx))
+    out.backward(fg.ones_like(out))
+    check(out.detach(), ref.detach(), rtol=0, atol=0)
+    check(wd.grad, w.grad)
+    with pytest.raises(RuntimeError, match="same device"):
+        fg.nn.functional.embedding(idx, wd)
+
+
+# ---- recurrent layers --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
+def test_recurrent_layers_match_cpu(rng, mode):
+    fg.manual_seed(0)
+    layer = getattr(fg.nn, mode)(4, 6, num_layers=2, batch_first=True)
+    x = fg.tensor(rng.normal(size=(3, 5, 4)).astype(np.float32), requires_grad=True)
+    out, _ = layer(x)
+    out.sum().backward()
+    ref_grads = [p.grad.numpy().copy() for p in layer.parameters()]
+    layer.zero_grad()
+    layer.to("cuda")
+    xd = x.detach().to("cuda").requires_grad_()
+    outd, _ = layer(xd)
+    outd.backward(fg.ones_like(outd))
+    check(outd.detach(), out.detach(), rtol=1e-4, atol=1e-5)
+    check(xd.grad, x.grad, rtol=1e-4, atol=1e-5)
+    for p, g in zip(layer.parameters(), ref_grads):
+        np.testing.assert_allclose(host(p.grad), g, rtol=1e-4, atol=1e-5)
+
+
+def test_embedding_on_cpu_lstm_on_gpu(rng):
+    emb = fg.nn.Embedding(10, 4)
+    lstm = fg.nn.LSTM(4, 5, batch_first=True).to("cuda")
+    idx = fg.tensor(rng.integers(0, 10, size=(2, 3)))
+    out, (h, c) = lstm(emb(idx).to("cuda"))
+    assert out.device == fg.device("cuda", 0) and tuple(out.shape) == (2, 3, 5)
+    out.backward(fg.ones(2, 3, 5, device="cuda"))
+    assert emb.weight.grad.device.type == "cpu"
+
+
+# ---- convolution and pooling -----------------------------------------------------
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1), dict(dilation=2, groups=2),
+                                dict(groups=4, padding=1)], ids=str)
+def test_conv2d_matches_cpu(rng, kw):
+    x = fg.tensor(rng.normal(size=(2, 4, 9, 8)).astype(np.float32), requires_grad=True)
+    w = fg.tensor(rng.normal(size=(8, 4 // kw.get("groups", 1), 3, 3)).astype(np.float32),
+                  requires_grad=True)
+    _grads_match(lambda x, w: fg.nn.functional.conv2d(x, w, **kw), [x, w])
+
+
+@pytest.mark.parametrize("pool", [
+    lambda x: fg.nn.functional.max_pool2d(x, 3, stride=2, padding=1),
+    lambda x: fg.nn.functional.avg_pool2d(x, 2, ceil_mode=True),
+    lambda x: fg.nn.functional.adaptive_avg_pool2d(x, (3, 2)),
+    lambda x: fg.nn.functional.adaptive_max_pool2d(x, 2),
+], ids=["max", "avg", "adaptive_avg", "adaptive_max"])
+def test_pooling_matches_cpu(rng, pool):
+    x = fg.tensor(rng.normal(size=(2, 3, 7, 6)).astype(np.float32), requires_grad=True)
+    _grads_match(pool, [x])
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, float("inf")])
+def test_embedding_max_norm_renormalises_rows(rng, norm_type):
+    w = rng.normal(size=(6, 4)).astype(np.float32) * 3
+    idx = fg.tensor(np.array([[0, 2, 2], [5, 0, 1]]))
+    ref = fg.nn.Embedding(6, 4, max_norm=1.5, norm_type=norm_type, _weight=fg.tensor(w))
+    dev = fg.nn.Embedding(6, 4, max_norm=1.5, norm_type=norm_type,
+                          _weight=fg.tensor(w)).to("cuda")
+    check(dev(cu(idx)).detach(), ref(idx).detach())
+    check(dev.weight.detach(), ref.weight.detach())

@@ -7,6 +7,10 @@
 #include "backend/cuda/runtime.h"
 #include "backend/cuda/strided_indexer.h"
 #include "bindings/common.h"
+#include "math/rnn.h"
+#include "ops/conv_kernels.h"
+#include "ops/elementwise.h"
+#include "ops/rnn_ops.h"
 
 namespace fastgrad::bindings {
 
@@ -68,6 +72,78 @@ py::list strided_offsets(const std::array<const Tensor*, N>& ops, bool wide) {
   return rows;
 }
 
+// The CUDA cells' element functors (math/rnn.h) run on the host over every
+// (row, unit): the GPU's gate math, checked on the CPU against the fused CPU
+// cells. kind: lstm [gates, cx] -> [h, c, work]; lstm_backward [work, cx, dh,
+// dc] -> [dgates, dcx]; gru [gi, gh, hx] -> [h, work]; gru_backward [work,
+// hx, dh] -> [dgi, dgh, dhx].
+std::vector<Tensor> rnn_cell_elements(const std::string& kind, std::vector<Tensor> in) {
+  namespace r = math::rnn;
+  FG_CHECK_VALUE(!in.empty(), "_rnn_cell_elements: no tensors");
+  for (auto& t : in) t = contiguous(t);
+  const int64_t N = in[0].size(0);
+  const int64_t H = in[1].size(1);  // cx / gh (3H for gru) / hx: fixed below
+  const DType dt = in[0].dtype();
+  auto make = [&](int64_t cols) { return empty({N, cols}, dt, Device{}); };
+  auto run = [N](int64_t h, const auto& f) {
+    for (int64_t row = 0; row < N; ++row)
+      for (int64_t j = 0; j < h; ++j) f(row, j);
+  };
+  return dispatch_float(dt, "_rnn_cell_elements", [&](auto tag) -> std::vector<Tensor> {
+    using T = decltype(tag);
+    auto p = [&](size_t k) { return in.at(k).template data<T>(); };
+    if (kind == "lstm") {
+      Tensor h = make(H), c = make(H), w = make(5 * H);
+      run(H, r::LstmCellElems<T>{p(0), p(1), w.data<T>(), c.data<T>(), h.data<T>(), H});
+      return {h, c, w};
+    }
+    if (kind == "lstm_backward") {
+      Tensor dg = make(4 * H), dc = make(H);
+      run(H, r::LstmCellGradElems<T>{p(0), p(1), p(2), p(3), dg.data<T>(), dc.data<T>(), H});
+      return {dg, dc};
+    }
+    const int64_t Hg = in.at(2).size(1);  // gru: hx / dh is (N, H)
+    if (kind == "gru") {
+      Tensor h = make(Hg), w = make(4 * Hg);
+      run(Hg, r::GruCellElems<T>{p(0), p(1), p(2), w.data<T>(), h.data<T>(), Hg});
+      return {h, w};
+    }
+    FG_CHECK_VALUE(kind == "gru_backward", "_rnn_cell_elements: unknown kind '", kind, "'");
+    Tensor a = make(3 * Hg), b = make(3 * Hg), d = make(Hg);
+    run(Hg, r::GruCellGradElems<T>{p(0), p(1), p(2), a.data<T>(), b.data<T>(), d.data<T>(), Hg});
+    return {a, b, d};
+  });
+}
+
+// The CUDA conv kernels' index math (Note [Conv index math]) run on the host:
+// every sample's (G, K, L) column matrices, and col2im's gather back to
+// (N, C, H, W). float64 CPU tensors.
+Tensor conv_columns(const Tensor& x_in, const ConvGeom& g) {
+  Tensor x = contiguous(x_in), col = empty({g.N, g.G, g.K(), g.L()}, DType::Float64, Device{});
+  const double* xp = x.data<double>();
+  double* cp = col.data<double>();
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t grp = 0; grp < g.G; ++grp)
+      for (int64_t r = 0; r < g.K(); ++r)
+        for (int64_t l = 0; l < g.L(); ++l, ++cp) {
+          const int64_t src = im2col_source(g, r, l);
+          *cp = src < 0 ? 0.0 : xp[(n * g.C + grp * g.Cg) * g.H * g.W + src];
+        }
+  return col;
+}
+
+Tensor conv_col2im(const Tensor& col_in, const ConvGeom& g) {
+  Tensor col = contiguous(col_in), gx = empty({g.N, g.C, g.H, g.W}, DType::Float64, Device{});
+  const double* cp = col.data<double>();
+  double* o = gx.data<double>();
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t ih = 0; ih < g.H; ++ih)
+        for (int64_t iw = 0; iw < g.W; ++iw)
+          *o++ = col2im_gather(g, cp + (n * g.G + c / g.Cg) * g.K() * g.L(), c % g.Cg, ih, iw);
+  return gx;
+}
+
 int check_sim_device(int device) {
   FG_CHECK_VALUE(device >= 0, "_BlockCacheSim: device must be >= 0, got ", device);
   return device;
@@ -121,6 +197,45 @@ void bind_cuda(py::module_& m) {
       },
       "out"_a, "a"_a, "b"_a = py::none(), "wide"_a = false,
       "Per-element offsets of the CUDA kernels' indexer (a test hook).");
+  auto geom = [](const Tensor& x, const Tensor& w, const std::vector<int64_t>& stride,
+                 const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation,
+                 int64_t groups) {
+    FG_CHECK_TYPE(x.dtype() == DType::Float64, "_conv_columns: float64 tensors only");
+    return conv2d_geom(x, w, stride, padding, dilation, groups);
+  };
+  c.def(
+      "_conv_columns",
+      [geom](const Tensor& x, const Tensor& w, const std::vector<int64_t>& stride,
+             const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation,
+             int64_t groups) {
+        return conv_columns(x, geom(x, w, stride, padding, dilation, groups));
+      },
+      "x"_a, "weight"_a, "stride"_a, "padding"_a, "dilation"_a, "groups"_a,
+      "The CUDA conv2d's column matrices (N, G, K, L), built on the host (a test hook).");
+  c.def(
+      "_conv_col2im",
+      [geom](const Tensor& col, const Tensor& x, const Tensor& w, const std::vector<int64_t>& stride,
+             const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation,
+             int64_t groups) {
+        return conv_col2im(col, geom(x, w, stride, padding, dilation, groups));
+      },
+      "col"_a, "x"_a, "weight"_a, "stride"_a, "padding"_a, "dilation"_a, "groups"_a,
+      "The CUDA conv2d's col2im gather, run on the host (a test hook).");
+  c.def("_rnn_cell_elements", &rnn_cell_elements, "kind"_a, "tensors"_a,
+        "The CUDA LSTM/GRU cells' element functors run on the host (a test hook).");
+  c.def(
+      "_rnn_sequence_composed",
+      [](const std::string& mode, const Tensor& x, const std::vector<int64_t>& batch_sizes,
+         const Tensor& h0, const std::optional<Tensor>& c0, const Tensor& w_ih, const Tensor& w_hh,
+         const std::optional<Tensor>& b_ih, const std::optional<Tensor>& b_hh, bool reverse) {
+        auto r = rnn_sequence_composed(mode, x, batch_sizes, h0, c0.value_or(Tensor()), w_ih,
+                                       w_hh, b_ih.value_or(Tensor()), b_hh.value_or(Tensor()),
+                                       reverse);
+        return py::make_tuple(r[0], r[1], r.size() > 2 ? py::cast(r[2]) : py::none());
+      },
+      "mode"_a, "x"_a, "batch_sizes"_a, "h0"_a, "c0"_a, "w_ih"_a, "w_hh"_a, "b_ih"_a, "b_hh"_a,
+      "reverse"_a,
+      "_rnn_sequence as the CUDA path runs it: recorded per-step ops (a test hook).");
 
   py::class_<BlockCacheSim>(c, "_BlockCacheSim",
                             "The CUDA block cache over a fake device of `capacity` bytes.")

@@ -9,8 +9,13 @@
 
 #include "backend/cpu/blas.h"
 #include "backend/cpu/parallel.h"
+#include "backend/cuda/blas.h"
 #include "ops/conv_kernels.h"
 #include "ops/elementwise.h"
+#include "ops/elementwise_ops.h"
+#if defined(__CUDACC__)
+#include "backend/cuda/conv.cuh"
+#endif
 
 namespace fastgrad {
 
@@ -294,6 +299,84 @@ void dw_backward(const Geom& g, const T* x, const T* w, const T* gy, T* gx, T* g
 
 bool depthwise(const Geom& g) { return g.G > 1 && g.Cg == 1; }
 
+// ---- CUDA: per sample, im2col of all groups, then one strided batch of
+// GEMMs over the groups (depthwise convolutions take the same path) ----------
+
+#if defined(__CUDACC__)
+// A group-strided matrix of the cuBLAS batch: (rows, cols) at ld, groups `stride` apart.
+template <class T>
+cuda::GemmMatrix<T> mat(const T* p, bool trans, int64_t ld, int64_t stride) {
+  return {p, trans, ld, stride};
+}
+
+template <class T>
+void conv_forward_cuda(const Geom& g, const Tensor& x, const Tensor& w, const Tensor& b,
+                       const Tensor& y) {
+  const int dev = x.device().index;
+  const int64_t K = g.K(), L = g.L(), in_sz = g.C * g.H * g.W;
+  if (b.defined())  // y starts as the bias; the GEMMs add onto it (beta = 1)
+    copy_(y, make_view(b, y.sizes(), {0, b.stride(0), 0, 0}, b.offset()));
+  if (K == 0) {
+    if (!b.defined()) zero_(y);
+    return;
+  }
+  Tensor col = g.direct() ? Tensor() : empty({g.G * K * L}, x.dtype(), x.device());
+  const T* W = w.data<T>();
+  for (int64_t n = 0; n < g.N; ++n) {
+    const T* xn = x.data<T>() + n * in_sz;
+    const T* cp = xn;
+    if (col.defined()) {
+      cuda::im2col_cuda<T>(dev, g, xn, col.data<T>());
+      cp = col.data<T>();
+    }
+    cuda::gemm_strided_batched<T>("conv2d", dev, g.G, g.Og, L, K, T(1), mat(W, false, K, g.Og * K),
+                                  mat(cp, false, L, K * L), b.defined() ? T(1) : T(0),
+                                  y.data<T>() + n * g.O * L);
+  }
+}
+
+template <class T>
+void conv_backward_cuda(const Geom& g, const Tensor& x, const Tensor& w, const Tensor& gy,
+                        const Tensor& gx, const Tensor& gw) {
+  const int dev = gy.device().index;
+  const int64_t K = g.K(), L = g.L(), in_sz = g.C * g.H * g.W;
+  if (gw.defined()) zero_(gw);  // accumulated over the batch
+  if (K == 0 || g.N == 0 || g.O == 0 || L == 0) {
+    if (gx.defined()) zero_(gx);
+    return;
+  }
+  Tensor col = g.direct() ? Tensor() : empty({g.G * K * L}, gy.dtype(), gy.device());
+  T* C = col.defined() ? col.data<T>() : nullptr;
+  for (int64_t n = 0; n < g.N; ++n) {
+    const T* gyn = gy.data<T>() + n * g.O * L;
+    if (gw.defined()) {  // gw_g += gy_g (Og, L) @ col_g^T (L, K)
+      const T* xn = x.data<T>() + n * in_sz;
+      const T* cp = xn;
+      if (C) {
+        cuda::im2col_cuda<T>(dev, g, xn, C);
+        cp = C;
+      }
+      cuda::gemm_strided_batched<T>("conv2d", dev, g.G, g.Og, K, L, T(1),
+                                    mat(gyn, false, L, g.Og * L), mat(cp, true, L, K * L), T(1),
+                                    gw.data<T>());
+    }
+    if (gx.defined()) {  // col_g = w_g^T (K, Og) @ gy_g (Og, L), then gathered
+      T* gxn = gx.data<T>() + n * in_sz;
+      cuda::gemm_strided_batched<T>("conv2d", dev, g.G, K, L, g.Og, T(1),
+                                    mat(w.data<T>(), true, K, g.Og * K),
+                                    mat(gyn, false, L, g.Og * L), T(0), C ? C : gxn);
+      if (C) cuda::col2im_cuda<T>(dev, g, C, gxn);
+    }
+  }
+}
+#endif
+
+#if !defined(__CUDACC__)
+[[noreturn]] void no_conv_kernel(Device dev) {
+  fail<NotImplementedError>("conv2d: no kernel for device ", dev);
+}
+#endif
+
 }  // namespace
 
 ConvGeom conv2d_geom(const Tensor& x, const Tensor& w, const std::vector<int64_t>& stride,
@@ -308,8 +391,8 @@ ConvGeom conv2d_geom(const Tensor& x, const Tensor& w, const std::vector<int64_t
            ": expected 2 strides, 2 dilations and 4 paddings");
   FG_CHECK(x.dtype() == w.dtype(), op, ": input (", x.dtype(), ") and weight (", w.dtype(),
            ") must have the same dtype");
-  FG_CHECK_KIND(NotImplementedError, x.device().is_cpu() && w.device().is_cpu(), op,
-                ": no kernel for device ", x.device());
+  FG_CHECK(x.device() == w.device(), op, ": expected all tensors on the same device, got ",
+           x.device(), " and ", w.device());
   FG_CHECK(groups > 0, op, ": non-positive groups is not supported, got ", groups);
   for (int i = 0; i < 2; ++i) {
     FG_CHECK(stride[i] > 0, op, ": non-positive stride is not supported, got ", stride[i]);
@@ -341,8 +424,15 @@ void conv2d_forward_kernel(const ConvGeom& g, const Tensor& x, const Tensor& w,
                            const Tensor& b, const Tensor& y) {
   dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
     using T = decltype(tag);
-    const T* bp = b.defined() ? b.data<T>() : nullptr;
     if (g.N * g.O * g.L() == 0) return;
+    if (!x.device().is_cpu()) {
+#if defined(__CUDACC__)
+      return conv_forward_cuda<T>(g, x, w, b, y);
+#else
+      no_conv_kernel(x.device());
+#endif
+    }
+    const T* bp = b.defined() ? b.data<T>() : nullptr;
     if (depthwise(g))
       dw_forward<T>(g, x.data<T>(), w.data<T>(), bp, y.data<T>());
     else
@@ -354,6 +444,13 @@ void conv2d_backward_kernel(const ConvGeom& g, const Tensor& x, const Tensor& w,
                             const Tensor& gy, const Tensor& gx, const Tensor& gw) {
   dispatch_float(gy.dtype(), "conv2d", [&](auto tag) {
     using T = decltype(tag);
+    if (!gy.device().is_cpu()) {
+#if defined(__CUDACC__)
+      return conv_backward_cuda<T>(g, x, w, gy, gx, gw);
+#else
+      no_conv_kernel(gy.device());
+#endif
+    }
     const T* xp = x.defined() ? x.data<T>() : nullptr;
     const T* wp = w.defined() ? w.data<T>() : nullptr;
     T* gxp = gx.defined() ? gx.data<T>() : nullptr;

@@ -104,6 +104,8 @@ Tensor conv2d_nn(const Tensor& input, const Tensor& weight, const std::optional<
              "), got ", shape_str(b.sizes()));
     FG_CHECK(b.dtype() == input.dtype(), "conv2d: bias dtype ", b.dtype(),
              " differs from input dtype ", input.dtype());
+    FG_CHECK(b.device() == input.device(), "conv2d: expected all tensors on the same device, got ",
+             input.device(), " and ", b.device());
   }
   return conv_forward_op(input, weight, b, g);
 }

@@ -1,6 +1,7 @@
 // Conversions and copies: to_dtype, contiguous, clone, copy_, and PyTorch's
 // promotion rules (result_type).
 #include "backend/cpu/transpose.h"
+#include "backend/cuda/runtime.h"
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
 #include "ops/grad_utils.h"
@@ -123,6 +124,10 @@ Tensor to_dtype(const Tensor& x, DType dtype) {
 Tensor to_device(const Tensor& x, Device device) { return to_device_implicit(x, device, nullptr); }
 
 Tensor to_device_implicit(const Tensor& x, Device device, const char* implicit) {
+  // An index-less "cuda" is the current device (torch), so a tensor already
+  // there stays put; without a GPU the allocation below says why not.
+  if (device.is_cuda() && device.index < 0 && cuda_device_count() > 0)
+    device.index = cuda_current_device();
   if (x.device() == device) return x;
   note_transfer(x, device, implicit);  // the ledger; raises in strict mode
   Tensor src = contiguous(x);

@@ -1,5 +1,8 @@
 // embedding: a row gather with a scatter-add backward, and the max_norm
-// renormalisation. Indices are validated before any kernel runs.
+// renormalisation. Indices are validated before any kernel runs. On CUDA the
+// gather and the scatter-add are the indexing kernels (ops/index_launch.h:
+// offsets into the weight, atomic adds for the gradient), and the per-index
+// factors are tensors computed on the device.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -9,6 +12,10 @@
 #include "ops/elementwise_ops.h"
 #include "ops/factory_ops.h"
 #include "ops/grad_utils.h"
+#include "ops/index_launch.h"
+#if defined(__CUDACC__)
+#include "backend/cuda/rows.cuh"
+#endif
 #include "ops/norm_ops.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
@@ -21,6 +28,8 @@ namespace {
 Tensor checked_indices(const char* op, const Tensor& indices, int64_t V) {
   FG_CHECK_TYPE(indices.dtype() == DType::Int64 || indices.dtype() == DType::Int32, op,
                 ": expected indices of dtype int64 or int32, got ", indices.dtype());
+  if (!indices.device().is_cpu())  // checked by the device (one flag read back)
+    return index_offsets(op, indices, V, 1, 0, false);
   Tensor idx = contiguous(to_dtype(indices, DType::Int64));
   const int64_t* p = idx.data<int64_t>();
   for (int64_t k = 0; k < idx.numel(); ++k)
@@ -30,12 +39,35 @@ Tensor checked_indices(const char* op, const Tensor& indices, int64_t V) {
   return idx;
 }
 
+// The (idx..., D) views that gather_offsets/scatter_offsets walk for rows
+// idx of a contiguous (V, D) matrix m: m's row 0 repeated, and each index's
+// element offset idx * D repeated along the row.
+struct RowViews {
+  Shape shape;
+  Tensor base, off;
+};
+RowViews row_views(const Tensor& m, const Tensor& idx) {
+  const int64_t D = m.size(1);
+  Shape shape = idx.sizes();
+  shape.push_back(D);
+  Shape bs(idx.dim(), 0), os = contiguous_strides(idx.sizes());
+  bs.push_back(1);
+  os.push_back(0);
+  Tensor off = mul(idx, Scalar(D));  // a new contiguous tensor
+  return {shape, make_view(m, shape, bs, m.offset()), make_view(off, shape, os, 0)};
+}
+
 // out[k, :] = w[idx[k], :] (w contiguous (V, D)).
 Tensor gather_rows(const Tensor& w, const Tensor& idx) {
   const int64_t D = w.size(1), K = idx.numel();
   Shape os = idx.sizes();
   os.push_back(D);
   Tensor out = empty(os, w.dtype(), w.device());
+  if (!w.device().is_cpu()) {
+    RowViews v = row_views(w, idx);
+    gather_offsets("embedding", out, v.base, v.off);
+    return out;
+  }
   const int64_t* ip = idx.data<int64_t>();
   const auto* src = static_cast<const char*>(w.raw_data());
   auto* dst = static_cast<char*>(out.raw_data());
@@ -64,6 +96,24 @@ std::vector<double> index_factors(const Tensor& idx, int64_t V, int64_t pad, boo
   return f;
 }
 
+// index_factors as an (idx..., 1) tensor of dtype dt on idx's device, or an
+// undefined tensor when every factor is 1. Counts are a scatter-add of ones.
+Tensor factor_tensor(const Tensor& idx, int64_t V, int64_t pad, bool scale, DType dt) {
+  if (pad < 0 && !scale) return Tensor();
+  const char* op = "embedding_backward";
+  Tensor f = ones(idx.sizes(), dt, idx.device());
+  if (scale) {
+    Tensor counts = zeros({V}, dt, idx.device());
+    Tensor each = make_view(counts, idx.sizes(), Shape(idx.dim(), 0), 0);
+    scatter_offsets(op, idx.sizes(), each, idx, f, ScatterMode::Add);
+    Tensor mine = empty(idx.sizes(), dt, idx.device());
+    gather_offsets(op, mine, each, idx);
+    f = reciprocal(mine);
+  }
+  if (pad >= 0) f = mul(f, to_dtype(ne(idx, Scalar(pad)), dt));
+  return unsqueeze(f, -1);
+}
+
 Tensor embedding_backward(const Tensor& g, const Tensor& idx, int64_t V, int64_t pad,
                           bool scale);
 
@@ -72,6 +122,7 @@ Tensor embedding_backward_backward(const Tensor& ggw, const Tensor& idx, int64_t
                                    int64_t pad, bool scale) {
   Tensor rows = gather_rows(contiguous(ggw), idx);
   if (pad < 0 && !scale) return rows;
+  if (!ggw.device().is_cpu()) return mul(rows, factor_tensor(idx, V, pad, scale, ggw.dtype()));
   std::vector<double> f = index_factors(idx, V, pad, scale);
   Tensor ft = empty({static_cast<int64_t>(f.size()), 1}, DType::Float64, ggw.device());
   std::copy(f.begin(), f.end(), ft.data<double>());
@@ -80,14 +131,13 @@ Tensor embedding_backward_backward(const Tensor& ggw, const Tensor& idx, int64_t
   return mul(rows, reshape(to_dtype(ft, ggw.dtype()), fs));
 }
 
-// dW = zeros(V, D); dW[idx[k]] += g[k] * factor[k]. Threads own disjoint row
-// ranges of dW and each scans all indices in order: no atomics, and the sum
-// order is fixed.
-Tensor embedding_backward(const Tensor& g, const Tensor& idx, int64_t V, int64_t pad,
-                          bool scale) {
-  const int64_t D = g.size(-1), K = idx.numel();
+// dw[idx[k]] += g[k] * factor[k] for a zeroed (V, D) dw on the CPU. Threads
+// own disjoint row ranges of dw and each scans all indices in order: no
+// atomics, and the sum order is fixed.
+void scatter_rows_cpu(const Tensor& dw, const Tensor& g, const Tensor& idx, int64_t pad,
+                      bool scale) {
+  const int64_t V = dw.size(0), D = dw.size(1), K = idx.numel();
   Tensor gc = contiguous(g);
-  Tensor dw = zeros({V, D}, g.dtype(), g.device());
   const int64_t* ip = idx.data<int64_t>();
   std::vector<double> f = index_factors(idx, V, pad, scale);
   dispatch_float(g.dtype(), "embedding_backward", [&](auto tag) {
@@ -106,6 +156,22 @@ Tensor embedding_backward(const Tensor& g, const Tensor& idx, int64_t V, int64_t
       }
     });
   });
+}
+
+// dW = zeros(V, D); dW[idx[k]] += g[k] * factor[k]. On CUDA an atomic
+// scatter-add (the sum order varies between runs, as in PyTorch).
+Tensor embedding_backward(const Tensor& g, const Tensor& idx, int64_t V, int64_t pad,
+                          bool scale) {
+  Tensor dw = zeros({V, g.size(-1)}, g.dtype(), g.device());
+  if (g.device().is_cpu()) {
+    scatter_rows_cpu(dw, g, idx, pad, scale);
+  } else {
+    autograd::GradModeGuard no_grad(false);  // EmbeddingDenseBackward covers it
+    Tensor f = factor_tensor(idx, V, pad, scale, g.dtype());
+    RowViews v = row_views(dw, idx);
+    scatter_offsets("embedding_backward", v.shape, v.base, v.off,
+                    f.defined() ? mul(g, f) : g, ScatterMode::Add);
+  }
   maybe_record("EmbeddingDenseBackward", {g}, {dw}, {idx},
                [V, pad, scale](const FunctionNode& n, const Tensors& gs) -> Tensors {
                  return {embedding_backward_backward(gs[0], n.saved(0), V, pad, scale)};
@@ -113,12 +179,42 @@ Tensor embedding_backward(const Tensor& g, const Tensor& idx, int64_t V, int64_t
   return dw;
 }
 
+// Row rows[k] of w (stride s0, elements s1 apart) scaled to norm max_norm
+// when its p-norm exceeds it (the CPU loop and the CUDA kernel: f(k, 0)).
+template <class T>
+struct RenormRow {
+  T* w;
+  const int64_t* rows;
+  int64_t D, s0, s1;
+  double max_norm, p;
+  bool inf;  // p == inf (std::isinf is host-only here)
+  FG_HOST_DEVICE void operator()(int64_t k, int64_t) const {
+    T* row = w + rows[k] * s0;
+    double norm = 0;
+    for (int64_t j = 0; j < D; ++j) {
+      const double a = std::abs(static_cast<double>(row[j * s1]));
+      if (p == 1) norm += a;
+      else if (p == 2) norm += a * a;
+      else if (inf) norm = a > norm ? a : norm;
+      else norm += std::pow(a, p);
+    }
+    if (p == 2) norm = std::sqrt(norm);
+    else if (p != 1 && !inf) norm = std::pow(norm, 1.0 / p);
+    if (norm > max_norm) {
+      const T scale = static_cast<T>(max_norm / (norm + 1e-7));
+      for (int64_t j = 0; j < D; ++j) row[j * s1] *= scale;
+    }
+  }
+};
+
 }  // namespace
 
 Tensor embedding(const Tensor& weight, const Tensor& indices, int64_t padding_idx,
                  bool scale_grad_by_freq) {
   const char* op = "embedding";
-  check_cpu(op, weight);
+  FG_CHECK(indices.device() == weight.device(), op,
+           ": expected all tensors on the same device, got ", weight.device(), " and ",
+           indices.device());
   FG_CHECK(weight.dim() == 2, op,
            ": expected weight of shape (num_embeddings, embedding_dim), got ",
            list_str(weight.sizes()));
@@ -139,33 +235,32 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, int64_t padding_id
 const Tensor& embedding_renorm_(const Tensor& weight, const Tensor& indices, double max_norm,
                                 double norm_type) {
   const char* op = "embedding_renorm_";
-  check_cpu(op, weight);
+  FG_CHECK(indices.device() == weight.device(), op,
+           ": expected all tensors on the same device, got ", weight.device(), " and ",
+           indices.device());
   FG_CHECK(weight.dim() == 2, op, ": expected a 2-D weight, got ", list_str(weight.sizes()));
   check_writable(op, weight);
-  Tensor idx = checked_indices(op, indices, weight.size(0));
+  // the distinct rows, sorted on the host (CUDA: one copy of the indices back)
+  Tensor idx = to_device(checked_indices(op, indices, weight.size(0)), Device{});
   std::vector<int64_t> rows(idx.data<int64_t>(), idx.data<int64_t>() + idx.numel());
   std::sort(rows.begin(), rows.end());
   rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-  const int64_t D = weight.size(1), s0 = weight.stride(0), s1 = weight.stride(1);
+  Tensor rt = empty({static_cast<int64_t>(rows.size())}, DType::Int64, Device{});
+  std::copy(rows.begin(), rows.end(), rt.data<int64_t>());
+  rt = to_device(rt, weight.device());
   dispatch_float(weight.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
-    T* w = static_cast<T*>(weight.raw_data());
-    for (int64_t r : rows) {
-      T* row = w + r * s0;
-      double norm = 0;
-      for (int64_t j = 0; j < D; ++j) {
-        const double a = std::abs(static_cast<double>(row[j * s1]));
-        if (norm_type == 1) norm += a;
-        else if (norm_type == 2) norm += a * a;
-        else if (std::isinf(norm_type)) norm = std::max(norm, a);
-        else norm += std::pow(a, norm_type);
-      }
-      if (norm_type == 2) norm = std::sqrt(norm);
-      else if (norm_type != 1 && !std::isinf(norm_type)) norm = std::pow(norm, 1.0 / norm_type);
-      if (norm > max_norm) {
-        const T scale = static_cast<T>(max_norm / (norm + 1e-7));
-        for (int64_t j = 0; j < D; ++j) row[j * s1] *= scale;
-      }
+    const RenormRow<T> f{static_cast<T*>(weight.raw_data()), rt.data<int64_t>(), weight.size(1),
+                         weight.stride(0), weight.stride(1), max_norm, norm_type,
+                         std::isinf(norm_type)};
+    if (weight.device().is_cpu()) {
+      for (int64_t k = 0; k < rt.numel(); ++k) f(k, 0);
+    } else {
+#if defined(__CUDACC__)
+      cuda::launch_row_elements(op, weight.device().index, rt.numel(), 1, f);
+#else
+      fail<NotImplementedError>(op, ": no kernel for device ", weight.device());
+#endif
     }
   });
   weight.bump_version(op);

@@ -68,9 +68,7 @@ Sliced apply_slicing(const Tensor& self, const std::vector<TensorIndex>& idx) {
   auto bool_index = [&](bool b) {
     // PyTorch: unsqueeze, then index the new dim with [0] (True) or [] (False).
     new_dim();
-    Tensor t = empty({b ? 1 : 0}, DType::Int64, self.device());
-    if (b) *t.data<int64_t>() = 0;
-    r.adv.back() = t;
+    r.adv.back() = zeros({b ? 1 : 0}, DType::Int64, self.device());
     r.has_adv = true;
   };
 
@@ -105,9 +103,9 @@ Sliced apply_slicing(const Tensor& self, const std::vector<TensorIndex>& idx) {
         FG_CHECK_INDEX(t.device() == self.device(), "indices should be on the same device (",
                        self.device(), ") as the indexed tensor, got ", t.device());
         if (t.dim() == 0) {  // a 0-d tensor acts like the Python number it holds
-          if (dt == DType::Bool) bool_index(*static_cast<const bool*>(t.raw_data()));
-          else select(dt == DType::Int64 ? *static_cast<const int64_t*>(t.raw_data())
-                                         : *static_cast<const int32_t*>(t.raw_data()));
+          const Scalar v = item_scalar("index", t);  // (a CUDA one: read back)
+          if (dt == DType::Bool) bool_index(v.to<bool>());
+          else select(v.to<int64_t>());
           break;
         }
         // A k-d mask consumes k dims; index() expands it into k index tensors
@@ -139,9 +137,7 @@ std::vector<TensorIndex> basic_only(const std::vector<TensorIndex>& idx) {
     } else if (ix.tensor.dim() == 0) {
       const Tensor& t = ix.tensor;
       if (t.dtype() == DType::Bool) r.push_back(TensorIndex::none());
-      else r.push_back(TensorIndex::integer(
-          t.dtype() == DType::Int64 ? *static_cast<const int64_t*>(t.raw_data())
-                                    : *static_cast<const int32_t*>(t.raw_data())));
+      else r.push_back(TensorIndex::integer(item_scalar("index", t).to<int64_t>()));
     } else {
       const int64_t k = ix.tensor.dtype() == DType::Bool ? ix.tensor.dim() : 1;
       for (int64_t j = 0; j < k; ++j)

@@ -2,6 +2,7 @@
 // bounds-checked conversion of an index tensor to element offsets.
 #include "ops/elementwise.h"
 #include "ops/index_launch.h"
+#include "math/index_offset.h"
 
 namespace fastgrad {
 
@@ -13,26 +14,36 @@ void check_index_dtype(const char* op, const Tensor& idx, bool allow_int32) {
 
 Tensor index_offsets(const char* op, const Tensor& idx, int64_t size, int64_t stride,
                      int64_t dim, bool allow_negative) {
-  FG_CHECK(idx.device().is_cpu(), op ? op : "index", ": no kernel for device ",
-           idx.device());
+  check_index_dtype(op ? op : "index", idx, true);
   Tensor src = contiguous(idx);
   Tensor out = empty(idx.sizes(), DType::Int64, idx.device());
-  int64_t* o = out.data<int64_t>();
-  const int64_t n = idx.numel(), lo = allow_negative ? -size : 0;
-  auto run = [&](const auto* in) {
+  const math::IndexToOffset f{size, stride, allow_negative};
+  auto bad = [&](int64_t v) {
+    fail<IndexError>(op ? op : "", op ? ": " : "", "index ", v,
+                     " is out of bounds for dimension ", dim, " with size ", size);
+  };
+  auto run = [&](auto tag) {
+    using In = decltype(tag);
+    if (!idx.device().is_cpu()) {
+#if defined(__CUDACC__)
+      int64_t v = 0;
+      if (!cuda::index_offsets_cuda<In>(op ? op : "index", src, out, f, v)) bad(v);
+      return;
+#else
+      no_kernel(op ? op : "index", idx.device());
+#endif
+    }
+    const In* in = src.data<In>();
+    int64_t* o = out.data<int64_t>();
     // Serial on purpose: a bad index must throw here, outside any parallel
     // region, before a kernel touches memory.
-    for (int64_t i = 0; i < n; ++i) {
-      int64_t v = static_cast<int64_t>(in[i]);
-      if (__builtin_expect(v < lo || v >= size, 0))
-        fail<IndexError>(op ? op : "", op ? ": " : "", "index ", v,
-                         " is out of bounds for dimension ", dim, " with size ", size);
-      o[i] = (v < 0 ? v + size : v) * stride;
+    for (int64_t i = 0, n = idx.numel(); i < n; ++i) {
+      const int64_t v = static_cast<int64_t>(in[i]);
+      if (__builtin_expect(!f(v, o[i]), 0)) bad(v);
     }
   };
-  if (src.dtype() == DType::Int64) run(src.data<int64_t>());
-  else if (src.dtype() == DType::Int32) run(src.data<int32_t>());
-  else check_index_dtype(op ? op : "index", idx, true);
+  if (src.dtype() == DType::Int64) run(int64_t{});
+  else run(int32_t{});
   return out;
 }
 

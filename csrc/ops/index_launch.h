@@ -9,32 +9,64 @@
 #include "ops/elementwise.h"
 #include "ops/grad_utils.h"
 #include "ops/index_ops.h"
+#if defined(__CUDACC__)
+#include "backend/cuda/index.cuh"
+#endif
 
 namespace fastgrad {
 
 enum class ScatterMode : uint8_t { Assign, Add, Multiply };
 
+inline void check_devices(const char* op, const Tensor& a, const Tensor& b, const Tensor& c) {
+  for (const Tensor* t : {&b, &c})
+    FG_CHECK(t->device() == a.device(), op, ": expected all tensors on the same device, got ",
+             a.device(), " and ", t->device());
+}
+
+// Raised where a CUDA branch exists only when nvcc compiles the caller.
+[[noreturn]] inline void no_kernel(const char* op, Device dev) {
+  fail<NotImplementedError>(op, ": no kernel for device ", dev);
+}
+
 // out[i] = src[i + off[i]]: out has the iteration shape; src and off are views
 // that broadcast to it. src's dtype is out's dtype.
 inline void gather_offsets(const char* op, const Tensor& out, const Tensor& src,
                            const Tensor& off) {
-  FG_CHECK(src.device() == out.device() && off.device() == out.device(), op,
-           ": expected all tensors on the same device");
-  FG_CHECK(out.device().is_cpu(), op, ": no kernel for device ", out.device());
+  check_devices(op, out, src, off);
   dispatch(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    cpu::gather_offsets_cpu<T>(out, src, off);
+    if (out.device().is_cpu()) return cpu::gather_offsets_cpu<T>(out, src, off);
+#if defined(__CUDACC__)
+    cuda::gather_offsets_cuda<T>(op, out, src, off);
+#else
+    no_kernel(op, out.device());
+#endif
   });
 }
 
 // dst[i + off[i]] (=, +=, *=) val[i] over `shape`; val already has dst's dtype.
+// On CUDA += and *= are atomic (any order: float sums may differ in the last
+// bits between runs, as in PyTorch) and with duplicate indices one = wins.
 inline void scatter_offsets(const char* op, const Shape& shape, const Tensor& dst,
                             const Tensor& off, const Tensor& val, ScatterMode mode) {
-  FG_CHECK(val.device() == dst.device() && off.device() == dst.device(), op,
-           ": expected all tensors on the same device");
-  FG_CHECK(dst.device().is_cpu(), op, ": no kernel for device ", dst.device());
+  check_devices(op, dst, off, val);
   dispatch(dst.dtype(), [&](auto tag) {
     using T = decltype(tag);
+    if (!dst.device().is_cpu()) {
+#if defined(__CUDACC__)
+      using K = cuda::ScatterKind;
+      switch (mode) {
+        case ScatterMode::Assign:
+          return cuda::scatter_offsets_cuda<T, K::Assign>(op, shape, dst, off, val);
+        case ScatterMode::Add:
+          return cuda::scatter_offsets_cuda<T, K::Add>(op, shape, dst, off, val);
+        case ScatterMode::Multiply:
+          return cuda::scatter_offsets_cuda<T, K::Multiply>(op, shape, dst, off, val);
+      }
+#else
+      no_kernel(op, dst.device());
+#endif
+    }
     switch (mode) {
       case ScatterMode::Assign:
         return cpu::scatter_offsets_cpu<T>(shape, dst, off, val, [](T, T v) { return v; });

@@ -1,5 +1,7 @@
 // Mask-driven ops: masked_fill(_), masked_select, nonzero (+ argwhere in the
-// bindings), and one_hot. nonzero also backs bool-mask indexing.
+// bindings), and one_hot. nonzero also backs bool-mask indexing. On CUDA
+// masked_select and nonzero are stream compactions (backend/cuda/compact.cuh);
+// one_hot validates its classes on the host and compares on the device.
 #include <algorithm>
 #include <cstring>
 
@@ -8,6 +10,10 @@
 #include "ops/elementwise_ops.h"
 #include "ops/factory_ops.h"
 #include "ops/index_launch.h"
+#include "ops/shape_ops.h"
+#if defined(__CUDACC__)
+#include "backend/cuda/compact.cuh"
+#endif
 
 namespace fastgrad {
 
@@ -17,6 +23,36 @@ void check_mask(const char* op, const Tensor& mask) {
   FG_CHECK(mask.dtype() == DType::Bool, op, ": expected a bool mask, got a ", mask.dtype(),
            " tensor");
 }
+
+#if defined(__CUDACC__)
+// The inclusive scan of a contiguous mask (anything compared != 0): flags
+// (int64 0/1), each selected element's 1-based output row, and the count.
+struct MaskScan {
+  Tensor flags, pos;
+  int64_t count;
+};
+MaskScan scan_mask(const char* op, const Tensor& m) {
+  MaskScan s;
+  s.flags = contiguous(to_dtype(ne(m, Scalar(0)), DType::Int64));
+  s.pos = empty(m.sizes(), DType::Int64, m.device());
+  s.count = cuda::inclusive_count(op, s.flags, s.pos);
+  return s;
+}
+
+template <class K, class... A>
+void compact_launch(const char* op, const Tensor& t, int64_t n, K kernel, A... args) {
+  if (n == 0) return;
+  const int dev = t.device().index;
+  cuda::DeviceGuard guard(dev);
+  kernel<<<cuda::compact_blocks(n), cuda::kCompactThreads, 0, cuda::current_stream(dev)>>>(
+      args...);
+  cuda::check_launch(op);
+}
+#else
+[[noreturn]] void no_mask_kernel(const char* op, Device dev) {
+  fail<NotImplementedError>(op, ": no kernel for device ", dev);
+}
+#endif
 
 // `t` seen with a broadcast shape (a view with stride-0 broadcast dims).
 Tensor expand_to(const Tensor& t, const Shape& shape) {
@@ -89,7 +125,9 @@ const Tensor& masked_fill_(const Tensor& self, const Tensor& mask, const Scalar&
 
 Tensor masked_select(const Tensor& self, const Tensor& mask) {
   check_mask("masked_select", mask);
-  FG_CHECK(self.device().is_cpu(), "masked_select: no kernel for device ", self.device());
+  FG_CHECK(mask.device() == self.device(),
+           "masked_select: expected all tensors on the same device, got ", self.device(),
+           " and ", mask.device());
   Shape shape = broadcast_shapes(self.sizes(), mask.sizes(), "masked_select");
   Tensor m, x;
   {
@@ -97,17 +135,33 @@ Tensor masked_select(const Tensor& self, const Tensor& mask) {
     m = contiguous(expand_to(mask, shape));
     x = contiguous(expand_to(self, shape));
   }
-  const bool* mp = m.data<bool>();
   const int64_t n = m.numel();
-  const int64_t count = std::count(mp, mp + n, true);
-  Tensor out = empty({count}, self.dtype(), self.device());
-  dispatch(self.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* xp = x.data<T>();
-    T* op = out.data<T>();
-    for (int64_t i = 0, j = 0; i < n; ++i)
-      if (mp[i]) op[j++] = xp[i];
-  });
+  Tensor out;
+  if (!self.device().is_cpu()) {
+#if defined(__CUDACC__)
+    MaskScan s = scan_mask("masked_select", m);
+    out = empty({s.count}, self.dtype(), self.device());
+    dispatch(self.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      compact_launch("masked_select", x, n, cuda::masked_compact_kernel<T>,
+                     s.flags.data<int64_t>(), s.pos.data<int64_t>(), x.data<T>(), out.data<T>(),
+                     n);
+    });
+#else
+    no_mask_kernel("masked_select", self.device());
+#endif
+  } else {
+    const bool* mp = m.data<bool>();
+    const int64_t count = std::count(mp, mp + n, true);
+    out = empty({count}, self.dtype(), self.device());
+    dispatch(self.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* xp = x.data<T>();
+      T* op = out.data<T>();
+      for (int64_t i = 0, j = 0; i < n; ++i)
+        if (mp[i]) op[j++] = xp[i];
+    });
+  }
   // Backward: zeros of the broadcast shape with g placed at the mask's
   // positions (an index_put, so double backward selects again).
   maybe_record("MaskedSelectBackward", {self}, {out}, {mask},
@@ -120,9 +174,23 @@ Tensor masked_select(const Tensor& self, const Tensor& mask) {
 }
 
 Tensor nonzero(const Tensor& self) {
-  FG_CHECK(self.device().is_cpu(), "nonzero: no kernel for device ", self.device());
   Tensor x = contiguous(self);
   const int64_t nd = self.dim(), n = self.numel();
+  if (!self.device().is_cpu()) {
+#if defined(__CUDACC__)
+    FG_CHECK(nd <= cuda::kMaxIndexerDims, "nonzero: at most ", cuda::kMaxIndexerDims,
+             " dims on CUDA, got ", nd);
+    MaskScan s = scan_mask("nonzero", x);
+    Tensor out = empty({s.count, nd}, DType::Int64, self.device());
+    cuda::Dims d{static_cast<int>(nd), {}};
+    for (int64_t k = 0; k < nd; ++k) d.sizes[k] = self.size(k);
+    compact_launch("nonzero", x, n, cuda::nonzero_kernel, s.flags.data<int64_t>(),
+                   s.pos.data<int64_t>(), out.data<int64_t>(), n, d);
+    return out;
+#else
+    no_mask_kernel("nonzero", self.device());
+#endif
+  }
   return dispatch(self.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.data<T>();
@@ -158,10 +226,9 @@ std::vector<Tensor> nonzero_tuple(const Tensor& self) {
 Tensor one_hot(const Tensor& self, int64_t num_classes) {
   FG_CHECK(self.dtype() == DType::Int64,
            "one_hot: only applicable to index tensors of type int64, got ", self.dtype());
-  FG_CHECK(self.device().is_cpu(), "one_hot: no kernel for device ", self.device());
   FG_CHECK_VALUE(num_classes >= -1, "one_hot: num_classes must be -1 or non-negative, got ",
                  num_classes);
-  Tensor x = contiguous(self);
+  Tensor x = contiguous(to_device(self, Device{}));  // CUDA: validated on the host
   const int64_t* xp = x.data<int64_t>();
   const int64_t n = x.numel();
   if (n > 0) {
@@ -173,6 +240,11 @@ Tensor one_hot(const Tensor& self, int64_t num_classes) {
   }
   FG_CHECK(num_classes != -1,
            "one_hot: can not infer the total number of classes from an empty tensor");
+  if (!self.device().is_cpu()) {  // classes compared on the device
+    Tensor classes = arange(Scalar(int64_t(0)), Scalar(num_classes), Scalar(int64_t(1)),
+                            DType::Int64, self.device());
+    return to_dtype(eq(unsqueeze(self, -1), classes), DType::Int64);
+  }
   Shape shape = self.sizes();
   shape.push_back(num_classes);
   Tensor out = empty(shape, DType::Int64, self.device());

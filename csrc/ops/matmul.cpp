@@ -1,6 +1,7 @@
 // Matrix products: matmul (and @), mm, bmm, mv, dot, outer, addmm. Every one
 // reduces to product(): a batched (..., m, k) @ (..., k, n) handed to
-// cpu::gemm_batched without copying operands BLAS can read as they are.
+// cpu::gemm_batched (CUDA: cuBLAS, backend/cuda/blas.h) without copying
+// operands BLAS can read as they are.
 // Each public product records its backward right after the forward; the
 // rules are products and transposes again, so they differentiate twice.
 #include <atomic>
@@ -8,6 +9,7 @@
 #include <limits>
 
 #include "backend/cpu/blas.h"
+#include "backend/cuda/blas.h"
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
 #include "ops/grad_utils.h"
@@ -24,13 +26,10 @@ std::string pair_str(const Tensor& a, const Tensor& b) {
   return shape_str(a.sizes()) + " @ " + shape_str(b.sizes());
 }
 
-// Shared by every product: same device (CPU), same dtype, not bool.
+// Shared by every product: same device, same dtype, not bool.
 void check_operands(const char* op, const Tensor& a, const Tensor& b) {
-  FG_CHECK(a.device() == b.device(), op,
-           ": expected both operands on the same device, but got ", a.device(),
-           " and ", b.device());
-  FG_CHECK_KIND(NotImplementedError, a.device().is_cpu(), op,
-                ": no kernel for device ", a.device());
+  FG_CHECK(a.device() == b.device(), op, ": expected all tensors on the same device, got ",
+           a.device(), " and ", b.device());
   FG_CHECK(a.dtype() == b.dtype(), op,
            ": expected both operands to have the same dtype, but got: ",
            a.dtype(), " != ", b.dtype());
@@ -100,6 +99,30 @@ std::vector<int64_t> batch_offsets(const Tensor& x, const Shape& batch) {
   return offsets;
 }
 
+#if defined(FASTGRAD_WITH_CUDA)
+// The element distance between consecutive matrices of x over `batch`, or -1
+// when it is not one constant (cuBLAS's strided batches need one; 0 is a
+// broadcast operand).
+int64_t batch_stride(const Tensor& x, const Shape& batch) {
+  std::vector<int64_t> off = batch_offsets(x, batch);
+  const int64_t step = off.size() > 1 ? off[1] - off[0] : 0;
+  for (size_t i = 2; i < off.size(); ++i)
+    if (off[i] - off[i - 1] != step) return -1;
+  return step;
+}
+
+// x when its matrices are a constant stride apart over `batch`, else x
+// broadcast to the batch and copied (counted as a layout copy).
+Tensor uniform_batches(const Tensor& x, const Shape& batch) {
+  if (batch_stride(x, batch) >= 0) return x;
+  ++g_layout_copies;
+  Shape full = batch;
+  full.push_back(x.size(-2));
+  full.push_back(x.size(-1));
+  return clone(expand(x, full));
+}
+#endif
+
 // True when x's batch and row dims collapse into one row dim of stride ld,
 // so (B..., m, k) @ (k, n) is a single (B*m, k) @ (k, n) gemm.
 bool rows_fold(const Tensor& x, int64_t ld) {
@@ -128,9 +151,22 @@ void gemm_into(const char* op, const Tensor& out, const Tensor& a_in,
            op, ": ", pair_str(a_in, b_in),
            ": dimensions above 2^31 - 1 are not supported by BLAS");
   Tensor a = blas_ready(a_in), b = blas_ready(b_in);
-  Layout la = blas_layout(a), lb = blas_layout(b);
   Shape batch(out.sizes().begin(), out.sizes().end() - 2);
   int64_t nbatch = numel_of(batch);
+#if defined(FASTGRAD_WITH_CUDA)
+  if (out.device().is_cuda()) {
+    FG_CHECK(cpu::fits_blasint(nbatch), op, ": ", pair_str(a_in, b_in),
+             ": more than 2^31 - 1 batches are not supported by cuBLAS");
+    a = uniform_batches(a, batch), b = uniform_batches(b, batch);
+    Layout la = blas_layout(a), lb = blas_layout(b);
+    cuda::gemm_strided_batched<T>(
+        op, out.device().index, nbatch, m, n, k, alpha,
+        {a.data<T>(), la.trans, la.ld, batch_stride(a, batch)},
+        {b.data<T>(), lb.trans, lb.ld, batch_stride(b, batch)}, beta, out.data<T>());
+    return;
+  }
+#endif
+  Layout la = blas_layout(a), lb = blas_layout(b);
   if (nbatch > 1 && b.dim() == 2 && a.dim() == out.dim() && !la.trans &&
       cpu::fits_blasint(nbatch * m) && rows_fold(a, la.ld)) {
     cpu::gemm<T>(false, lb.trans, nbatch * m, n, k, alpha, a.data<T>(), la.ld,
@@ -422,6 +458,9 @@ Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2,
   const char* op = "addmm";
   check_dims(op, mat1, mat2, 2, 2, "mat1 and mat2 to be 2-D matrices");
   check_operands(op, mat1, mat2);
+  FG_CHECK(input.device() == mat1.device(), op,
+           ": expected all tensors on the same device, got ", input.device(), " and ",
+           mat1.device());
   FG_CHECK(input.dtype() == mat1.dtype(), op,
            ": expected input and mat1 to have the same dtype, but got: ",
            input.dtype(), " != ", mat1.dtype());

@@ -2,6 +2,7 @@
 // input. Every variant is described per axis by a window list (first input
 // position, count, step, divisor) so one max kernel and one average kernel
 // (and their backward kernels) serve all of them; planes run in parallel.
+// On CUDA the same window tables go to the device (backend/cuda/pool.cuh).
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -13,9 +14,14 @@
 #include "backend/cpu/parallel.h"
 #include "ops/conv_ops.h"
 #include "ops/elementwise.h"
+#include "ops/elementwise_ops.h"
 #include "ops/grad_utils.h"
+#include "ops/index_launch.h"
 #include "ops/index_ops.h"
 #include "ops/shape_ops.h"
+#if defined(__CUDACC__)
+#include "backend/cuda/pool.cuh"
+#endif
 
 namespace fastgrad {
 
@@ -59,8 +65,6 @@ void check_window(const char* op, const std::vector<int64_t>& kernel,
 
 void check_input(const char* op, const Tensor& x) {
   FG_CHECK(x.dim() == 4, op, ": expected a 4-d (N, C, H, W) input, got ", shape_str(x.sizes()));
-  FG_CHECK_KIND(NotImplementedError, x.device().is_cpu(), op, ": no kernel for device ",
-                x.device());
   FG_CHECK(x.size(2) > 0 && x.size(3) > 0, op,
            ": expected input with non-zero spatial size, got ", shape_str(x.sizes()));
 }
@@ -202,6 +206,47 @@ void avg_backward(const Pool& p, const T* gy, T* gx) {
   });
 }
 
+// ---- CUDA ------------------------------------------------------------------------
+#if defined(__CUDACC__)
+// The window tables on `dev`, and the kernels' view of them (valid while the
+// tables live).
+struct DeviceWindows {
+  Tensor h, w;
+  cuda::PoolWindows p;
+};
+DeviceWindows device_windows(const Pool& p, Device dev) {
+  auto table = [dev](const Axis& a) {
+    Tensor host = empty({3 * a.out()}, DType::Int64, Device{});
+    int64_t* t = host.data<int64_t>();
+    for (const auto* v : {&a.first, &a.count, &a.div}) t = std::copy(v->begin(), v->end(), t);
+    return to_device(host, dev);
+  };
+  DeviceWindows d{table(p.h), table(p.w), {}};
+  d.p = {d.h.data<int64_t>(), d.w.data<int64_t>(), p.h.in, p.w.in, p.h.out(), p.w.out(),
+         p.h.step, p.w.step, p.divisor.value_or(0)};
+  return d;
+}
+
+// Launches kernel<<<...>>>(windows, args...) over n outputs on x's device.
+template <class K, class... A>
+void pool_launch(const Pool& p, const Tensor& x, int64_t n, K kernel, A... args) {
+  if (n == 0) return;
+  const int dev = x.device().index;
+  DeviceWindows d = device_windows(p, x.device());
+  cuda::DeviceGuard guard(dev);
+  kernel<<<cuda::pool_blocks(n), cuda::kPoolThreads, 0, cuda::current_stream(dev)>>>(d.p, args...,
+                                                                                  n);
+  cuda::check_launch("pooling");
+  // the tables are freed to the stream-ordered cache: the kernel runs first
+}
+#endif
+
+#if !defined(__CUDACC__)
+[[noreturn]] void no_pool_kernel(const char* op, Device dev) {
+  fail<NotImplementedError>(op, ": no kernel for device ", dev);
+}
+#endif
+
 // Note [Pool double backward]: every pooling backward is linear in the
 // output gradient, so it is a recorded op whose own backward is its
 // transpose: max pooling's scatter into the argmax positions has the gather
@@ -215,11 +260,19 @@ Tensor max_scatter(const char* op, const Tensor& gy, const Tensor& idx, const Po
     autograd::GradModeGuard no_grad(false);
     Tensor g = contiguous(gy);
     gx = empty({p.N, p.C, p.h.in, p.w.in}, gy.dtype(), gy.device());
-    dispatch_float(gy.dtype(), op, [&](auto tag) {
-      using T = decltype(tag);
-      max_backward<T>(p.planes(), in_sz, out_sz, g.data<T>(), idx.data<int64_t>(),
-                      gx.data<T>());
-    });
+    if (!gy.device().is_cpu()) {  // the indexing scatter-add (atomic on CUDA)
+      zero_(gx);
+      const Shape it{p.planes(), out_sz};
+      scatter_offsets(op, it, make_view(gx, it, {in_sz, 0}, 0),
+                      make_view(idx, it, {out_sz, 1}, idx.offset()),
+                      make_view(g, it, {out_sz, 1}, g.offset()), ScatterMode::Add);
+    } else {
+      dispatch_float(gy.dtype(), op, [&](auto tag) {
+        using T = decltype(tag);
+        max_backward<T>(p.planes(), in_sz, out_sz, g.data<T>(), idx.data<int64_t>(),
+                        gx.data<T>());
+      });
+    }
   }
   Shape ys = gy.sizes();
   maybe_record("MaxPool2DWithIndicesBackwardBackward", {gy}, {gx}, {idx},
@@ -242,6 +295,14 @@ std::tuple<Tensor, Tensor> run_max(const char* op, const char* node, const Tenso
     idx = empty(y.sizes(), DType::Int64, input.device());
     dispatch_float(input.dtype(), op, [&](auto tag) {
       using T = decltype(tag);
+      if (!x.device().is_cpu()) {
+#if defined(__CUDACC__)
+        return pool_launch(p, x, y.numel(), cuda::max_pool_kernel<T>, x.data<T>(), y.data<T>(),
+                           idx.data<int64_t>(), -std::numeric_limits<T>::infinity());
+#else
+        no_pool_kernel(op, x.device());
+#endif
+      }
       if (y.numel() > 0) max_forward<T>(p, x.data<T>(), y.data<T>(), idx.data<int64_t>());
     });
   }
@@ -268,6 +329,17 @@ Tensor avg_apply(const char* op, NodeNames nodes, const Tensor& input,
     dispatch_float(input.dtype(), op, [&](auto tag) {
       using T = decltype(tag);
       if (y.numel() == 0) return;
+      if (!x.device().is_cpu()) {
+#if defined(__CUDACC__)
+        if (!transpose)
+          return pool_launch(*p, x, y.numel(), cuda::avg_pool_kernel<T>, x.data<T>(), y.data<T>());
+        zero_(y);
+        return pool_launch(*p, x, x.numel(), cuda::avg_pool_backward_kernel<T>, x.data<T>(),
+                           y.data<T>());
+#else
+        no_pool_kernel(op, x.device());
+#endif
+      }
       if (transpose)
         avg_backward<T>(*p, x.data<T>(), y.data<T>());
       else

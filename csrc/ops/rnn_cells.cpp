@@ -6,6 +6,12 @@
 // (grad mode on inside the rule) the rules instead recompute the activations
 // from the saved gate inputs with recorded ops and build the gradient from
 // them, so second derivatives (gradient penalties) are exact.
+// On CUDA the same kernels are math/rnn.h's element functors, one thread per
+// (row, hidden unit) (backend/cuda/rows.cuh).
+#if defined(__CUDACC__)
+#include "backend/cuda/rows.cuh"
+#endif
+#include "math/rnn.h"
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
 #include "ops/grad_utils.h"
@@ -30,8 +36,18 @@ void check_2d(const char* op, const char* name, const Tensor& t, int64_t n, int6
            name, " of shape (", n, ", ", cols, "), got ", shape_str(t.sizes()));
   FG_CHECK_TYPE(t.dtype() == ref.dtype(), op, ": ", name, " has dtype ", t.dtype(),
                 " but expected ", ref.dtype());
-  FG_CHECK(t.device() == ref.device() && t.device().is_cpu(), op,
-           ": all tensors must be on the same CPU device");
+  FG_CHECK(t.device() == ref.device(), op, ": expected all tensors on the same device, got ",
+           ref.device(), " and ", t.device());
+}
+
+// f(r, j) for every element of N rows of H on a non-CPU device.
+template <class F>
+void on_device(const char* op, Device dev, int64_t N, int64_t H, const F& f) {
+#if defined(__CUDACC__)
+  cuda::launch_row_elements(op, dev.index, N, H, f);
+#else
+  fail<NotImplementedError>(op, ": no kernel for device ", dev);
+#endif
 }
 
 // Number of gates (4 for LSTM, 3 for GRU) from a (N, G*H) gate tensor.
@@ -95,6 +111,9 @@ std::vector<Tensor> lstm_cell_fused(const Tensor& gates_in, const Tensor& cx_in)
     using T = decltype(tag);
     const T *G = gates.data<T>(), *C0 = cx.data<T>();
     T *Hp = h.data<T>(), *Cp = c.data<T>(), *W = work.data<T>();
+    if (!gates.device().is_cpu())
+      return on_device(op, gates.device(), N, H,
+                       math::rnn::LstmCellElems<T>{G, C0, W, Cp, Hp, H});
     // activations first (contiguous gate blocks: vectorizable loops, see
     // Note [Vectorizable float activations]), then the state update
     for_rows(N, 8 * H, [&](int64_t r) {
@@ -114,6 +133,9 @@ std::vector<Tensor> lstm_cell_fused(const Tensor& gates_in, const Tensor& cx_in)
                    const T *W = w.data<T>(), *C0 = c0.data<T>(), *DH = dh.data<T>(),
                            *DC = dc.data<T>();
                    T *DG = dg.data<T>(), *DC0 = dc0.data<T>();
+                   if (!w.device().is_cpu())
+                     return on_device("lstm_cell", w.device(), N, H,
+                                      math::rnn::LstmCellGradElems<T>{W, C0, DH, DC, DG, DC0, H});
                    for_rows(N, 8 * H, [&](int64_t r) {
                      rnn::lstm_row_backward(W + r * 5 * H, C0 + r * H, DH + r * H,
                                             DC + r * H, DG + r * 4 * H, DC0 + r * H, H);
@@ -137,6 +159,8 @@ Tensor gru_cell_fused(const Tensor& gi_in, const Tensor& gh_in, const Tensor& hx
     using T = decltype(tag);
     const T *GI = gi.data<T>(), *GH = gh.data<T>(), *H0 = hx.data<T>();
     T *Hp = h.data<T>(), *W = work.data<T>();
+    if (!gi.device().is_cpu())
+      return on_device(op, gi.device(), N, H, math::rnn::GruCellElems<T>{GI, GH, H0, W, Hp, H});
     for_rows(N, 10 * H, [&](int64_t r) {
       gru_row(GI + r * 3 * H, GH + r * 3 * H, H0 + r * H, W + r * 4 * H, Hp + r * H, H);
     });
@@ -154,6 +178,9 @@ Tensor gru_cell_fused(const Tensor& gi_in, const Tensor& gh_in, const Tensor& hx
                    using T = decltype(tag);
                    const T *W = w.data<T>(), *H0 = h0.data<T>(), *DH = dh.data<T>();
                    T *A = dgi.data<T>(), *B = dgh.data<T>(), *D0 = dh0.data<T>();
+                   if (!w.device().is_cpu())
+                     return on_device("gru_cell", w.device(), N, H,
+                                      math::rnn::GruCellGradElems<T>{W, H0, DH, A, B, D0, H});
                    for_rows(N, 10 * H, [&](int64_t r) {
                      rnn::gru_row_backward(W + r * 4 * H, H0 + r * H, DH + r * H,
                                            A + r * 3 * H, B + r * 3 * H, D0 + r * H, H);
@@ -167,11 +194,11 @@ Tensor gru_cell_fused(const Tensor& gi_in, const Tensor& gh_in, const Tensor& hx
 Tensor rnn_tanh_fused(const Tensor& pre_in) {
   const char* op = "rnn_tanh_cell";
   FG_CHECK(pre_in.defined(), op, ": input is undefined");
-  FG_CHECK(pre_in.device().is_cpu(), op, ": expected a CPU tensor");
   Tensor pre = contiguous(pre_in);
   Tensor h = empty(pre.sizes(), pre.dtype(), pre.device());
   dispatch_float(pre.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
+    if (!pre.device().is_cpu()) return launch<T, T>(op, h, {&pre}, math::TanhFn{});
     const T* X = pre.data<T>();
     T* Y = h.data<T>();
     auto th = [](auto v) { return tanh_any<T>(v); };

@@ -1,6 +1,7 @@
 // Row kernels shared by the single-step fused cells (ops/rnn_cells.cpp) and
 // the whole-sequence recurrence (ops/rnn_sequence.cpp): one batch row of the
-// gate nonlinearities + state update, and of its gradient. Internal header.
+// gate nonlinearities + state update, and of its gradient, on the CPU. The
+// formulas are math/rnn.h's, which the CUDA cells run too. Internal header.
 // The *_recorded helpers are the same gradients written with recorded ops,
 // used under create_graph (Note [RNN cell double backward]).
 #pragma once
@@ -13,6 +14,7 @@
 
 #include "autograd/node.h"
 #include "backend/cpu/parallel.h"
+#include "math/rnn.h"
 #include "math/vec_exp.h"
 
 namespace fastgrad::rnn {
@@ -25,6 +27,16 @@ using math::vec::sigmoid_f32;
 using math::vec::storev;
 using math::vec::VF;
 using math::vec::tanh_f32;
+
+// nvcc's device pass emits device code for every instantiation of a
+// host-device template, and a VF cannot exist there: the VF loops that call
+// math/rnn.h's formulas are compiled in host passes only (the device pass
+// never runs these host functions anyway).
+#if defined(__CUDA_ARCH__)
+constexpr bool kVecRows = false;
+#else
+constexpr bool kVecRows = true;
+#endif
 
 // Gate activations for element type T on a T (or, for float, a VF).
 template <class T, class V>
@@ -77,22 +89,18 @@ void lstm_row(const T* gx, const T* gh, const T* c0, T* w, T* c, T* h, int64_t H
   map_gate_sum(gx, gh, w, 2 * H, sig);
   map_gate_sum(gx + 2 * H, at(gh, 2), w + 2 * H, H, th);
   map_gate_sum(gx + 3 * H, at(gh, 3), w + 3 * H, H, sig);
-  auto update = [&](auto i, auto f, auto gg, auto o, auto cx) {
-    auto cn = f * cx + i * gg;
-    auto tc = th(cn);
-    return std::make_tuple(cn, tc, o * tc);
-  };
+  using math::rnn::lstm_update;
   int64_t j = 0;
-  if constexpr (std::is_same_v<T, float>) {
+  if constexpr (kVecRows && std::is_same_v<T, float>) {
     for (; j + kLanes <= H; j += kLanes) {
-      auto [cn, tc, hn] = update(loadv(w + j), loadv(w + H + j), loadv(w + 2 * H + j),
-                                 loadv(w + 3 * H + j), loadv(c0 + j));
-      storev(w + 4 * H + j, tc), storev(c + j, cn), storev(h + j, hn);
+      auto s = lstm_update(loadv(w + j), loadv(w + H + j), loadv(w + 2 * H + j),
+                           loadv(w + 3 * H + j), loadv(c0 + j), th);
+      storev(w + 4 * H + j, s.tc), storev(c + j, s.c), storev(h + j, s.h);
     }
   }
   for (; j < H; ++j) {
-    auto [cn, tc, hn] = update(w[j], w[H + j], w[2 * H + j], w[3 * H + j], c0[j]);
-    w[4 * H + j] = tc, c[j] = cn, h[j] = hn;
+    auto s = lstm_update(w[j], w[H + j], w[2 * H + j], w[3 * H + j], c0[j], th);
+    w[4 * H + j] = s.tc, c[j] = s.c, h[j] = s.h;
   }
 }
 
@@ -100,9 +108,10 @@ void lstm_row(const T* gx, const T* gh, const T* c0, T* w, T* c, T* h, int64_t H
 template <class T>
 void gru_row(const T* a, const T* b, const T* h0, T* w, T* h, int64_t H) {
   auto rz = [](auto x, auto y) { return sigmoid_any<T>(x + y); };
-  auto nh = [](auto an, auto r, auto hn, auto z, auto hx) {
-    auto nn = tanh_any<T>(an + r * hn);
-    return std::make_pair(nn, (T(1) - z) * nn + z * hx);
+  auto th = [](auto v) { return tanh_any<T>(v); };
+  auto nh = [&th](auto an, auto r, auto hn, auto z, auto hx) {
+    auto s = math::rnn::gru_update<T>(an, r, hn, z, hx, th);
+    return std::make_pair(s.n, s.h);
   };
   int64_t j = 0;
   if constexpr (std::is_same_v<T, float>) {
@@ -110,7 +119,7 @@ void gru_row(const T* a, const T* b, const T* h0, T* w, T* h, int64_t H) {
   }
   for (; j < 2 * H; ++j) w[j] = rz(a[j], b[j]);
   j = 0;
-  if constexpr (std::is_same_v<T, float>) {
+  if constexpr (kVecRows && std::is_same_v<T, float>) {
     for (; j + kLanes <= H; j += kLanes) {
       VF hn = loadv(b + 2 * H + j);
       auto [nn, hv] = nh(loadv(a + 2 * H + j), loadv(w + j), hn, loadv(w + H + j), loadv(h0 + j));
@@ -131,12 +140,11 @@ template <class T>
 void lstm_row_backward(const T* w, const T* c0, const T* dh, const T* dc, T* d, T* dc0,
                        int64_t H) {
   auto grad = [](auto i, auto f, auto g, auto o, auto tc, auto cx, auto dhj, auto dcj) {
-    auto dct = dcj + dhj * o * (T(1) - tc * tc);
-    return std::make_tuple(dct * g * i * (T(1) - i), dct * cx * f * (T(1) - f),
-                           dct * i * (T(1) - g * g), dhj * tc * o * (T(1) - o), dct * f);
+    auto d = math::rnn::lstm_grad<T>(i, f, g, o, tc, cx, dhj, dcj);
+    return std::make_tuple(d.di, d.df, d.dg, d.dout, d.dcx);
   };
   int64_t j = 0;
-  if constexpr (std::is_same_v<T, float>) {
+  if constexpr (kVecRows && std::is_same_v<T, float>) {
     for (; j + kLanes <= H; j += kLanes) {
       auto [di, df, dg, dout, dcx] =
           grad(loadv(w + j), loadv(w + H + j), loadv(w + 2 * H + j), loadv(w + 3 * H + j),
@@ -158,17 +166,15 @@ void lstm_row_backward(const T* w, const T* c0, const T* dh, const T* dc, T* d, 
 template <class T>
 void gru_row_backward(const T* w, const T* h0, const T* dh, T* a, T* b, T* dh0, int64_t H) {
   auto grad = [](auto r, auto z, auto nn, auto hn, auto hx, auto dhj) {
-    auto dn = dhj * (T(1) - z) * (T(1) - nn * nn);
-    auto dz = dhj * (hx - nn) * z * (T(1) - z);
-    auto dr = dn * hn * r * (T(1) - r);
-    return std::make_tuple(dr, dz, dn, dn * r, dhj * z);
+    auto d = math::rnn::gru_grad<T>(r, z, nn, hn, hx, dhj);
+    return std::make_tuple(d.dr, d.dz, d.dn, d.dnr, d.dhx);
   };
   auto put = [&](int64_t j, auto dr, auto dz, auto dn, auto dnr, auto dx, auto st) {
     st(a + j, dr), st(b + j, dr), st(a + H + j, dz), st(b + H + j, dz);
     st(a + 2 * H + j, dn), st(b + 2 * H + j, dnr), st(dh0 + j, dx);
   };
   int64_t j = 0;
-  if constexpr (std::is_same_v<T, float>) {
+  if constexpr (kVecRows && std::is_same_v<T, float>) {
     auto st = [](float* p, VF v) { storev(p, v); };
     for (; j + kLanes <= H; j += kLanes) {
       auto [dr, dz, dn, dnr, dx] = grad(loadv(w + j), loadv(w + H + j), loadv(w + 2 * H + j),

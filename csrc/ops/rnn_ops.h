@@ -42,4 +42,13 @@ std::vector<Tensor> rnn_sequence(const std::string& mode, const Tensor& x,
                                  const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh,
                                  const Tensor& b_ih, const Tensor& b_hh, bool reverse);
 
+// The same op composed of recorded per-step ops (mm/addmm, the fused cells,
+// cat), differentiated by autograd: the path of CUDA tensors, callable on the
+// CPU so the tests cover it (_C._cuda._rnn_sequence_composed).
+std::vector<Tensor> rnn_sequence_composed(const std::string& mode, const Tensor& x,
+                                          const std::vector<int64_t>& batch_sizes,
+                                          const Tensor& h0, const Tensor& c0,
+                                          const Tensor& w_ih, const Tensor& w_hh,
+                                          const Tensor& b_ih, const Tensor& b_hh, bool reverse);
+
 }  // namespace fastgrad

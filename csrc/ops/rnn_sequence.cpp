@@ -62,7 +62,8 @@ void check_shape(const Tensor& t, const char* name, const Shape& want, const Ten
            shape_str(t.sizes()));
   FG_CHECK_TYPE(t.dtype() == ref.dtype(), op, ": ", name, " has dtype ", t.dtype(),
                 " but gi has ", ref.dtype());
-  FG_CHECK(t.device().is_cpu(), op, ": expected CPU tensors");
+  FG_CHECK(t.device() == ref.device(), op, ": expected all tensors on the same device, got ",
+           ref.device(), " and ", t.device());
 }
 
 // rows [o, o + n) of a row-major matrix with `cols` columns
@@ -259,42 +260,66 @@ Tensors backward_loop(const Seq& q, const Saved& s, const Tensor& out, const Ten
   return {dx, want.h0 ? dh : Tensor(), dc, dwi, dwh, dbi, dbh};
 }
 
+// The state `x` (B, H) with rows [0, b) replaced by `head`, recorded.
+Tensor merge(const Tensor& head, const Tensor& x, int64_t b) {
+  const int64_t B = x.size(0);
+  return b < B ? cat({head, narrow(x, 0, b, B - b)}, 0) : head;
+}
+
+// The recurrence replayed with recorded per-step ops (addmm, the fused cells,
+// cat for the rows that ended): what the double backward differentiates
+// (Note [RNN sequence double backward]), and the CUDA forward, whose
+// gradients autograd then derives through those ops.
+struct Replay {
+  Tensor gi;                                          // x W_ih^T + added biases
+  std::vector<Tensor> hp, cp, pre, gh, y, out;        // per time step t
+  Tensor h, c;                                        // final states
+};
+
+Replay replay(const Seq& q, const Tensor& x, const Tensor& h0, const Tensor& c0,
+              const Tensor& w_ih, const Tensor& w, const Tensor& bih, const Tensor& bhh) {
+  const bool lstm = q.cell == Cell::Lstm, gru = q.cell == Cell::Gru;
+  Replay r;
+  r.gi = mm(x, t(w_ih));  // plus the biases that are simply added
+  if (bih.defined()) r.gi = add(r.gi, bih);
+  if (bhh.defined() && !gru) r.gi = add(r.gi, bhh);
+  Tensor wt = t(w);
+  for (auto* v : {&r.hp, &r.cp, &r.pre, &r.gh, &r.y, &r.out}) v->resize(q.T);
+  Tensor h = h0, c = c0;
+  for (int64_t k = 0; k < q.T; ++k) {
+    const int64_t t = q.step(k), b = q.bs[t];
+    Tensor git = narrow(r.gi, 0, q.off[t], b);
+    r.hp[t] = narrow(h, 0, 0, b);
+    Tensor hnew;
+    if (lstm) {
+      r.cp[t] = narrow(c, 0, 0, b);
+      r.pre[t] = addmm(git, r.hp[t], wt);
+      std::vector<Tensor> hc = lstm_cell_fused(r.pre[t], r.cp[t]);
+      hnew = hc[0];
+      c = merge(hc[1], c, b);
+    } else if (gru) {
+      r.gh[t] = bhh.defined() ? addmm(bhh, r.hp[t], wt) : mm(r.hp[t], wt);
+      hnew = gru_cell_fused(git, r.gh[t], r.hp[t]);
+    } else {
+      r.pre[t] = addmm(git, r.hp[t], wt);
+      hnew = r.y[t] = q.cell == Cell::Tanh ? fastgrad::tanh(r.pre[t]) : relu(r.pre[t]);
+    }
+    r.out[t] = hnew;
+    h = merge(hnew, h, b);
+  }
+  r.h = h, r.c = c;
+  return r;
+}
+
 // Note [RNN sequence double backward]: the same gradient from recorded ops.
 Tensors backward_recorded(const Seq& q, const Tensor& x, const Tensor& h0, const Tensor& c0,
                           const Tensor& w_ih, const Tensor& w, const Tensor& bih,
                           const Tensor& bhh, const Tensors& gs) {
-  const int64_t H = q.H, B = q.B;
+  const int64_t H = q.H;
   const bool lstm = q.cell == Cell::Lstm, gru = q.cell == Cell::Gru;
-  Tensor gi = mm(x, t(w_ih));  // plus the biases that are simply added
-  if (bih.defined()) gi = add(gi, bih);
-  if (bhh.defined() && !gru) gi = add(gi, bhh);
-  Tensor wt = t(w);
-  // keep rows [0, b) of the state `x` replaced by `head`
-  auto merge = [B](const Tensor& head, const Tensor& x, int64_t b) {
-    return b < B ? cat({head, narrow(x, 0, b, B - b)}, 0) : head;
-  };
-  std::vector<Tensor> hp(q.T), cp(q.T), pre(q.T), gh(q.T), y(q.T);
-  Tensor h = h0, c = c0;
-  for (int64_t k = 0; k < q.T; ++k) {  // replay
-    const int64_t t = q.step(k), b = q.bs[t];
-    Tensor git = narrow(gi, 0, q.off[t], b);
-    hp[t] = narrow(h, 0, 0, b);
-    Tensor hnew;
-    if (lstm) {
-      cp[t] = narrow(c, 0, 0, b);
-      pre[t] = addmm(git, hp[t], wt);
-      std::vector<Tensor> hc = lstm_cell_fused(pre[t], cp[t]);
-      hnew = hc[0];
-      c = merge(hc[1], c, b);
-    } else if (gru) {
-      gh[t] = bhh.defined() ? addmm(bhh, hp[t], wt) : mm(hp[t], wt);
-      hnew = gru_cell_fused(git, gh[t], hp[t]);
-    } else {
-      pre[t] = addmm(git, hp[t], wt);
-      hnew = y[t] = q.cell == Cell::Tanh ? fastgrad::tanh(pre[t]) : relu(pre[t]);
-    }
-    h = merge(hnew, h, b);
-  }
+  Replay rp = replay(q, x, h0, c0, w_ih, w, bih, bhh);
+  const Tensor& gi = rp.gi;
+  std::vector<Tensor>&hp = rp.hp, &cp = rp.cp, &pre = rp.pre, &gh = rp.gh, &y = rp.y;
   Tensor dh = gs[1], dc = lstm ? gs[2] : Tensor();
   std::vector<Tensor> dgi(q.T), dgh(q.T);
   for (int64_t k = q.T - 1; k >= 0; --k) {
@@ -324,12 +349,11 @@ Tensors backward_recorded(const Seq& q, const Tensor& x, const Tensor& h0, const
   return {mm(dgi_all, w_ih), dh, dc, mm(t(dgi_all), x), mm(t(dgh_all), cat(hp, 0)), dbi, dbh};
 }
 
-}  // namespace
-
-std::vector<Tensor> rnn_sequence(const std::string& mode, const Tensor& x,
-                                 const std::vector<int64_t>& batch_sizes, const Tensor& h0,
-                                 const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh,
-                                 const Tensor& b_ih, const Tensor& b_hh, bool reverse) {
+// The call's sizes, every argument checked.
+Seq checked_seq(const std::string& mode, const Tensor& x,
+                const std::vector<int64_t>& batch_sizes, const Tensor& h0, const Tensor& c0,
+                const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
+                const Tensor& b_hh, bool reverse) {
   const char* op = "rnn_sequence";
   Seq q;
   q.cell = parse_cell(mode);
@@ -359,12 +383,38 @@ std::vector<Tensor> rnn_sequence(const std::string& mode, const Tensor& x,
   FG_CHECK(w_ih.defined(), op, ": w_ih is undefined");
   check_shape(w_ih, "w_ih", {GH, q.I}, x);
   check_shape(w_hh, "w_hh", {GH, q.H}, x);
-  const bool lstm = q.cell == Cell::Lstm, gru = q.cell == Cell::Gru;
+  const bool lstm = q.cell == Cell::Lstm;
   FG_CHECK(lstm == c0.defined(), op, ": c0 is required for LSTM and only for LSTM");
   if (lstm) check_shape(c0, "c0", {q.B, q.H}, x);
   if (b_ih.defined()) check_shape(b_ih, "b_ih", {GH}, x);
   if (b_hh.defined()) check_shape(b_hh, "b_hh", {GH}, x);
+  return q;
+}
 
+}  // namespace
+
+std::vector<Tensor> rnn_sequence_composed(const std::string& mode, const Tensor& x,
+                                          const std::vector<int64_t>& batch_sizes,
+                                          const Tensor& h0, const Tensor& c0,
+                                          const Tensor& w_ih, const Tensor& w_hh,
+                                          const Tensor& b_ih, const Tensor& b_hh, bool reverse) {
+  Seq q = checked_seq(mode, x, batch_sizes, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse);
+  Replay r = replay(q, x, h0, c0, w_ih, w_hh, b_ih, b_hh);
+  std::vector<Tensor> outputs{cat(r.out, 0), r.h};
+  if (q.cell == Cell::Lstm) outputs.push_back(r.c);
+  return outputs;
+}
+
+std::vector<Tensor> rnn_sequence(const std::string& mode, const Tensor& x,
+                                 const std::vector<int64_t>& batch_sizes, const Tensor& h0,
+                                 const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh,
+                                 const Tensor& b_ih, const Tensor& b_hh, bool reverse) {
+  const char* op = "rnn_sequence";
+  if (x.defined() && !x.device().is_cpu())
+    return rnn_sequence_composed(mode, x, batch_sizes, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse);
+  Seq q = checked_seq(mode, x, batch_sizes, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse);
+  const int64_t GH = q.G * q.H;
+  const bool lstm = q.cell == Cell::Lstm, gru = q.cell == Cell::Gru;
   const DType dt = x.dtype();
   const int64_t LD = q.I + q.H;
   Saved s;

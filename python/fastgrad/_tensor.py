@@ -198,6 +198,23 @@ def _array(self, dtype=None, copy=None):
     return arr.copy() if copy else arr
 
 
+def _resolve_device(dev):
+    """An index-less cuda device as the current one (what torch's Tensor.to does, so
+    `t.to("cuda")` of a cuda:0 tensor is a no-op); unchanged without a GPU, where the
+    transfer raises its own error."""
+    if dev.type == "cuda" and dev.index is None and _C._cuda.is_available():
+        return _C.device("cuda", _C._cuda.current_device())
+    return dev
+
+
+def _cuda(self, device=None, non_blocking=False):
+    if device is None:
+        device = "cuda"
+    elif isinstance(device, int) and not isinstance(device, bool):
+        device = _C.device("cuda", device)
+    return self.to(device)
+
+
 def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
     for a in args:
         if isinstance(a, _C.dtype):
@@ -210,7 +227,7 @@ def _to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
             raise TypeError(f"to: expected a dtype, device or tensor, got {type(a).__name__}")
     out = self
     if device is not None:
-        dev = _C.device(device) if isinstance(device, str) else device
+        dev = _resolve_device(_C.device(device) if isinstance(device, str) else device)
         if dev != self.device:
             out = _C._to_device(out, dev)
     if dtype is not None and dtype != out.dtype:
@@ -320,6 +337,7 @@ def _install():
     T.long = _type_conv(_C.dtype.int64)
     T.bool = _type_conv(_C.dtype.bool)
     T.cpu = lambda self: self.to("cpu")
+    T.cuda = _cuda
     T.type_as = _type_as
     T.__deepcopy__ = _deepcopy
     T.__reduce_ex__ = _reduce_ex
