@@ -159,3 +159,14 @@ def test_warp_scan_matches_torch(n):
     i = rng.integers(-(2**62), 2**62, size=(3, n))
     want = torch.cumsum(torch.from_numpy(i), 1).numpy()  # wraps
     np.testing.assert_array_equal(_C._cuda._scan_sim(fg.tensor(i)).numpy(), want)
+
+
+@pytest.mark.parametrize("n", [1, 7, 4096 + 3])
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+def test_dropout_device_draw_matches_cpu_mask(n, p):
+    """The per-element draw the CUDA kernel runs gives the CPU's mask bits."""
+    fg.manual_seed(11)
+    y = fg.nn.functional.dropout(fg.ones(n), p)
+    fg.manual_seed(11)
+    keep = _C._cuda._dropout_keep_sim(n, p).numpy()
+    np.testing.assert_array_equal(keep, y.numpy() != 0)

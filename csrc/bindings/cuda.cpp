@@ -8,6 +8,8 @@
 #include "backend/cuda/runtime.h"
 #include "backend/cuda/strided_indexer.h"
 #include "bindings/common.h"
+#include "core/generator.h"
+#include "math/dropout.h"
 #include "ops/reduce.h"
 
 namespace fastgrad::bindings {
@@ -131,6 +133,17 @@ Tensor scan_sim(const Tensor& x, bool prod) {
   return out;
 }
 
+// The keep mask of dropout(ones(n), p) from the default generator, drawn by
+// the functor the CUDA kernel runs (math::KeepDraw), element by element.
+Tensor dropout_keep_sim(int64_t n, double p) {
+  FG_CHECK_VALUE(n >= 0 && p >= 0 && p <= 1, "_dropout_keep_sim: bad n or p");
+  auto d = default_generator()->reserve(static_cast<uint64_t>((n + 3) / 4));
+  const math::KeepDraw keep{d.key, d.base, std::ldexp(1.0 - p, 32)};
+  Tensor out = empty({n}, DType::Bool, Device{});
+  for (int64_t i = 0; i < n; ++i) out.data<bool>()[i] = keep(i);
+  return out;
+}
+
 int check_sim_device(int device) {
   FG_CHECK_VALUE(device >= 0, "_BlockCacheSim: device must be >= 0, got ", device);
   return device;
@@ -175,6 +188,9 @@ void bind_cuda(py::module_& m) {
         "A reduction through the CUDA kernels' decomposition, run on the host (a test hook).");
   c.def("_scan_sim", &scan_sim, "x"_a, "prod"_a = false,
         "cumsum/cumprod along the last dim through the CUDA scan's steps (a test hook).");
+
+  c.def("_dropout_keep_sim", &dropout_keep_sim, "n"_a, "p"_a,
+        "dropout's keep mask through the CUDA per-element draw (a test hook).");
 
   py::class_<BlockCacheSim>(c, "_BlockCacheSim",
                             "The CUDA block cache over a fake device of `capacity` bytes.")

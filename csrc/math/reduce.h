@@ -20,8 +20,6 @@
 
 namespace fastgrad::math {
 
-template <class T> constexpr bool kIsFloat = std::is_floating_point_v<T>;
-
 // Maps applied to each element before it is summed.
 struct IdentityMap {
   template <class T> FG_HOST_DEVICE T operator()(T v) const { return v; }

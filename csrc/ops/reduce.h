@@ -43,6 +43,15 @@ struct HasCols : std::false_type {};
 template <class F>
 struct HasCols<F, std::void_t<decltype(F::kHasCols)>> : std::true_type {};
 
+// Raises "no kernel for device" unless x is on the CPU or on CUDA in a file
+// nvcc compiles (ops whose CUDA branch sits beside the CPU one).
+inline void check_cpu_or_cuda(const char* op, const Tensor& x) {
+#if defined(__CUDACC__)
+  if (x.device().is_cuda()) return;
+#endif
+  check_cpu(op, x);
+}
+
 // A row functor that also runs on CUDA names its math/reduce.h combiner:
 // f.template combiner<T>() (Note [CUDA reductions]).
 template <class F, class T, class = void>
