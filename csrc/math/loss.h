@@ -115,12 +115,4 @@ struct NllGradFn {
   }
 };
 
-// out[i] = f(i): a per-index functor stored by a per-index loop.
-template <class T, class F>
-struct StoreIndexedFn {
-  T* out;
-  F f;
-  FG_HOST_DEVICE void operator()(int64_t i) const { out[i] = f(i); }
-};
-
 }  // namespace fastgrad::math
