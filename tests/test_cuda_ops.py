@@ -232,15 +232,26 @@ def test_optimizer_steps_match_cpu(rng, make):
     np.testing.assert_allclose(host(pg.detach()), pc.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
-# ---- random and factories (filled on the host, then copied) ----------------------
+# ---- random and factories (filled on the device with the CPU's counter layout) ----
 
 
 def test_random_fills_match_cpu_for_same_seed():
-    fg.manual_seed(3)
-    a = fg.randn(4, 5)
-    fg.manual_seed(3)
-    b = fg.randn(4, 5, device="cuda")
-    np.testing.assert_array_equal(host(b), a.numpy())
+    for make, exact in ((lambda **kw: fg.rand(4, 5, **kw), True),
+                        (lambda **kw: fg.randint(0, 100, (4, 5), **kw), True),
+                        (lambda **kw: fg.randn(4, 5, **kw), False)):  # device libm
+        fg.manual_seed(3)
+        a = make()
+        fg.manual_seed(3)
+        b = make(device="cuda")
+        if exact:
+            np.testing.assert_array_equal(host(b), a.numpy())
+        else:
+            np.testing.assert_allclose(host(b), a.numpy(), rtol=1e-6, atol=1e-7)
+    fg.manual_seed(5)
+    m = fg.nn.functional.dropout(fg.ones(1000), 0.3)
+    fg.manual_seed(5)
+    md = fg.nn.functional.dropout(fg.ones(1000, device="cuda"), 0.3)
+    np.testing.assert_array_equal(host(md), m.numpy())
     check(fg.arange(0, 10, 2, device="cuda"), fg.arange(0, 10, 2), rtol=0, atol=0)
 
 
@@ -433,3 +444,10 @@ def test_embedding_max_norm_renormalises_rows(rng, norm_type):
                           _weight=fg.tensor(w)).to("cuda")
     check(dev(cu(idx)).detach(), ref(idx).detach())
     check(dev.weight.detach(), ref.weight.detach())
+    check(fg.linspace(0, 1, 7, device="cuda"), fg.linspace(0, 1, 7), rtol=1e-7, atol=0)
+    x, y = fg.empty(4, 5).t(), fg.empty(4, 5, device="cuda").t()  # strided outputs
+    fg.manual_seed(1)
+    x.uniform_()
+    fg.manual_seed(1)
+    y.uniform_()
+    np.testing.assert_array_equal(host(y), x.numpy())

@@ -4,6 +4,7 @@
 // a fake device, so every build can test it (Note [CUDA block cache]).
 #include <memory>
 
+#include "backend/cuda/reduce_plan.h"
 #include "backend/cuda/runtime.h"
 #include "backend/cuda/strided_indexer.h"
 #include "bindings/common.h"
@@ -11,6 +12,9 @@
 #include "ops/conv_kernels.h"
 #include "ops/elementwise.h"
 #include "ops/rnn_ops.h"
+#include "core/generator.h"
+#include "math/dropout.h"
+#include "ops/reduce.h"
 
 namespace fastgrad::bindings {
 
@@ -144,6 +148,78 @@ Tensor conv_col2im(const Tensor& col_in, const ConvGeom& g) {
   return gx;
 }
 
+// The CUDA reduction kernels' decomposition (reduce_plan.h) run on the host
+// over a CPU tensor with the combiners of math/reduce.h: the arithmetic the
+// GPU runs, checked on the CPU. Output: the keepdim=False reduction.
+template <class T, class Op>
+Tensor reduce_sim_rows(const Tensor& x, const std::vector<bool>& mask, bool ordered,
+                       const Op& op) {
+  using R = decltype(op.finish(op.init(), 0));
+  Tensor out = empty(reduced_shape(x, mask, false), dtype_of<R>::value, x.device());
+  cuda::simulate_rows<T>(cpu::make_row_layout(x, mask, ordered), op, out.data<R>());
+  return out;
+}
+
+Tensor reduce_sim(const Tensor& x, const std::string& op, const DimList& dims, double p,
+                  double correction) {
+  FG_CHECK(x.device().is_cpu(), "_reduce_sim: expected a CPU tensor");
+  auto mask = reduce_mask("_reduce_sim", x, dims);
+  return dispatch(x.dtype(), [&](auto tag) -> Tensor {
+    using T = decltype(tag);
+    if (op == "sum") return reduce_sim_rows<T>(x, mask, false, math::SumOp<T>{});
+    if (op == "prod") return reduce_sim_rows<T>(x, mask, false, math::ProdOp<T>{});
+    if (op == "any") return reduce_sim_rows<T>(x, mask, false, math::FindOp<T, true>{});
+    if (op == "all") return reduce_sim_rows<T>(x, mask, false, math::FindOp<T, false>{});
+    if (op == "count_nonzero")
+      return reduce_sim_rows<T>(x, mask, false, math::CountNonzeroOp<T>{});
+    if (op == "argmax") return reduce_sim_rows<T>(x, mask, true, math::ArgOp<T, true>{});
+    if (op == "argmin") return reduce_sim_rows<T>(x, mask, true, math::ArgOp<T, false>{});
+    if (op == "amax") return reduce_sim_rows<T>(x, mask, false, math::ArgOp<T, true, true>{});
+    if (op == "amin") return reduce_sim_rows<T>(x, mask, false, math::ArgOp<T, false, true>{});
+    if constexpr (std::is_floating_point_v<T>) {
+      if (op == "nansum")
+        return reduce_sim_rows<T>(x, mask, false, math::SumOp<T, math::NanToZeroMap>{});
+      if (op == "mean")
+        return reduce_sim_rows<T>(x, mask, false, math::SumOp<T, math::IdentityMap, true>{});
+      if (op == "var" || op == "std")
+        return reduce_sim_rows<T>(x, mask, false, math::VarOp<T>{correction, op == "std"});
+      if (op == "logsumexp") return reduce_sim_rows<T>(x, mask, false, math::LogSumExpOp<T>{});
+      if (op == "norm")
+        return reduce_sim_rows<T>(x, mask, false, math::NormOp<T>{p, math::norm_kind(p)});
+    }
+    fail<ValueError>("_reduce_sim: unknown op '", op, "' for ", x.dtype());
+  });
+}
+
+// The scan kernel's steps along the last dim of a contiguous CPU tensor.
+Tensor scan_sim(const Tensor& x, bool prod) {
+  FG_CHECK(x.device().is_cpu() && x.is_contiguous() && x.dim() >= 1,
+           "_scan_sim: expected a contiguous CPU tensor with at least one dim");
+  Tensor out = empty(x.sizes(), x.dtype(), x.device());
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const int64_t n = x.sizes().back(), lines = n ? x.numel() / n : 0;
+    for (int64_t r = 0; r < lines; ++r) {
+      const T* p = x.data<T>() + r * n;
+      T* q = out.data<T>() + r * n;
+      if (prod) cuda::simulate_scan_line(math::ScanOp<T, true>{}, p, 1, q, 1, n);
+      else cuda::simulate_scan_line(math::ScanOp<T, false>{}, p, 1, q, 1, n);
+    }
+  });
+  return out;
+}
+
+// The keep mask of dropout(ones(n), p) from the default generator, drawn by
+// the functor the CUDA kernel runs (math::KeepDraw), element by element.
+Tensor dropout_keep_sim(int64_t n, double p) {
+  FG_CHECK_VALUE(n >= 0 && p >= 0 && p <= 1, "_dropout_keep_sim: bad n or p");
+  auto d = default_generator()->reserve(static_cast<uint64_t>((n + 3) / 4));
+  const math::KeepDraw keep{d.key, d.base, std::ldexp(1.0 - p, 32)};
+  Tensor out = empty({n}, DType::Bool, Device{});
+  for (int64_t i = 0; i < n; ++i) out.data<bool>()[i] = keep(i);
+  return out;
+}
+
 int check_sim_device(int device) {
   FG_CHECK_VALUE(device >= 0, "_BlockCacheSim: device must be >= 0, got ", device);
   return device;
@@ -236,6 +312,15 @@ void bind_cuda(py::module_& m) {
       "mode"_a, "x"_a, "batch_sizes"_a, "h0"_a, "c0"_a, "w_ih"_a, "w_hh"_a, "b_ih"_a, "b_hh"_a,
       "reverse"_a,
       "_rnn_sequence as the CUDA path runs it: recorded per-step ops (a test hook).");
+
+  c.def("_reduce_sim", &reduce_sim, "x"_a, "op"_a, "dim"_a = py::none(), "p"_a = 2.0,
+        "correction"_a = 1.0,
+        "A reduction through the CUDA kernels' decomposition, run on the host (a test hook).");
+  c.def("_scan_sim", &scan_sim, "x"_a, "prod"_a = false,
+        "cumsum/cumprod along the last dim through the CUDA scan's steps (a test hook).");
+
+  c.def("_dropout_keep_sim", &dropout_keep_sim, "n"_a, "p"_a,
+        "dropout's keep mask through the CUDA per-element draw (a test hook).");
 
   py::class_<BlockCacheSim>(c, "_BlockCacheSim",
                             "The CUDA block cache over a fake device of `capacity` bytes.")

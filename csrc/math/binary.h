@@ -10,8 +10,6 @@
 
 namespace fastgrad::math {
 
-template <class T> constexpr bool kIsFloat = std::is_floating_point_v<T>;
-
 struct AddFn {
   template <class T> FG_HOST_DEVICE T operator()(T a, T b) const {
     if constexpr (std::is_same_v<T, bool>) return a || b;

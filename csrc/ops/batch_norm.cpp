@@ -11,6 +11,9 @@
 #include "ops/norm_ops.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
+#if defined(__CUDACC__)
+#include "backend/cuda/norm.cuh"
+#endif
 
 namespace fastgrad {
 
@@ -130,7 +133,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                   const Tensor& weight, const Tensor& bias, bool training, double momentum,
                   double eps) {
   const char* op = "batch_norm";
-  check_cpu(op, x);
+  check_cpu_or_cuda(op, x);
   FG_CHECK(x.dim() >= 2, op, ": expected input of shape (N, C, *) with at least 2 dims, got ",
            list_str(x.sizes()));
   dispatch_float(x.dtype(), op, [](auto) {});
@@ -153,6 +156,25 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   std::vector<double> var(static_cast<size_t>(C), 0.0);
   dispatch_float(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
+#if defined(__CUDACC__)
+    if (x.device().is_cuda()) {
+      const bool update = training && running_mean.defined() && geo.count() > 0;
+      Tensor rm_new = update ? empty({C}, x.dtype(), x.device()) : Tensor();
+      Tensor rv_new = update ? empty({C}, x.dtype(), x.device()) : Tensor();
+      cuda::batch_norm_forward<T>(op, xc.data<T>(), y.data<T>(), geo.N, C, geo.S,
+                                  ptr_or_null<T>(wc), ptr_or_null<T>(bc), ptr_or_null<T>(rmc),
+                                  ptr_or_null<T>(rvc), use_batch, eps, mean.data<T>(),
+                                  invstd.data<T>(), update ? rm_new.data<T>() : nullptr,
+                                  update ? rv_new.data<T>() : nullptr, momentum,
+                                  x.device().index);
+      if (update) {  // through copy_, as below: any layout, version bumps
+        autograd::GradModeGuard no_grad(false);
+        copy_(running_mean, rm_new, "batch_norm");
+        copy_(running_var, rv_new, "batch_norm");
+      }
+      return;
+    }
+#endif
     bn_forward<T>(geo, xc.data<T>(), y.data<T>(), ptr_or_null<T>(wc), ptr_or_null<T>(bc),
                   ptr_or_null<T>(rmc), ptr_or_null<T>(rvc), use_batch, eps, mean.data<T>(),
                   invstd.data<T>(), var.data());
@@ -173,7 +195,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
         const Tensor& g = gs[0];
         Tensor x = n.saved(0), w = n.saved(1), mean = n.saved(2), invstd = n.saved(3);
         const int64_t C = geo.C;
-        if (autograd::grad_enabled()) {  // Note [Normalization double backward]
+        // Note [Normalization double backward]; CUDA has no fused backward.
+        if (autograd::grad_enabled() || !x.device().is_cpu()) {
           Shape cs(static_cast<size_t>(x.dim()), 1);
           cs[1] = C;
           Tensor wb = w.defined() ? channel_view(w, x.dim()) : Tensor();

@@ -5,11 +5,15 @@
 //
 // Note [Dropout draws]: mask element i uses word i % 4 of the Philox block
 // at counter base + i / 4 (one reserved counter per 4 elements), so the mask
-// depends only on (seed, offset), never on the thread count.
+// depends only on (seed, offset), never on the thread count. The draw is
+// math::KeepDraw, which the CUDA path runs per element (same bits as the CPU).
 #include <cmath>
 
 #include "backend/cpu/parallel.h"
-#include "math/philox.h"
+#include "math/dropout.h"
+#if defined(__CUDACC__)
+#include "backend/cuda/index_loop.cuh"
+#endif
 #include "ops/elementwise_ops.h"
 #include "ops/grad_utils.h"
 #include "ops/norm_ops.h"
@@ -25,21 +29,36 @@ void check_p(const char* op, double p) {
                  ": dropout probability has to be between 0 and 1, but got ", p);
 }
 
+// Reserves the counters of n draws kept with probability q.
+math::KeepDraw reserve_keep(int64_t n, double q, Generator* gen) {
+  auto d = generator_or_default(gen).reserve(static_cast<uint64_t>((n + 3) / 4));
+  // u < q with u = w / 2^32: compare integers against ceil-free threshold.
+  return {d.key, d.base, std::ldexp(q, 32)};
+}
+
 // Calls f(i, keep) for i in [0, n), keep drawn with probability q; chunks are
 // aligned to the 4-element Philox blocks.
 template <class F>
 void draw_keep(int64_t n, double q, Generator* gen, const F& f) {
   const int64_t blocks = (n + 3) / 4;
-  auto d = generator_or_default(gen).reserve(static_cast<uint64_t>(blocks));
-  // u < q with u = w / 2^32: compare integers against ceil-free threshold.
-  const double thr = std::ldexp(q, 32);
+  const math::KeepDraw k = reserve_keep(n, q, gen);
   cpu::parallel_for(0, blocks, cpu::kGrain / 4, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
-      auto r = math::philox4x32_10(d.key, d.base + static_cast<uint64_t>(b));
+      auto r = math::philox4x32_10(k.key, k.base + static_cast<uint64_t>(b));
       const int64_t i0 = b * 4, i1 = std::min(n, i0 + 4);
-      for (int64_t i = i0; i < i1; ++i) f(i, static_cast<double>(r.w[i - i0]) < thr);
+      for (int64_t i = i0; i < i1; ++i) f(i, k.word_keeps(r, static_cast<int>(i - i0)));
     }
   });
+}
+
+// The CUDA side: f (a math::DropoutFn) per element on the device.
+template <class T>
+void draw_on_device(const char* op, const Tensor& like, const math::DropoutFn<T>& f) {
+#if defined(__CUDACC__)
+  return cuda::for_each_index(op, like.numel(), f, like.device().index);
+#else
+  fail<NotImplementedError>(op, ": no kernel for device ", like.device());
+#endif
 }
 
 // mask (shaped `mask_shape`, contiguous, dtype dt): 0 or 1 / (1 - p), or 0 / 1
@@ -51,6 +70,9 @@ Tensor make_mask(const char* op, const Shape& mask_shape, DType dt, Device dev, 
     using T = decltype(tag);
     T* m = mask.data<T>();
     const T scale = unit ? T(1) : T(1) / static_cast<T>(1.0 - p);
+    if (!dev.is_cpu())
+      return draw_on_device(op, mask, math::DropoutFn<T>{
+          reserve_keep(mask.numel(), 1.0 - p, gen), nullptr, nullptr, m, scale});
     draw_keep(mask.numel(), 1.0 - p, gen, [=](int64_t i, bool keep) { m[i] = keep ? scale : T(0); });
   });
   return mask;
@@ -60,7 +82,10 @@ Tensor make_mask(const char* op, const Shape& mask_shape, DType dt, Device dev, 
 // a constant.
 Tensor apply_mask(const char* op, const Tensor& x, const Tensor& xc, const Tensor& mask) {
   Tensor out = empty(x.sizes(), x.dtype(), x.device());
-  dispatch_float(x.dtype(), op, [&](auto tag) {
+  if (!x.device().is_cpu()) {
+    autograd::GradModeGuard no_grad(false);
+    out = mul(xc, mask);
+  } else dispatch_float(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
     const T* xp = xc.data<T>();
     const T* mp = mask.data<T>();
@@ -81,7 +106,7 @@ Tensor apply_mask(const char* op, const Tensor& x, const Tensor& xc, const Tenso
 Tensor dropout(const Tensor& x, double p, bool train, Generator* gen) {
   const char* op = "dropout";
   check_p(op, p);
-  check_cpu(op, x);
+  check_cpu_or_cuda(op, x);
   dispatch_float(x.dtype(), op, [](auto) {});
   if (!train || p == 0.0 || x.numel() == 0) return x;
   if (p == 1.0) return mul(x, scalar_tensor(Scalar(0.0), x.dtype()));
@@ -95,6 +120,9 @@ Tensor dropout(const Tensor& x, double p, bool train, Generator* gen) {
     T* o = out.data<T>();
     T* m = mask.data<T>();
     const T scale = T(1) / static_cast<T>(1.0 - p);
+    if (!x.device().is_cpu())
+      return draw_on_device(op, x, math::DropoutFn<T>{reserve_keep(x.numel(), 1.0 - p, gen),
+                                                      xp, o, m, scale});
     draw_keep(x.numel(), 1.0 - p, gen, [=](int64_t i, bool keep) {
       m[i] = keep ? scale : T(0);
       o[i] = xp[i] * m[i];
@@ -110,7 +138,7 @@ Tensor dropout(const Tensor& x, double p, bool train, Generator* gen) {
 const Tensor& dropout_(const Tensor& x, double p, bool train, Generator* gen) {
   const char* op = "dropout_";
   check_p(op, p);
-  check_cpu(op, x);
+  check_cpu_or_cuda(op, x);
   dispatch_float(x.dtype(), op, [](auto) {});
   if (!train || p == 0.0 || x.numel() == 0) return x;
   if (autograd::needs_grad({&x}))
@@ -124,7 +152,7 @@ const Tensor& dropout_(const Tensor& x, double p, bool train, Generator* gen) {
 Tensor feature_dropout(const Tensor& x, double p, bool train, bool batched, Generator* gen) {
   const char* op = "feature_dropout";
   check_p(op, p);
-  check_cpu(op, x);
+  check_cpu_or_cuda(op, x);
   dispatch_float(x.dtype(), op, [](auto) {});
   if (!train || p == 0.0 || x.numel() == 0) return x;
   if (p == 1.0) return mul(x, scalar_tensor(Scalar(0.0), x.dtype()));
@@ -143,7 +171,7 @@ Tensor feature_dropout(const Tensor& x, double p, bool train, bool batched, Gene
 Tensor alpha_dropout(const Tensor& x, double p, bool train, Generator* gen) {
   const char* op = "alpha_dropout";
   check_p(op, p);
-  check_cpu(op, x);
+  check_cpu_or_cuda(op, x);
   dispatch_float(x.dtype(), op, [](auto) {});
   if (!train || p == 0.0 || x.numel() == 0) return x;
   if (p == 1.0) return mul(x, scalar_tensor(Scalar(0.0), x.dtype()));

@@ -41,6 +41,41 @@ Tensor ones(const Shape& size, std::optional<DType> dtype, Device device) {
   return out;
 }
 
+namespace {
+
+// Element i of arange / linspace: FG_HOST_DEVICE, so CUDA outputs are filled
+// on the device (ops/launch_indexed.h).
+template <class T>
+struct ArangeFloatFn {  // accumulates in double
+  static constexpr bool kOnDevice = true;
+  double s, st;
+  FG_HOST_DEVICE T operator()(int64_t i) const { return static_cast<T>(s + st * i); }
+};
+
+template <class T>
+struct ArangeIntFn {  // wraps like PyTorch (unsigned math: no UB)
+  static constexpr bool kOnDevice = true;
+  int64_t s, st;
+  FG_HOST_DEVICE T operator()(int64_t i) const {
+    return static_cast<T>(static_cast<int64_t>(static_cast<uint64_t>(s) +
+                                               static_cast<uint64_t>(st) * i));
+  }
+};
+
+// Walks from both ends so the last point is exactly `end` (one step: start).
+template <class T, class C>
+struct LinspaceFn {
+  static constexpr bool kOnDevice = true;
+  C s, e, step;
+  int64_t steps, half;
+  FG_HOST_DEVICE T operator()(int64_t i) const {
+    C v = i < half ? s + step * static_cast<C>(i) : e - step * static_cast<C>(steps - 1 - i);
+    return static_cast<T>(v);
+  }
+};
+
+}  // namespace
+
 Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step,
               std::optional<DType> dtype, Device device) {
   const bool all_int = !start.is_float() && !end.is_float() && !step.is_float();
@@ -68,16 +103,13 @@ Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step,
     using T = decltype(tag);
     if constexpr (std::is_floating_point_v<T>) {
       const double s = start.f, st = step.f;  // accumulate in double
-      launch_indexed<T>("arange", out, [=](int64_t i) { return static_cast<T>(s + st * i); });
+      launch_indexed<T>("arange", out, ArangeFloatFn<T>{s, st});
     } else {
       // Integer outputs work on integer start/step (PyTorch truncates floats).
       const int64_t s = start.to<int64_t>(), st = step.to<int64_t>();
       FG_CHECK(st != 0, "arange: step must be nonzero (step ", step.f,
                " truncates to 0 for dtype ", dt, ")");
-      launch_indexed<T>("arange", out, [=](int64_t i) {
-        return static_cast<T>(static_cast<int64_t>(static_cast<uint64_t>(s) +
-                                                   static_cast<uint64_t>(st) * i));
-      });
+      launch_indexed<T>("arange", out, ArangeIntFn<T>{s, st});
     }
   });
   return out;
@@ -96,13 +128,8 @@ Tensor linspace(const Scalar& start, const Scalar& end, int64_t steps,
     using C = std::conditional_t<std::is_floating_point_v<T>, T, double>;
     const C s = start.to<C>(), e = end.to<C>();
     const C step = steps > 1 ? (e - s) / static_cast<C>(steps - 1) : C(0);
-    // Walk from both ends so the last point is exactly `end` (one step: start).
     const int64_t half = steps == 1 ? 1 : steps / 2;
-    launch_indexed<T>("linspace", out, [=](int64_t i) {
-      C v = i < half ? s + step * static_cast<C>(i)
-                     : e - step * static_cast<C>(steps - 1 - i);
-      return static_cast<T>(v);
-    });
+    launch_indexed<T>("linspace", out, LinspaceFn<T, C>{s, e, step, steps, half});
   });
   return out;
 }

@@ -1,18 +1,24 @@
 // Pointwise losses: one fused pass computes each element's loss and folds the
 // reduction in (double accumulators per fixed-size block, summed in block
 // order: the result does not depend on the thread count). Backward rules are
-// fastgrad ops, so create_graph works through them.
-#include <atomic>
+// fastgrad ops, so create_graph works through them. The per-element losses
+// are the FG_HOST_DEVICE functors of math/loss.h: on CUDA the same functor
+// runs through launch and the reduction kernels add up (in double).
+#include <array>
 #include <cmath>
+#include <utility>
 #include <vector>
 
+#include "autograd/grad_mode.h"
 #include "backend/cpu/parallel.h"
+#include "math/loss.h"
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
 #include "ops/grad_utils.h"
 #include "ops/loss_ops.h"
 #include "ops/reduce_ops.h"
 #include "ops/shape_ops.h"
+#include "ops/transfers.h"
 
 namespace fastgrad {
 
@@ -64,6 +70,60 @@ Tensor map_reduce(const Shape& sizes, Reduction r, double divisor, const F& f) {
   return out;
 }
 
+template <class Fn, class P, class S, size_t... K>
+auto call_at(const Fn& fn, const P& p, const S& step, int64_t i, std::index_sequence<K...>) {
+  return fn(p[K][i * step[K]]...);
+}
+
+// fn(a_i, b_i, ...) over operands shaped like ins[0] (or 0-d: broadcast
+// factors), folded by the reduction: on the CPU in one fused pass
+// (map_reduce, operands contiguous); on CUDA through launch, then sum() in
+// float64 as the CPU accumulates.
+template <class T, size_t N, class Fn>
+Tensor loss_map_reduce(const char* op, const std::array<Tensor, N>& ins, Reduction r,
+                       double divisor, const Fn& fn) {
+  const Tensor& x = ins[0];
+  if (!x.device().is_cpu()) {
+    Tensor l = empty(x.sizes(), x.dtype(), x.device());
+    std::array<const Tensor*, N> p;
+    for (size_t k = 0; k < N; ++k) p[k] = &ins[k];
+    if constexpr (N == 2) launch<T, T, T>(op, l, p, fn);
+    else if constexpr (N == 3) launch<T, T, T, T>(op, l, p, fn);
+    else launch<T, T, T, T, T>(op, l, p, fn);
+    if (r == Reduction::None) return l;
+    autograd::GradModeGuard no_grad(false);
+    Tensor total = sum(l, std::nullopt, false, DType::Float64);
+    if (r == Reduction::Mean) total = div(total, divisor);  // mean of nothing: nan
+    return to_dtype(total, x.dtype());
+  }
+  std::array<const T*, N> p;
+  std::array<int64_t, N> step;
+  for (size_t k = 0; k < N; ++k) {
+    p[k] = ins[k].template data<T>();
+    step[k] = ins[k].sizes() == x.sizes() ? 1 : 0;
+  }
+  return map_reduce<T>(x.sizes(), r, divisor, [&](int64_t i) {
+    return call_at(fn, p, step, i, std::make_index_sequence<N>{});
+  });
+}
+
+// Whether every element of x (contiguous, floating) lies in [0, 1] (NaN does
+// not). On CUDA the flag crosses to the host: an implicit transfer that the
+// ledger shows and strict mode refuses.
+bool all_probabilities(const Tensor& x) {
+  if (x.device().is_cpu())
+    return dispatch_float(x.dtype(), "binary_cross_entropy", [&](auto tag) {
+      using T = decltype(tag);
+      const T* p = x.data<T>();
+      for (int64_t i = 0, n = x.numel(); i < n; ++i)
+        if (!(p[i] >= T(0) && p[i] <= T(1))) return false;
+      return true;
+    });
+  autograd::GradModeGuard no_grad(false);
+  Tensor bad = any(logical_not(logical_and(ge(x, 0), le(x, 1))));
+  return !*to_device_implicit(bad, Device{}, "binary_cross_entropy (range check)").data<bool>();
+}
+
 // The float dtype both sides compute in, after the shape check PyTorch's
 // broadcasting would skip (see loss_ops.h).
 DType check_pair(const char* op, const Tensor& x, const Tensor& t) {
@@ -113,10 +173,7 @@ Tensor pointwise(const char* op, const char* node, const Tensor& x, const Tensor
   Tensor xi = to_dtype(x, dt), ti = to_dtype(t, dt);
   Tensor xc = contiguous(xi), tc = contiguous(ti);
   Tensor out = dispatch_float(dt, op, [&](auto tag) {
-    using T = decltype(tag);
-    const T* xp = xc.data<T>();
-    const T* tp = tc.data<T>();
-    return map_reduce<T>(x.sizes(), r, divisor, [&](int64_t i) { return fn(xp[i], tp[i]); });
+    return loss_map_reduce<decltype(tag), 2>(op, {xc, tc}, r, divisor, fn);
   });
   maybe_record(node, {xi, ti}, {out}, {xi, ti},
                [r, divisor, grads](const FunctionNode& n, const Tensors& gs) -> Tensors {
@@ -131,7 +188,7 @@ Tensor pointwise(const char* op, const char* node, const Tensor& x, const Tensor
 Tensor mse_loss(const Tensor& input, const Tensor& target, const std::string& reduction) {
   return pointwise(
       "mse_loss", "MseLossBackward", input, target, reduction, 0,
-      [](auto x, auto t) { return (x - t) * (x - t); },
+      math::MseLossFn{},
       [](const FunctionNode& n, const Tensor& g, const Tensor& x, const Tensor& t) -> Tensors {
         Tensor d = mul(mul(sub(x, t), 2), g);
         return {d, n.needs_input_grad(1) ? neg(d) : Tensor()};
@@ -141,7 +198,7 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, const std::string& re
 Tensor l1_loss(const Tensor& input, const Tensor& target, const std::string& reduction) {
   return pointwise(
       "l1_loss", "L1LossBackward", input, target, reduction, 0,
-      [](auto x, auto t) { return std::abs(x - t); },
+      math::L1LossFn{},
       [](const FunctionNode& n, const Tensor& g, const Tensor& x, const Tensor& t) -> Tensors {
         Tensor d = mul(sign(sub(x, t)), g);
         return {d, n.needs_input_grad(1) ? neg(d) : Tensor()};
@@ -155,15 +212,7 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target,
   FG_CHECK(beta >= 0, "smooth_l1_loss: beta must be non-negative, got ", beta);
   return pointwise(
       "smooth_l1_loss", "SmoothL1LossBackward", input, target, reduction, 0,
-      [beta](auto x, auto t) {
-        // branch-free: with q = min(|d|, beta), q^2 / (2 beta) + (|d| - q)
-        // is both pieces (beta = 0: |d|)
-        using T = decltype(x);
-        T d = std::abs(x - t), b = static_cast<T>(beta);
-        T q = std::min(d, b);
-        T inv2b = b > T(0) ? T(0.5) / b : T(0);
-        return q * q * inv2b + (d - q);
-      },
+      math::SmoothL1LossFn{beta},
       [beta](const FunctionNode& n, const Tensor& g, const Tensor& x,
              const Tensor& t) -> Tensors {
         Tensor d = sub(x, t);
@@ -181,13 +230,7 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, const std::string& 
   FG_CHECK(delta > 0, "huber_loss: delta must be positive, got ", delta);
   return pointwise(
       "huber_loss", "HuberLossBackward", input, target, reduction, 0,
-      [delta](auto x, auto t) {
-        using T = decltype(x);
-        // branch-free: with q = min(|d|, delta), q^2 / 2 + delta (|d| - q)
-        T d = std::abs(x - t), dl = static_cast<T>(delta);
-        T q = std::min(d, dl);
-        return T(0.5) * q * q + dl * (d - q);
-      },
+      math::HuberLossFn{delta},
       [delta](const FunctionNode& n, const Tensor& g, const Tensor& x,
               const Tensor& t) -> Tensors {
         Tensor gx = mul(clamp(sub(x, t), std::optional<Scalar>(Scalar(-delta)),
@@ -215,16 +258,8 @@ Tensor kl_div(const Tensor& input, const Tensor& target, const std::string& redu
     Tensor gt = n.needs_input_grad(1) ? mul(add(sub(log(t), x), Scalar(1)), g) : Tensor();
     return {gx, gt};
   };
-  if (log_target)
-    return pointwise("kl_div", "KlDivBackward", input, target, reduction, batch,
-                     [](auto x, auto t) { return std::exp(t) * (t - x); }, grads);
-  return pointwise(
-      "kl_div", "KlDivBackward", input, target, reduction, batch,
-      [](auto x, auto t) {
-        using T = decltype(x);
-        return (t == T(0) ? T(0) : t * std::log(t)) - t * x;
-      },
-      grads);
+  return pointwise("kl_div", "KlDivBackward", input, target, reduction, batch,
+                   math::KlDivFn{log_target}, grads);
 }
 
 // -w (t max(log x, -100) + (1 - t) max(log(1 - x), -100)); the gradient
@@ -239,26 +274,15 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target,
   Tensor xi = to_dtype(input, dt), ti = to_dtype(target, dt);
   Tensor xc = contiguous(xi), tc = contiguous(ti);
   Tensor w = weight ? expand_factor(op, "weight", *weight, input.sizes(), dt) : Tensor();
-  std::atomic<bool> out_of_range{false};
-  Tensor out = dispatch_float(dt, op, [&](auto tag) {
-    using T = decltype(tag);
-    const T* xp = xc.data<T>();
-    const T* tp = tc.data<T>();
-    const T* wp = w.defined() ? w.data<T>() : nullptr;
-    return map_reduce<T>(input.sizes(), r, divisor, [&](int64_t i) {
-      T x = xp[i], t = tp[i];
-      if (!(x >= T(0) && x <= T(1))) {
-        out_of_range.store(true, std::memory_order_relaxed);
-        return T(0);
-      }
-      T lx = std::max(std::log(x), T(-100)), l1x = std::max(std::log1p(-x), T(-100));
-      T l = (t - T(1)) * l1x - t * lx;
-      return wp ? l * wp[i] : l;
-    });
-  });
-  FG_CHECK(!out_of_range.load(), op,
+  const bool in_range = all_probabilities(xc);
+  FG_CHECK(in_range, op,
            ": all elements of input should be between 0 and 1 (probabilities; use "
            "binary_cross_entropy_with_logits for logits)");
+  Tensor one = scalar_tensor(Scalar(1.0), dt);  // a missing weight
+  Tensor out = dispatch_float(dt, op, [&](auto tag) {
+    return loss_map_reduce<decltype(tag), 3>(op, {xc, tc, w.defined() ? w : one}, r, divisor,
+                                             math::BceLossFn{});
+  });
   maybe_record("BinaryCrossEntropyBackward", {xi, ti}, {out}, {xi, ti, w},
                [r, divisor](const FunctionNode& n, const Tensors& gs) -> Tensors {
                  Tensor x = n.saved(0), t = n.saved(1), w = n.saved(2);
@@ -296,19 +320,11 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
   Tensor w = weight ? expand_factor(op, "weight", *weight, input.sizes(), dt) : Tensor();
   Tensor pw =
       pos_weight ? expand_factor(op, "pos_weight", *pos_weight, input.sizes(), dt) : Tensor();
+  Tensor one = scalar_tensor(Scalar(1.0), dt);  // a missing weight / pos_weight
   Tensor out = dispatch_float(dt, op, [&](auto tag) {
-    using T = decltype(tag);
-    const T* xp = xc.data<T>();
-    const T* tp = tc.data<T>();
-    const T* wp = w.defined() ? w.data<T>() : nullptr;
-    const T* pp = pw.defined() ? pw.data<T>() : nullptr;
-    return map_reduce<T>(input.sizes(), r, divisor, [&](int64_t i) {
-      T x = xp[i], t = tp[i];
-      T sp = std::log1p(std::exp(-std::abs(x))) + std::max(-x, T(0));  // softplus(-x)
-      T lw = pp ? T(1) + (pp[i] - T(1)) * t : T(1);
-      T l = (T(1) - t) * x + lw * sp;
-      return wp ? l * wp[i] : l;
-    });
+    return loss_map_reduce<decltype(tag), 4>(
+        op, {xc, tc, w.defined() ? w : one, pw.defined() ? pw : one}, r, divisor,
+        math::BceWithLogitsLossFn{pw.defined()});
   });
   maybe_record("BinaryCrossEntropyWithLogitsBackward", {xi, ti}, {out}, {xi, ti, w, pw},
                [r, divisor](const FunctionNode& n, const Tensors& gs) -> Tensors {

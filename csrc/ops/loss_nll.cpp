@@ -1,12 +1,18 @@
 // nll_loss (a dedicated kernel, both directions) and cross_entropy
 // (log_softmax + nll_loss, label smoothing and probability targets composed
 // from fastgrad ops). Inputs are seen as (N, C, S): S = d1 * d2 * ...
+// On CUDA the per-target functors of math/loss.h run through
+// backend/cuda/index_loop.cuh, and cross_entropy is log_softmax + nll_loss.
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "backend/cpu/exp_lines.h"
 #include "backend/cpu/parallel.h"
+#include "math/loss.h"
+#if defined(__CUDACC__)
+#include "backend/cuda/index_loop.cuh"
+#endif
 #include "ops/elementwise.h"
 #include "ops/elementwise_ops.h"
 #include "ops/factory_ops.h"
@@ -14,6 +20,7 @@
 #include "ops/loss_ops.h"
 #include "ops/reduce_ops.h"
 #include "ops/shape_ops.h"
+#include "ops/transfers.h"
 
 namespace fastgrad {
 
@@ -66,11 +73,32 @@ Tensor check_weight(const char* op, const Tensor& x, const std::optional<Tensor>
   return contiguous(to_dtype(w, x.dtype()));
 }
 
+// t itself on the CPU, else a CPU copy (targets and weights are read on the
+// host for the bounds check and the total weight: N*S + C values). The copy
+// is an implicit transfer: the ledger shows it, strict mode refuses it.
+Tensor on_host(const Tensor& t) {
+  if (!t.defined() || t.device().is_cpu()) return t;
+  return to_device_implicit(t, Device{}, "nll_loss (target check)");
+}
+
+// Raises "no kernel for device" where no per-index CUDA loop was compiled.
+template <class F>
+void run_indexed(const char* op, const Tensor& like, int64_t n, const F& f) {
+#if defined(__CUDACC__)
+  if (like.device().is_cuda()) return cuda::for_each_index(op, n, f, like.device().index);
+#endif
+  if (!like.device().is_cpu()) fail<NotImplementedError>(op, ": no kernel for device ", like.device());
+  cpu::parallel_for(0, n, cpu::kGrain / 8, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) f(i);
+  });
+}
+
 // Int64 contiguous targets; IndexError for an index outside [0, C) that is
 // not ignore_index (checked before any kernel reads through it).
 Tensor check_targets(const char* op, const Tensor& target, int64_t c, int64_t ignore_index) {
   Tensor t = contiguous(to_dtype(target, DType::Int64));
-  const int64_t* tp = t.data<int64_t>();
+  Tensor th = on_host(t);
+  const int64_t* tp = th.data<int64_t>();
   for (int64_t i = 0, n = t.numel(); i < n; ++i) {
     int64_t v = tp[i];
     if (v != ignore_index && (v < 0 || v >= c))
@@ -96,7 +124,8 @@ void check_index_target(const char* op, const Tensor& x, const Tensor& target) {
 
 // Sum of the weights (1 without weight) of the non-ignored targets: the
 // divisor of the 'mean' reduction.
-double total_weight(const Tensor& t, const Tensor& w, int64_t ignore_index) {
+double total_weight(const Tensor& target, const Tensor& weight, int64_t ignore_index) {
+  Tensor t = on_host(target), w = on_host(weight);
   const int64_t* tp = t.data<int64_t>();
   return dispatch_float(w.defined() ? w.dtype() : DType::Float64, "nll_loss", [&](auto tag) {
     using T = decltype(tag);
@@ -124,22 +153,11 @@ Tensor nll_backward(const Tensor& g, const Tensor& t, const Tensor& w, const Sha
   for (size_t d = 2; d < sizes.size(); ++d) geo.s *= sizes[d];
   dispatch_float(dt, "nll_loss_backward", [&](auto tag) {
     using T = decltype(tag);
-    const int64_t* tp = t.data<int64_t>();
-    const T* wp = w.defined() ? w.data<T>() : nullptr;
-    const T* gp = gc.data<T>();
-    T* out = gi.data<T>();
-    T scale = r == Reduction::Mean ? static_cast<T>(1.0 / tw) : T(1);
-    const bool per_elem = r == Reduction::None;
-    const int64_t c = geo.c, s = geo.s;
-    cpu::parallel_for(0, geo.n * s, cpu::kGrain / 8, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        int64_t k = tp[i];
-        if (k == ignore_index) continue;
-        T gv = per_elem ? gp[i] : gp[0] * scale;
-        int64_t n = i / s, j = i - n * s;
-        out[(n * c + k) * s + j] = -(wp ? wp[k] : T(1)) * gv;
-      }
-    });
+    const T scale = r == Reduction::Mean ? static_cast<T>(1.0 / tw) : T(1);
+    const math::NllGradFn<T> f{t.data<int64_t>(), w.defined() ? w.data<T>() : nullptr,
+                               gc.data<T>(), gi.data<T>(), geo.c, geo.s, ignore_index,
+                               scale, r == Reduction::None};
+    run_indexed("nll_loss_backward", gi, geo.n * geo.s, f);
   });
   maybe_record("NllLossBackwardBackward", {gc}, {gi}, {t, w},
                [r, ignore_index](const FunctionNode& n, const Tensors& gs) -> Tensors {
@@ -155,16 +173,19 @@ Tensor nll_forward(const Tensor& x, const Tensor& t, const Tensor& w, Reduction 
   const double tw = r == Reduction::Mean ? total_weight(t, w, ignore_index) : 1.0;
   Tensor out = dispatch_float(x.dtype(), "nll_loss", [&](auto tag) {
     using T = decltype(tag);
-    const T* xp = xc.data<T>();
-    const int64_t* tp = t.data<int64_t>();
-    const T* wp = w.defined() ? w.data<T>() : nullptr;
-    const int64_t c = geo.c, s = geo.s, m = geo.n * geo.s;
-    auto term = [&](int64_t i) -> T {
-      int64_t k = tp[i];
-      if (k == ignore_index) return T(0);
-      int64_t n = i / s, j = i - n * s;
-      return -(wp ? wp[k] : T(1)) * xp[(n * c + k) * s + j];
-    };
+    const int64_t m = geo.n * geo.s;
+    const math::NllTermFn<T> term{xc.data<T>(), t.data<int64_t>(),
+                                  w.defined() ? w.data<T>() : nullptr, geo.c, geo.s,
+                                  ignore_index};
+    if (!x.device().is_cpu()) {  // per-target terms on the device, summed in double
+      Tensor o = empty(t.sizes(), x.dtype(), x.device());
+      run_indexed("nll_loss", o, m, math::StoreIndexedFn<T, math::NllTermFn<T>>{o.data<T>(), term});
+      if (r == Reduction::None) return o;
+      autograd::GradModeGuard no_grad(false);
+      Tensor total = sum(o, std::nullopt, false, DType::Float64);
+      if (r == Reduction::Mean) total = div(total, tw);
+      return to_dtype(total, x.dtype());
+    }
     if (r == Reduction::None) {
       Tensor o = empty(t.sizes(), x.dtype(), x.device());
       T* op = o.data<T>();
@@ -335,7 +356,9 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target,
   }
   check_index_target(op, input, target);
   Tensor t = check_targets(op, target, geo.c, ignore_index);
-  if (label_smoothing <= 0) return fused_cross_entropy(input, t, w, r, ignore_index);
+  if (label_smoothing <= 0 && input.device().is_cpu())
+    return fused_cross_entropy(input, t, w, r, ignore_index);
+  if (label_smoothing <= 0) return nll_forward(log_softmax(input, cdim), t, w, r, ignore_index);
   Tensor logp = log_softmax(input, cdim);
   Tensor nll = nll_forward(logp, t, w, r, ignore_index);
   // PyTorch's smoothing term: -sum_c w_c log p_c per target, 0 where ignored,

@@ -13,6 +13,9 @@
 #include "ops/norm_ops.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
+#if defined(__CUDACC__)
+#include "backend/cuda/norm.cuh"
+#endif
 
 namespace fastgrad {
 
@@ -196,6 +199,12 @@ std::vector<Tensor> rows_forward(const char* op, const RowGeom& geo, const Tenso
   if (xc.numel() == 0) return {y, mean, rstd};
   dispatch_float(xc.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
+#if defined(__CUDACC__)
+    if (xc.device().is_cuda())
+      return cuda::norm_rows<T>(op, xc.data<T>(), ptr_or_null<T>(wc), ptr_or_null<T>(bc),
+                                y.data<T>(), mean.data<T>(), rstd.data<T>(), geo.M, geo.G,
+                                geo.Cg, geo.S, eps, xc.device().index);
+#endif
     norm_rows_forward<T>(geo, xc.data<T>(), ptr_or_null<T>(wc), ptr_or_null<T>(bc),
                          y.data<T>(), mean.data<T>(), rstd.data<T>(), eps);
   });
@@ -267,7 +276,7 @@ Tensor channel_view(const Tensor& t, int64_t ndim) {
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
                   const Tensor& bias, double eps) {
   const char* op = "layer_norm";
-  check_cpu(op, x);
+  check_cpu_or_cuda(op, x);
   FG_CHECK(!normalized_shape.empty(), op,
            ": expected normalized_shape to be at least 1-dimensional, i.e., containing at "
            "least one element, but got normalized_shape = []");
@@ -294,7 +303,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                                                        const Tensors& gs) -> Tensors {
                  const Tensor& g = gs[0];
                  Tensor x = n.saved(0), w = n.saved(1);
-                 if (autograd::grad_enabled()) {  // Note [Normalization double backward]
+                 // Note [Normalization double backward]; CUDA has no fused backward.
+                 if (autograd::grad_enabled() || !x.device().is_cpu()) {
                    auto [dx, xhat] = norm_backward_composite(x, g, w, x.sizes(), dims, eps);
                    Tensor dw = n.needs_input_grad(1) ? sum_to(mul(g, xhat), ns) : Tensor();
                    Tensor db = n.needs_input_grad(2) ? sum_to(g, ns) : Tensor();
@@ -311,7 +321,7 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight,
                   const Tensor& bias, double eps) {
   const char* op = "group_norm";
-  check_cpu(op, x);
+  check_cpu_or_cuda(op, x);
   FG_CHECK(x.dim() >= 2, op, ": expected input of shape (N, C, *) with at least 2 dims, got ",
            list_str(x.sizes()));
   dispatch_float(x.dtype(), op, [](auto) {});
@@ -331,7 +341,8 @@ Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight,
                [geo, eps, C](const FunctionNode& n, const Tensors& gs) -> Tensors {
                  const Tensor& g = gs[0];
                  Tensor x = n.saved(0), w = n.saved(1);
-                 if (autograd::grad_enabled()) {  // Note [Normalization double backward]
+                 // Note [Normalization double backward]; CUDA has no fused backward.
+                 if (autograd::grad_enabled() || !x.device().is_cpu()) {
                    Tensor wb = w.defined() ? channel_view(w, x.dim()) : Tensor();
                    auto [dx, xhat] = norm_backward_composite(
                        x, g, wb, {x.size(0), geo.G, -1}, {2}, eps);

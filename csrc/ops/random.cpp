@@ -24,33 +24,88 @@ void check_float(const char* op, DType dt) {
                 ": expected a floating point dtype, got ", dt);
 }
 
-// Draws for every element of `self` (i = row-major index): f(bits, i) -> T.
-template <class T, class F>
-void fill_random(const char* op, const Tensor& self, Generator* gen, const F& f) {
+// Element i of a random fill: draw(philox(key, base + i), i). Draws that are
+// FG_HOST_DEVICE structs (kOnDevice) fill CUDA tensors on the device with the
+// CPU's counter layout: the same bits where the math is exact (rand, randint,
+// bernoulli_), within rounding where it is not (normal: device libm, FMA).
+template <class T, class Draw>
+struct RandomFill {
+  static constexpr bool kOnDevice = Draw::kOnDevice;
+  uint64_t key, base;
+  Draw draw;
+  FG_HOST_DEVICE T operator()(int64_t i) const {
+    return draw(philox4x32_10(key, base + static_cast<uint64_t>(i)), i);
+  }
+};
+
+// Draws for every element of `self` (i = row-major index).
+template <class T, class Draw>
+void fill_random(const char* op, const Tensor& self, Generator* gen, const Draw& draw) {
   auto d = generator_or_default(gen).reserve(static_cast<uint64_t>(self.numel()));
-  launch_indexed<T>(op, self, [=](int64_t i) {
-    return f(philox4x32_10(d.key, d.base + static_cast<uint64_t>(i)), i);
-  });
+  launch_indexed<T>(op, self, RandomFill<T, Draw>{d.key, d.base, draw});
 }
 
 // [from, to) in T; rounding the double result to float could hit `to`.
 template <class T>
-T uniform_value(const math::Philox4x32& r, double from, double to) {
-  double u = std::is_same_v<T, float> ? math::uniform_f32(r.w[0])
-                                      : math::uniform_f64(r.w[0], r.w[1]);
-  T v = static_cast<T>(from + (to - from) * u);
-  const T hi = static_cast<T>(to);
-  return v >= hi && static_cast<T>(from) < hi ? std::nextafter(hi, static_cast<T>(from)) : v;
-}
+struct UniformDraw {
+  static constexpr bool kOnDevice = true;
+  double from, to;
+  FG_HOST_DEVICE T operator()(const math::Philox4x32& r, int64_t) const {
+    double u = std::is_same_v<T, float> ? math::uniform_f32(r.w[0])
+                                        : math::uniform_f64(r.w[0], r.w[1]);
+    T v = static_cast<T>(from + (to - from) * u);
+    const T hi = static_cast<T>(to), lo = static_cast<T>(from);
+    if (!(v >= hi && lo < hi)) return v;
+    if constexpr (std::is_same_v<T, float>) return nextafterf(hi, lo);
+    else return nextafter(hi, lo);
+  }
+};
 
 // Box-Muller in double; one normal per element (the cosine branch), which
 // keeps element i a function of counter i alone.
-double normal_value(const math::Philox4x32& r) {
-  constexpr double kTwoPi = 6.283185307179586476925286766559;
-  double u1 = 1.0 - math::uniform_f64(r.w[0], r.w[1]);  // (0, 1]: log is finite
-  double u2 = math::uniform_f64(r.w[2], r.w[3]);
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2);
-}
+template <class T>
+struct NormalDraw {
+  static constexpr bool kOnDevice = true;
+  double mean, std;
+  FG_HOST_DEVICE T operator()(const math::Philox4x32& r, int64_t) const {
+    constexpr double kTwoPi = 6.283185307179586476925286766559;
+    double u1 = 1.0 - math::uniform_f64(r.w[0], r.w[1]);  // (0, 1]: log is finite
+    double u2 = math::uniform_f64(r.w[2], r.w[3]);
+    return static_cast<T>(mean + std * (std::sqrt(-2.0 * std::log(u1)) *
+                                        std::cos(kTwoPi * u2)));
+  }
+};
+
+template <class T>
+struct BernoulliDraw {
+  static constexpr bool kOnDevice = true;
+  double p;
+  FG_HOST_DEVICE T operator()(const math::Philox4x32& r, int64_t) const {
+    return static_cast<T>(math::uniform_f64(r.w[0], r.w[1]) < p);
+  }
+};
+
+// Per-element probabilities from host memory: filled on the host.
+template <class T>
+struct BernoulliTensorDraw {
+  static constexpr bool kOnDevice = false;
+  const double* pp;
+  T operator()(const math::Philox4x32& r, int64_t i) const {
+    return static_cast<T>(math::uniform_f64(r.w[0], r.w[1]) < pp[i]);
+  }
+};
+
+// Modulo of 64 random bits: the bias is below range / 2^64.
+template <class T>
+struct RandomDraw {
+  static constexpr bool kOnDevice = true;
+  int64_t low;
+  uint64_t range;
+  FG_HOST_DEVICE T operator()(const math::Philox4x32& r, int64_t) const {
+    uint64_t k = math::bits64(r.w[0], r.w[1]) % range;
+    return static_cast<T>(static_cast<int64_t>(static_cast<uint64_t>(low) + k));
+  }
+};
 
 // Smallest / largest integer a dtype holds exactly (floats: 2^digits).
 template <class T>
@@ -73,9 +128,7 @@ const Tensor& uniform_(const Tensor& self, double from, double to, Generator* ge
            from, " > to=", to);
   dispatch_float(self.dtype(), "uniform_", [&](auto tag) {
     using T = decltype(tag);
-    fill_random<T>("uniform_", self, gen, [=](const math::Philox4x32& r, int64_t) {
-      return uniform_value<T>(r, from, to);
-    });
+    fill_random<T>("uniform_", self, gen, UniformDraw<T>{from, to});
   });
   return self;
 }
@@ -85,9 +138,7 @@ const Tensor& normal_(const Tensor& self, double mean, double std, Generator* ge
   FG_CHECK(std >= 0.0, "normal_: expects std >= 0.0, but found std ", std);
   dispatch_float(self.dtype(), "normal_", [&](auto tag) {
     using T = decltype(tag);
-    fill_random<T>("normal_", self, gen, [=](const math::Philox4x32& r, int64_t) {
-      return static_cast<T>(mean + std * normal_value(r));
-    });
+    fill_random<T>("normal_", self, gen, NormalDraw<T>{mean, std});
   });
   return self;
 }
@@ -96,9 +147,7 @@ const Tensor& bernoulli_(const Tensor& self, double p, Generator* gen) {
   FG_CHECK(p >= 0.0 && p <= 1.0, "bernoulli_: expects p to be in [0, 1], but got p=", p);
   dispatch(self.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    fill_random<T>("bernoulli_", self, gen, [=](const math::Philox4x32& r, int64_t) {
-      return static_cast<T>(math::uniform_f64(r.w[0], r.w[1]) < p);
-    });
+    fill_random<T>("bernoulli_", self, gen, BernoulliDraw<T>{p});
   });
   return self;
 }
@@ -107,8 +156,9 @@ const Tensor& bernoulli_(const Tensor& self, const Tensor& p, Generator* gen) {
   check_float("bernoulli_", p.dtype());
   FG_CHECK(p.device() == self.device(), "bernoulli_: expected p on ", self.device(),
            ", got ", p.device());
-  // p broadcast to self's shape, densely, so element i reads probs[i].
-  Tensor probs = empty(self.sizes(), DType::Float64, self.device());
+  // p broadcast to self's shape, densely and on the host (checked and read
+  // there), so element i reads probs[i].
+  Tensor probs = empty(self.sizes(), DType::Float64, Device{});
   copy_(probs, p);  // raises if p does not broadcast to self
   const double* pp = probs.data<double>();
   for (int64_t i = 0; i < probs.numel(); ++i)
@@ -116,9 +166,7 @@ const Tensor& bernoulli_(const Tensor& self, const Tensor& p, Generator* gen) {
              "bernoulli_: expected all probabilities in [0, 1], got ", pp[i]);
   dispatch(self.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    fill_random<T>("bernoulli_", self, gen, [=](const math::Philox4x32& r, int64_t i) {
-      return static_cast<T>(math::uniform_f64(r.w[0], r.w[1]) < pp[i]);
-    });
+    fill_random<T>("bernoulli_", self, gen, BernoulliTensorDraw<T>{pp});
   });
   return self;
 }
@@ -131,12 +179,8 @@ const Tensor& random_(const Tensor& self, int64_t low, int64_t high, Generator* 
     auto [lo, hi] = int_range<T>();
     FG_CHECK(static_cast<double>(low) >= lo && static_cast<double>(high - 1) <= hi,
              "random_: range [", low, ", ", high, ") is out of bounds for ", self.dtype());
-    // Modulo of 64 random bits: the bias is below range / 2^64.
     const uint64_t range = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);
-    fill_random<T>("random_", self, gen, [=](const math::Philox4x32& r, int64_t) {
-      uint64_t k = math::bits64(r.w[0], r.w[1]) % range;
-      return static_cast<T>(static_cast<int64_t>(static_cast<uint64_t>(low) + k));
-    });
+    fill_random<T>("random_", self, gen, RandomDraw<T>{low, range});
   });
   return self;
 }

@@ -52,6 +52,20 @@ void check_cpu(const char* op, const Tensor& x) {
     fail<NotImplementedError>(op, ": no kernel for device ", x.device());
 }
 
+Tensor rows_collapsible(const Tensor& x, std::vector<bool>& mask, bool ordered) {
+  if (cpu::reduced_dims_collapse(x, mask, ordered)) return x;
+  std::vector<int64_t> order;
+  for (int pass = 0; pass < 2; ++pass)
+    for (int64_t d = 0; d < x.dim(); ++d)
+      if (mask[d] == (pass == 1)) order.push_back(d);
+  std::vector<bool> moved(x.dim());
+  for (int64_t d = 0; d < x.dim(); ++d) moved[d] = mask[order[d]];
+  autograd::GradModeGuard no_grad(false);
+  Tensor out = contiguous(permute(x, order));
+  mask = moved;
+  return out;
+}
+
 // Note [Lines along strided dims]
 bool lines_strided(const Tensor& t, int64_t d) {
   constexpr int64_t kMinNumel = 1 << 14;  // below this the strided walk is cheap

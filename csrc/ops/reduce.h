@@ -6,9 +6,14 @@
 #include <type_traits>
 #include <vector>
 
+#include "autograd/grad_mode.h"
 #include "backend/cpu/reduce.h"
+#include "math/reduce.h"
 #include "ops/elementwise.h"
 #include "ops/reduce_ops.h"
+#if defined(__CUDACC__)
+#include "backend/cuda/reduce.cuh"
+#endif
 
 namespace fastgrad {
 
@@ -38,13 +43,64 @@ struct HasCols : std::false_type {};
 template <class F>
 struct HasCols<F, std::void_t<decltype(F::kHasCols)>> : std::true_type {};
 
+// Raises "no kernel for device" unless x is on the CPU or on CUDA in a file
+// nvcc compiles (ops whose CUDA branch sits beside the CPU one).
+inline void check_cpu_or_cuda(const char* op, const Tensor& x) {
+#if defined(__CUDACC__)
+  if (x.device().is_cuda()) return;
+#endif
+  check_cpu(op, x);
+}
+
+// A row functor that also runs on CUDA names its math/reduce.h combiner:
+// f.template combiner<T>() (Note [CUDA reductions]).
+template <class F, class T, class = void>
+struct HasCombiner : std::false_type {};
+template <class F, class T>
+struct HasCombiner<F, T, std::void_t<decltype(std::declval<const F&>().template combiner<T>())>>
+    : std::true_type {};
+
+// x with the reduced dims of `mask` collapsible into one run (x itself if they
+// are; else a contiguous copy with the reduced dims last, `mask` updated):
+// what make_row_layout does with a CPU copy, through ops for any device.
+Tensor rows_collapsible(const Tensor& x, std::vector<bool>& mask, bool ordered);
+
+// Note [16-bit floats] on CUDA: reductions and softmax take float16/bfloat16
+// and compute in float32 (as PyTorch does), rounding the result once. True
+// when an op on x computing in `compute` is such a case: the op then runs in
+// float32 and casts the result back.
+inline bool half_on_cuda(const Tensor& x, DType compute) {
+  return x.device().is_cuda() && (compute == DType::Float16 || compute == DType::BFloat16);
+}
+
+// x as `dtype`, unrecorded (for ops that record themselves on x).
+inline Tensor to_dtype_nograd(const Tensor& x, DType dtype) {
+  autograd::GradModeGuard no_grad(false);
+  return to_dtype(x, dtype);
+}
+
 // out[row] = f(p, stride, n) for each row; x must already have the dtype T
 // the functor reads. `ordered`: see make_row_layout.
 template <class T, class F>
 Tensor reduce_rows(const char* op, const Tensor& x, const std::vector<bool>& mask,
                    bool keepdim, const F& f, bool ordered = false) {
-  check_cpu(op, x);
   using R = decltype(f(static_cast<const T*>(nullptr), int64_t{}, int64_t{}));
+#if defined(__CUDACC__)
+  if constexpr (HasCombiner<F, T>::value) {
+    if (x.device().is_cuda()) {
+      auto comb = f.template combiner<T>();
+      static_assert(std::is_same_v<decltype(comb.finish(comb.init(), 0)), R>,
+                    "the combiner must give the row functor's result type");
+      Tensor out = empty(reduced_shape(x, mask, keepdim), dtype_of<R>::value, x.device());
+      std::vector<bool> m = mask;
+      Tensor src = rows_collapsible(x, m, ordered);
+      cuda::reduce_rows<T>(op, cpu::make_row_layout(src, m, ordered), comb, out.data<R>(),
+                           x.device().index);
+      return out;
+    }
+  }
+#endif
+  check_cpu(op, x);
   Tensor out = empty(reduced_shape(x, mask, keepdim), dtype_of<R>::value, x.device());
   R* o = out.data<R>();
   auto L = cpu::make_row_layout(x, mask, ordered);
@@ -73,15 +129,29 @@ bool lines_strided(const Tensor& t, int64_t d);
 
 // out lines = f(in line) along `dim` (scans, softmax): out has x's shape and
 // dtype; x must already have dtype T.
+// A line functor that also runs on CUDA offers f.template cuda<T>(op, in, out,
+// device), launching its kernel of backend/cuda/reduce.cuh.
 template <class T, class F>
 Tensor map_lines(const char* op, const Tensor& x, int64_t dim, const F& f) {
-  check_cpu(op, x);
+  constexpr bool kCuda =
+#if defined(__CUDACC__)
+      true;
+#else
+      false;
+#endif
+  if (!kCuda || !x.device().is_cuda()) check_cpu(op, x);
   if (lines_strided(x, dim))
     return line_major_back(map_lines<T>(op, line_major(x, dim), x.dim() - 1, f), dim);
   Tensor out = empty(x.sizes(), dtype_of<T>::value, x.device());
   if (x.numel() == 0) return out;
   auto Li = cpu::make_line_layout(x, dim);
   auto Lo = cpu::make_line_layout(out, dim);
+#if defined(__CUDACC__)
+  if (x.device().is_cuda()) {
+    f.template cuda<T>(op, Li, Lo, x.device().index);
+    return out;
+  }
+#endif
   cpu::for_each_line<T>(Li, Lo, f);
   return out;
 }

@@ -15,6 +15,7 @@ namespace {
 // PyTorch. Rows are never empty here (checked by the ops).
 template <bool IsMax>
 struct ArgRow {
+  template <class T> math::ArgOp<T, IsMax> combiner() const { return {}; }
   template <class T> int64_t operator()(const T* p, int64_t s, int64_t n) const {
     int64_t best = 0;
     T bv = p[0];
@@ -30,6 +31,7 @@ struct ArgRow {
 
 template <bool IsMax>
 struct ValueRow {
+  template <class T> math::ArgOp<T, IsMax, true> combiner() const { return {}; }
   template <class T> T operator()(const T* p, int64_t s, int64_t n) const {
     return p[ArgRow<IsMax>{}(p, s, n) * s];
   }
@@ -42,10 +44,13 @@ Tensor extreme_values(const char* op, const char* node, const Tensor& x, const D
                       bool keepdim) {
   auto mask = reduce_mask(op, x, dim);
   check_nonempty_reduction(op, x, mask, dim && !dim->empty());
-  Tensor out = dispatch(x.dtype(), [&](auto tag) {
+  // 16-bit floats on CUDA: the extreme of the float32 values is exact.
+  Tensor xc = to_dtype_nograd(x, half_on_cuda(x, x.dtype()) ? DType::Float32 : x.dtype());
+  Tensor out = dispatch(xc.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    return reduce_rows<T>(op, x, mask, keepdim, ValueRow<IsMax>{});
+    return reduce_rows<T>(op, xc, mask, keepdim, ValueRow<IsMax>{});
   });
+  out = to_dtype_nograd(out, x.dtype());
   maybe_record(node, {x}, {out}, {x, out},
                [mask](const FunctionNode& n, const Tensors& gs) -> Tensors {
                  Tensor x = n.saved(0);
@@ -58,12 +63,29 @@ Tensor extreme_values(const char* op, const char* node, const Tensor& x, const D
 
 
 template <bool IsMax>
+void record_extreme_dim(const Tensor& x, const Tensor& values, const Tensor& indices,
+                        const std::vector<bool>& mask);
+
+template <bool IsMax>
 std::pair<Tensor, Tensor> extreme_dim(const char* op, const Tensor& x, int64_t dim,
                                       bool keepdim) {
   auto mask = reduce_mask(op, x, dim);
   check_nonempty_reduction(op, x, mask, true);
-  check_cpu(op, x);
   Shape shape = reduced_shape(x, mask, keepdim);
+  if (x.device().is_cuda()) {
+    // Two passes of the same deterministic combiner (argmax, then its value).
+    Tensor xc = to_dtype_nograd(x, half_on_cuda(x, x.dtype()) ? DType::Float32 : x.dtype());
+    Tensor values, indices;
+    dispatch(xc.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      indices = reduce_rows<T>(op, xc, mask, keepdim, ArgRow<IsMax>{}, /*ordered=*/true);
+      values = reduce_rows<T>(op, xc, mask, keepdim, ValueRow<IsMax>{});
+    });
+    values = to_dtype_nograd(values, x.dtype());
+    record_extreme_dim<IsMax>(x, values, indices, mask);
+    return {values, indices};
+  }
+  check_cpu(op, x);
   Tensor values = empty(shape, x.dtype(), x.device());
   Tensor indices = empty(shape, DType::Int64, x.device());
   dispatch(x.dtype(), [&](auto tag) {
@@ -77,8 +99,15 @@ std::pair<Tensor, Tensor> extreme_dim(const char* op, const Tensor& x, int64_t d
       vo[r] = p[i * s];
     });
   });
-  // The gradient goes to the selected index only: a one-hot mask along dim
-  // built by comparing positions with the indices.
+  record_extreme_dim<IsMax>(x, values, indices, mask);
+  return {values, indices};
+}
+
+// The gradient goes to the selected index only: a one-hot mask along dim
+// built by comparing positions with the indices.
+template <bool IsMax>
+void record_extreme_dim(const Tensor& x, const Tensor& values, const Tensor& indices,
+                        const std::vector<bool>& mask) {
   maybe_record(IsMax ? "MaxBackward" : "MinBackward", {x}, {values, indices}, {indices},
                [mask](const FunctionNode& n, const Tensors& gs) -> Tensors {
                  Tensor idx = n.saved(0);
@@ -91,7 +120,6 @@ std::pair<Tensor, Tensor> extreme_dim(const char* op, const Tensor& x, int64_t d
                  Tensor onehot = eq(pos, expand_reduced(idx, full, mask));
                  return {where(onehot, expand_reduced(gs[0], full, mask), 0.0)};
                });
-  return {values, indices};
 }
 
 template <bool IsMax>
@@ -103,9 +131,10 @@ Tensor arg_extreme(const char* op, const Tensor& x, std::optional<int64_t> dim,
   FG_CHECK_INDEX(dim || x.numel() != 0, op, "(): Expected reduction dim to be specified "
                  "for input.numel() == 0.");
   check_nonempty_reduction(op, x, mask, dim.has_value());
-  return dispatch(x.dtype(), [&](auto tag) {
+  Tensor xc = to_dtype_nograd(x, half_on_cuda(x, x.dtype()) ? DType::Float32 : x.dtype());
+  return dispatch(xc.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    return reduce_rows<T>(op, x, mask, keepdim, ArgRow<IsMax>{}, /*ordered=*/true);
+    return reduce_rows<T>(op, xc, mask, keepdim, ArgRow<IsMax>{}, /*ordered=*/true);
   });
 }
 

@@ -19,6 +19,13 @@ namespace {
 // Running sum / product in acc_t (double for floats; integers wrap).
 template <bool IsProd>
 struct ScanLine {
+#if defined(__CUDACC__)
+  template <class T>
+  void cuda(const char* op, const cpu::RowLayout& in, const cpu::RowLayout& out,
+            int device) const {
+    cuda::scan_lines<T>(op, in, out, math::ScanOp<T, IsProd>{}, device);
+  }
+#endif
   template <class T>
   void operator()(const T* x, int64_t xs, T* y, int64_t ys, int64_t n) const {
     if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
@@ -43,6 +50,13 @@ struct ScanLine {
 // softmax) with its sum in double; then the scale or the log shift.
 template <bool Log>
 struct SoftmaxLine {
+#if defined(__CUDACC__)
+  template <class T>
+  void cuda(const char* op, const cpu::RowLayout& in, const cpu::RowLayout& out,
+            int device) const {
+    cuda::softmax_lines<Log, T>(op, in, out, device);
+  }
+#endif
   template <class T>
   void operator()(const T* x, int64_t xs, T* y, int64_t ys, int64_t n) const {
     const T m = cpu::max_line(x, xs, n);
@@ -133,6 +147,8 @@ template <bool IsProd>
 Tensor scan(const char* op, const Tensor& x, int64_t dim, OptDType dtype) {
   int64_t d = wrap_dim(dim, x.dim(), op);
   DType out_dtype = dtype.value_or(is_floating(x.dtype()) ? x.dtype() : DType::Int64);
+  if (half_on_cuda(x, out_dtype))  // computes in float32, recorded through the casts
+    return to_dtype(scan<IsProd>(op, x, dim, DType::Float32), out_dtype);
   Tensor xi = to_dtype(x, out_dtype);
   Tensor out = dispatch(out_dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -158,6 +174,8 @@ Tensor softmax_impl(const char* op, const Tensor& x, int64_t dim, OptDType dtype
   if (!is_floating(compute))
     fail<NotImplementedError>(op, ": not implemented for ", compute,
                               " (pass a floating dtype=)");
+  if (half_on_cuda(x, compute))  // computes in float32, recorded through the casts
+    return to_dtype(softmax_impl<Log>(op, x, dim, DType::Float32), compute);
   Tensor xi = to_dtype(x, compute);
   Tensor out = dispatch_float(compute, op, [&](auto tag) {
     using T = decltype(tag);

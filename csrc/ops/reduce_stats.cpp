@@ -18,6 +18,8 @@ struct Identity { template <class T> double operator()(T v) const { return v; } 
 struct VarRow {
   double correction;
   bool take_sqrt;
+  // CUDA: one Welford pass with Chan's merge (math/reduce.h).
+  template <class T> math::VarOp<T> combiner() const { return {correction, take_sqrt}; }
   template <class T> T operator()(const T* p, int64_t s, int64_t n) const {
     double mean = cpu::pairwise_sum<double>(p, s, n, Identity{}) / static_cast<double>(n);
     double ss = cpu::pairwise_sum<double>(p, s, n, [mean](T v) {
@@ -32,6 +34,7 @@ struct VarRow {
 // m + log(sum(exp(x - m))) with m the row max; an infinite m shifts by 0 so
 // that all -inf rows give -inf and rows holding +inf give +inf.
 struct LogSumExpRow {
+  template <class T> math::LogSumExpOp<T> combiner() const { return {}; }
   template <class T> T operator()(const T* p, int64_t s, int64_t n) const {
     double m = -std::numeric_limits<double>::infinity();
     for (int64_t i = 0; i < n; ++i) m = std::max<double>(m, p[i * s]);
@@ -44,6 +47,7 @@ struct LogSumExpRow {
 // Vector p-norms; the branch on p is taken once per row.
 struct NormRow {
   double p;
+  template <class T> math::NormOp<T> combiner() const { return {p, math::norm_kind(p)}; }
   template <class T> T operator()(const T* x, int64_t s, int64_t n) const {
     auto sum = [&](auto map) { return cpu::pairwise_sum<double>(x, s, n, map); };
     double r;
@@ -71,6 +75,9 @@ struct NormRow {
 template <class Row>
 Tensor float_rows(const char* op, const Tensor& x, const std::vector<bool>& mask,
                   bool keepdim, const Row& row) {
+  if (half_on_cuda(x, x.dtype()))
+    return to_dtype_nograd(
+        float_rows(op, to_dtype_nograd(x, DType::Float32), mask, keepdim, row), x.dtype());
   return dispatch_float(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
     return reduce_rows<T>(op, x, mask, keepdim, row);

@@ -20,13 +20,16 @@ template <class T> T wrap_mul(T a, T b) {
   return static_cast<T>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
 }
 
-struct Identity { template <class T> T operator()(T v) const { return v; } };
-struct NanToZero { template <class T> T operator()(T v) const { return v != v ? T(0) : v; } };
+using math::IdentityMap;
+using math::NanToZeroMap;
 
+// Each row functor names its CUDA combiner (math/reduce.h): the same
+// accumulator types (double for floats, wrapping integers), merged in a tree.
 template <class Map>
 struct SumRow {
   static constexpr bool kHasCols = true;  // for floating T only
   Map map;
+  template <class T> math::SumOp<T, Map> combiner() const { return {map}; }
   template <class T> void cols(const T* p, int64_t s, int64_t n, int64_t cnt, T* out) const {
     double acc[cpu::kColTile];
     cpu::pairwise_sum_cols<double>(p, s, n, cnt, map, acc);
@@ -48,19 +51,21 @@ struct SumRow {
 
 struct MeanRow {
   static constexpr bool kHasCols = true;
+  template <class T> math::SumOp<T, IdentityMap, true> combiner() const { return {}; }
   template <class T> void cols(const T* p, int64_t s, int64_t n, int64_t cnt, T* out) const {
     double acc[cpu::kColTile];
-    cpu::pairwise_sum_cols<double>(p, s, n, cnt, Identity{}, acc);
+    cpu::pairwise_sum_cols<double>(p, s, n, cnt, IdentityMap{}, acc);
     for (int64_t c = 0; c < cnt; ++c) out[c] = static_cast<T>(acc[c] / static_cast<double>(n));
   }
   template <class T> T operator()(const T* p, int64_t s, int64_t n) const {
     // 0 / 0 gives PyTorch's nan for an empty mean.
-    return static_cast<T>(cpu::pairwise_sum<double>(p, s, n, Identity{}) /
+    return static_cast<T>(cpu::pairwise_sum<double>(p, s, n, IdentityMap{}) /
                           static_cast<double>(n));
   }
 };
 
 struct ProdRow {
+  template <class T> math::ProdOp<T> combiner() const { return {}; }
   template <class T> T operator()(const T* p, int64_t s, int64_t n) const {
     if constexpr (kFloat<T>) {
       double acc = 1;
@@ -80,6 +85,7 @@ struct ProdRow {
 // all: no zero found; any: a nonzero found (early exit either way).
 template <bool Want>
 struct FindRow {
+  template <class T> math::FindOp<T, Want> combiner() const { return {}; }
   template <class T> bool operator()(const T* p, int64_t s, int64_t n) const {
     for (int64_t i = 0; i < n; ++i)
       if ((p[i * s] != T(0)) == Want) return Want;
@@ -88,6 +94,7 @@ struct FindRow {
 };
 
 struct CountNonzeroRow {
+  template <class T> math::CountNonzeroOp<T> combiner() const { return {}; }
   template <class T> int64_t operator()(const T* p, int64_t s, int64_t n) const {
     int64_t c = 0;
     for (int64_t i = 0; i < n; ++i) c += p[i * s] != T(0);
@@ -99,6 +106,9 @@ struct CountNonzeroRow {
 template <class Row>
 Tensor run(const char* op, const Tensor& x, const std::vector<bool>& mask, bool keepdim,
            DType compute, const Row& row) {
+  if (half_on_cuda(x, compute))
+    return to_dtype_nograd(
+        run(op, to_dtype_nograd(x, DType::Float32), mask, keepdim, DType::Float32, row), compute);
   Tensor xi = to_dtype(x, compute);
   return dispatch(compute, [&](auto tag) {
     using T = decltype(tag);
@@ -116,7 +126,7 @@ DType sum_dtype(const Tensor& x, OptDType dtype) {
 
 Tensor sum(const Tensor& x, const DimList& dim, bool keepdim, OptDType dtype) {
   auto mask = reduce_mask("sum", x, dim);
-  Tensor out = run("sum", x, mask, keepdim, sum_dtype(x, dtype), SumRow<Identity>{});
+  Tensor out = run("sum", x, mask, keepdim, sum_dtype(x, dtype), SumRow<IdentityMap>{});
   maybe_record("SumBackward", {x}, {out}, {},
                [mask](const FunctionNode& n, const Tensors& gs) -> Tensors {
                  return {expand_reduced(gs[0], n.inputs[0].sizes, mask)};
@@ -126,7 +136,7 @@ Tensor sum(const Tensor& x, const DimList& dim, bool keepdim, OptDType dtype) {
 
 Tensor nansum(const Tensor& x, const DimList& dim, bool keepdim, OptDType dtype) {
   auto mask = reduce_mask("nansum", x, dim);
-  Tensor out = run("nansum", x, mask, keepdim, sum_dtype(x, dtype), SumRow<NanToZero>{});
+  Tensor out = run("nansum", x, mask, keepdim, sum_dtype(x, dtype), SumRow<NanToZeroMap>{});
   // NaN inputs were skipped: they get no gradient.
   maybe_record("NansumBackward", {x}, {out}, {x},
                [mask](const FunctionNode& n, const Tensors& gs) -> Tensors {
@@ -145,11 +155,12 @@ Tensor mean(const Tensor& x, const DimList& dim, bool keepdim, OptDType dtype) {
              "must be either a floating point or complex dtype. Got: ", x.dtype());
   DType compute = dtype.value_or(x.dtype());
   auto mask = reduce_mask("mean", x, dim);
-  Tensor xi = to_dtype(x, compute);
-  Tensor out = dispatch_float(compute, "mean", [&](auto tag) {
+  Tensor xi = half_on_cuda(x, compute) ? to_dtype_nograd(x, DType::Float32) : to_dtype(x, compute);
+  Tensor out = dispatch_float(xi.dtype(), "mean", [&](auto tag) {
     using T = decltype(tag);
     return reduce_rows<T>("mean", xi, mask, keepdim, MeanRow{});
   });
+  out = to_dtype_nograd(out, compute);
   maybe_record("MeanBackward", {x}, {out}, {},
                [mask](const FunctionNode& n, const Tensors& gs) -> Tensors {
                  const Shape& full = n.inputs[0].sizes;

@@ -60,14 +60,36 @@ inline Tensor contiguous_copy(const Tensor& x) {
   return out;
 }
 
+// Whether the reduced dims of x form one strided run (in logical order when
+// `ordered`), so make_row_layout needs no copy.
+inline bool reduced_dims_collapse(const Tensor& x, const std::vector<bool>& reduce,
+                                  bool ordered) {
+  std::vector<int64_t> order;
+  int64_t n = 1;
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (reduce[d]) {
+      n *= x.sizes()[d];
+      if (x.sizes()[d] != 1) order.push_back(d);
+    }
+  if (!ordered)
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return x.strides()[a] > x.strides()[b];
+    });
+  bool single_run = true;
+  for (size_t i = 0; i + 1 < order.size(); ++i)
+    single_run &= x.strides()[order[i]] ==
+                  x.strides()[order[i + 1]] * x.sizes()[order[i + 1]];
+  return single_run || n == 0;
+}
+
 // reduce[d] says whether dim d is reduced. `ordered`: the run must visit the
 // reduced elements in logical (row-major) order, as argmax's flat index and
 // scans need; otherwise reduced dims may be reordered by stride to avoid a
-// copy (sums, max, ...).
+// copy (sums, max, ...). The copy runs on the CPU: other devices first make
+// the layout collapse (reduced_dims_collapse).
 inline RowLayout make_row_layout(const Tensor& x, const std::vector<bool>& reduce,
                                  bool ordered) {
   RowLayout L;
-  Shape red_sizes, red_strides;
   std::vector<int64_t> kept, red;
   // Size-1 kept dims index nothing; dropping them lets the innermost real
   // kept dim be seen as adjacent rows (Note [Tiled rows]).
@@ -83,19 +105,15 @@ inline RowLayout make_row_layout(const Tensor& x, const std::vector<bool>& reduc
   for (int64_t d : red) L.n *= x.sizes()[d];
   L.src = x;
   // Size-1 dims never matter; the rest merge when dim i steps over dim i+1.
-  std::vector<int64_t> order;
-  for (int64_t d : red)
-    if (x.sizes()[d] != 1) order.push_back(d);
-  if (!ordered)
-    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-      return x.strides()[a] > x.strides()[b];
-    });
-  bool single_run = true;
-  for (size_t i = 0; i + 1 < order.size(); ++i)
-    single_run &= x.strides()[order[i]] ==
-                  x.strides()[order[i + 1]] * x.sizes()[order[i + 1]];
-  if (single_run || L.n == 0) {
-    L.stride = order.empty() ? 1 : x.strides()[order.back()];
+  if (reduced_dims_collapse(x, reduce, ordered)) {
+    // The innermost run dim: the smallest stride (the last in logical order).
+    L.stride = 1;
+    bool first = true;
+    for (int64_t d : red)
+      if (x.sizes()[d] != 1 && (ordered || first || x.strides()[d] <= L.stride)) {
+        L.stride = x.strides()[d];
+        first = false;
+      }
     return L;
   }
   // Not collapsible: permute (kept..., reduced...) and copy once.
