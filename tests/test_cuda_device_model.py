@@ -105,3 +105,20 @@ def test_half_precision_on_device(rng):
         t = fg.tensor(a, device="cuda").to(dt)
         assert t.dtype == dt and t.is_cuda
         assert_close(t.float().cpu(), to_np(fg.tensor(a).to(dt).float()))
+
+
+@pytest.mark.parametrize("dt", [fg.float16, fg.bfloat16])
+def test_half_precision_elementwise_math_on_device(rng, dt):
+    """Note [16-bit floats] on CUDA: computed in float32, rounded once."""
+    a = rng.uniform(0.5, 2.0, (64, 33)).astype(np.float32)
+    b = rng.uniform(0.5, 2.0, (33,)).astype(np.float32)
+    x, y = fg.tensor(a, device="cuda").to(dt), fg.tensor(b, device="cuda").to(dt)
+    xf, yf = x.float(), y.float()  # the 16-bit values, exactly, in float32
+    for got, want in [(x + y, xf + yf), (x * y, xf * yf), (fg.exp(x), fg.exp(xf)),
+                      (fg.tanh(x - y), fg.tanh(xf - yf)), (x * 3.0, xf * 3.0)]:
+        assert got.dtype == dt and got.is_cuda
+        assert got.cpu().tolist() == want.to(dt).cpu().tolist()
+    assert ((x > y).cpu().tolist() == (xf > yf).cpu().tolist())
+    z = x.clone()
+    z.add_(y)
+    assert z.dtype == dt and z.cpu().tolist() == (xf + yf).to(dt).cpu().tolist()

@@ -1,6 +1,7 @@
 // Op-level helpers for elementwise ops: type promotion, broadcasting, output
 // allocation and in-place writes. Each helper takes the op's name for errors.
 #pragma once
+#include "autograd/grad_mode.h"
 #include "core/scalar.h"
 #include "math/unary.h"
 #include "ops/launch.h"
@@ -28,10 +29,29 @@ const Tensor& copy_autograd(const Tensor& dst, const Tensor& src);
 void check_writable(const char* op, const Tensor& t);
 
 // ---- kernels by kind ---------------------------------------------------------
+// Note [16-bit floats] on CUDA: ops on float16/bfloat16 tensors compute in
+// float32 and round the result once (PyTorch's "opmath"): the helpers below
+// take the float32 path between two casts. On the CPU, dispatch raises the
+// TypeError that names the op.
+inline bool is_16bit_float(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
+inline bool half_on_cuda(const Tensor& x, DType compute) {
+  return x.device().is_cuda() && is_16bit_float(compute);
+}
+// A float32 result back to the 16-bit `compute` dtype (bool results, e.g. of
+// comparisons, stay as they are). Unrecorded: the calling op records itself.
+inline Tensor from_float32(const Tensor& out, DType compute) {
+  autograd::GradModeGuard no_grad(false);
+  return out.dtype() == DType::Float32 ? to_dtype(out, compute) : out;
+}
+
 // out = f(x) computed in dtype `compute`; the output dtype is what f returns.
 template <class Fn, class Dispatch>
 Tensor map_unary(const char* op, const Tensor& x, DType compute, const Fn& fn,
                  Dispatch dispatcher) {
+  if (half_on_cuda(x, compute)) {
+    autograd::GradModeGuard no_grad(false);
+    return from_float32(map_unary(op, x, DType::Float32, fn, dispatcher), compute);
+  }
   Tensor xi = to_dtype(x, compute);
   return dispatcher(compute, [&](auto tag) {
     using T = decltype(tag);
@@ -58,6 +78,10 @@ Tensor unary_any(const char* op, const Tensor& x, Fn fn = {}) {
 template <class Fn, class Dispatch>
 Tensor map_binary(const char* op, const Tensor& a, const Tensor& b, DType compute,
                   const Fn& fn, Dispatch dispatcher) {
+  if (half_on_cuda(a, compute) || half_on_cuda(b, compute)) {
+    autograd::GradModeGuard no_grad(false);
+    return from_float32(map_binary(op, a, b, DType::Float32, fn, dispatcher), compute);
+  }
   Shape shape = broadcast_shapes(a.sizes(), b.sizes(), op);
   Tensor ai = to_dtype(a, compute), bi = to_dtype(b, compute);
   return dispatcher(compute, [&](auto tag) {
@@ -86,7 +110,7 @@ const Tensor& binary_inplace(const char* op, const Tensor& self, const Tensor& o
   check_writable(op, self);
   // An input overlapping self with another layout must be read before writing.
   Tensor o = other.storage() == self.storage() && !other.is_same(self) ? clone(other) : other;
-  if (compute == self.dtype()) {
+  if (compute == self.dtype() && !half_on_cuda(self, compute)) {
     Tensor oi = to_dtype(o, compute);
     dispatch(compute, [&](auto tag) {
       using T = decltype(tag);

@@ -65,13 +65,8 @@ struct HasCombiner<F, T, std::void_t<decltype(std::declval<const F&>().template 
 // what make_row_layout does with a CPU copy, through ops for any device.
 Tensor rows_collapsible(const Tensor& x, std::vector<bool>& mask, bool ordered);
 
-// Note [16-bit floats] on CUDA: reductions and softmax take float16/bfloat16
-// and compute in float32 (as PyTorch does), rounding the result once. True
-// when an op on x computing in `compute` is such a case: the op then runs in
-// float32 and casts the result back.
-inline bool half_on_cuda(const Tensor& x, DType compute) {
-  return x.device().is_cuda() && (compute == DType::Float16 || compute == DType::BFloat16);
-}
+// Note [16-bit floats] on CUDA: reductions and softmax, too, take float16/
+// bfloat16 and compute in float32 (`half_on_cuda`, ops/elementwise.h).
 
 // x as `dtype`, unrecorded (for ops that record themselves on x).
 inline Tensor to_dtype_nograd(const Tensor& x, DType dtype) {
