@@ -24,10 +24,9 @@ void set_default_float_dtype(DType t) {
 }
 
 void fail_float16_op(DType t, const char* op) {
-  fail<TypeError>(op ? op : "this operation", ": no CPU kernel for ", t,
-                  " tensors: they support creation, copies and conversions; compute in "
-                  "float32 with .float() (or .to(float32)) and convert back with .to(", t,
-                  ") (Note [16-bit floats])");
+  fail<TypeError>(op ? op : "this operation", ": not implemented for ", t,
+                  " tensors; compute in float32 with .float() (or .to(float32)) and convert "
+                  "back with .to(", t, ") (Note [16-bit floats])");
 }
 
 DType promote_types(DType a, DType b) {

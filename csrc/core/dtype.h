@@ -73,11 +73,11 @@ template <> struct dtype_of<double> { static constexpr DType value = DType::Floa
 template <> struct dtype_of<Half> { static constexpr DType value = DType::Float16; };
 template <> struct dtype_of<BFloat16> { static constexpr DType value = DType::BFloat16; };
 
-// Note [16-bit floats]: float16 and bfloat16 tensors exist on every device
-// (creation, copy_, to(dtype), item, numpy for float16, save/load); on the
-// CPU no compute kernel is instantiated for them -- dispatch() below raises a
-// TypeError that says to convert with .float() -- which keeps the CPU
-// build's size and compile time flat. The CUDA backend computes in them.
+// Note [16-bit floats]: float16 and bfloat16 tensors exist on every device.
+// Creation, copies, conversions, item, numpy and save/load handle them
+// directly (dispatch_all); compute ops detour through float32 and round once
+// (ops/elementwise.h), so dispatch() instantiates no 16-bit kernel and only
+// an op without the detour reaches fail_float16_op's TypeError.
 // `op` names the operation in the message when the caller knows it.
 [[noreturn]] void fail_float16_op(DType t, const char* op = nullptr);
 

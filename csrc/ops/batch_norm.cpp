@@ -136,7 +136,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   check_cpu_or_cuda(op, x);
   FG_CHECK(x.dim() >= 2, op, ": expected input of shape (N, C, *) with at least 2 dims, got ",
            list_str(x.sizes()));
-  dispatch_float(x.dtype(), op, [](auto) {});
+  check_floating(op, x.dtype());
   const int64_t C = x.size(1);
   const std::pair<const Tensor*, const char*> params[] = {
       {&weight, "weight"}, {&bias, "bias"}, {&running_mean, "running_mean"},
@@ -147,6 +147,22 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   }
   FG_CHECK(running_mean.defined() == running_var.defined(), op,
            ": running_mean and running_var must both be given or both be None");
+  if (is_16bit_float(x.dtype())) {
+    // Note [16-bit floats]; the running statistics update through float32 copies.
+    Tensor rm, rv;
+    {
+      autograd::GradModeGuard no_grad(false);
+      rm = as_float32(running_mean), rv = as_float32(running_var);
+    }
+    Tensor y = batch_norm(as_float32(x), rm, rv, as_float32(weight), as_float32(bias), training,
+                          momentum, eps);
+    if (training && running_mean.defined()) {
+      autograd::GradModeGuard no_grad(false);
+      copy_(running_mean, rm, "batch_norm");
+      copy_(running_var, rv, "batch_norm");
+    }
+    return to_dtype(y, x.dtype());
+  }
   const bool use_batch = training || !running_mean.defined();
   const BnGeom geo{x.size(0), C, C == 0 || x.size(0) == 0 ? 0 : x.numel() / (x.size(0) * C)};
   Tensor xc = contiguous(x), wc = contig_or_undef(weight), bc = contig_or_undef(bias);

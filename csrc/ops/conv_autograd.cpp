@@ -107,6 +107,9 @@ Tensor conv2d_nn(const Tensor& input, const Tensor& weight, const std::optional<
     FG_CHECK(b.device() == input.device(), "conv2d: expected all tensors on the same device, got ",
              input.device(), " and ", b.device());
   }
+  if (is_16bit_float(input.dtype()))  // Note [16-bit floats]
+    return to_dtype(conv_forward_op(as_float32(input), as_float32(weight), as_float32(b), g),
+                    input.dtype());
   return conv_forward_op(input, weight, b, g);
 }
 

@@ -107,9 +107,11 @@ Tensor dropout(const Tensor& x, double p, bool train, Generator* gen) {
   const char* op = "dropout";
   check_p(op, p);
   check_cpu_or_cuda(op, x);
-  dispatch_float(x.dtype(), op, [](auto) {});
+  check_floating(op, x.dtype());
   if (!train || p == 0.0 || x.numel() == 0) return x;
   if (p == 1.0) return mul(x, scalar_tensor(Scalar(0.0), x.dtype()));
+  if (is_16bit_float(x.dtype()))  // Note [16-bit floats]
+    return to_dtype(dropout(as_float32(x), p, train, gen), x.dtype());
   Tensor xc = contiguous(x);
   Tensor out = empty(x.sizes(), x.dtype(), x.device());
   // Fused: draw, write the output and the mask in the same pass.
@@ -139,7 +141,7 @@ const Tensor& dropout_(const Tensor& x, double p, bool train, Generator* gen) {
   const char* op = "dropout_";
   check_p(op, p);
   check_cpu_or_cuda(op, x);
-  dispatch_float(x.dtype(), op, [](auto) {});
+  check_floating(op, x.dtype());
   if (!train || p == 0.0 || x.numel() == 0) return x;
   if (autograd::needs_grad({&x}))
     return inplace_with_grad(op, x, [&](const Tensor& c) { return dropout(c, p, train, gen); });
@@ -153,9 +155,11 @@ Tensor feature_dropout(const Tensor& x, double p, bool train, bool batched, Gene
   const char* op = "feature_dropout";
   check_p(op, p);
   check_cpu_or_cuda(op, x);
-  dispatch_float(x.dtype(), op, [](auto) {});
+  check_floating(op, x.dtype());
   if (!train || p == 0.0 || x.numel() == 0) return x;
   if (p == 1.0) return mul(x, scalar_tensor(Scalar(0.0), x.dtype()));
+  if (is_16bit_float(x.dtype()))  // Note [16-bit floats]
+    return to_dtype(feature_dropout(as_float32(x), p, train, batched, gen), x.dtype());
   // One draw per (sample, channel): the mask broadcasts over trailing dims.
   const int64_t lead = batched ? 2 : 1;
   FG_CHECK(x.dim() >= lead, op, ": expected at least ", lead, " dims, got ",
@@ -172,9 +176,11 @@ Tensor alpha_dropout(const Tensor& x, double p, bool train, Generator* gen) {
   const char* op = "alpha_dropout";
   check_p(op, p);
   check_cpu_or_cuda(op, x);
-  dispatch_float(x.dtype(), op, [](auto) {});
+  check_floating(op, x.dtype());
   if (!train || p == 0.0 || x.numel() == 0) return x;
   if (p == 1.0) return mul(x, scalar_tensor(Scalar(0.0), x.dtype()));
+  if (is_16bit_float(x.dtype()))  // Note [16-bit floats]
+    return to_dtype(alpha_dropout(as_float32(x), p, train, gen), x.dtype());
   // Dropped units take SELU's negative saturation value -alpha, then an affine
   // map a * y + b restores zero mean and unit variance (Klambauer et al.).
   constexpr double kAlpha = 1.7580993408473766;  // SELU lambda * alpha

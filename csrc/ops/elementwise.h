@@ -29,13 +29,23 @@ const Tensor& copy_autograd(const Tensor& dst, const Tensor& src);
 void check_writable(const char* op, const Tensor& t);
 
 // ---- kernels by kind ---------------------------------------------------------
-// Note [16-bit floats] on CUDA: ops on float16/bfloat16 tensors compute in
-// float32 and round the result once (PyTorch's "opmath"): the helpers below
-// take the float32 path between two casts. On the CPU, dispatch raises the
-// TypeError that names the op.
+// Note [16-bit floats]: ops on float16/bfloat16 tensors compute in float32
+// and round the result once (PyTorch's "opmath"), on every device: the
+// helpers below, and each op that takes 16-bit inputs, run their float32 path
+// between two casts. No kernel is instantiated for the 16-bit types, so the
+// build's size stays flat; dispatch() raises a TypeError naming an op that
+// lacks the detour.
 inline bool is_16bit_float(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
-inline bool half_on_cuda(const Tensor& x, DType compute) {
-  return x.device().is_cuda() && is_16bit_float(compute);
+inline bool via_float32(DType compute) { return is_16bit_float(compute); }
+// At an op's entry: a 16-bit tensor as float32, recorded so that its gradient
+// comes back in 16 bits; any other (or undefined) tensor as it is. The op then
+// runs on the float32 values and rounds its result back with to_dtype.
+inline Tensor as_float32(const Tensor& t) {
+  return t.defined() && is_16bit_float(t.dtype()) ? to_dtype(t, DType::Float32) : t;
+}
+// The "floating input" check of ops that detour 16-bit inputs at their entry.
+inline void check_floating(const char* op, DType t) {
+  if (!is_16bit_float(t)) dispatch_float(t, op, [](auto) {});
 }
 // A float32 result back to the 16-bit `compute` dtype (bool results, e.g. of
 // comparisons, stay as they are). Unrecorded: the calling op records itself.
@@ -48,7 +58,7 @@ inline Tensor from_float32(const Tensor& out, DType compute) {
 template <class Fn, class Dispatch>
 Tensor map_unary(const char* op, const Tensor& x, DType compute, const Fn& fn,
                  Dispatch dispatcher) {
-  if (half_on_cuda(x, compute)) {
+  if (via_float32(compute)) {
     autograd::GradModeGuard no_grad(false);
     return from_float32(map_unary(op, x, DType::Float32, fn, dispatcher), compute);
   }
@@ -78,7 +88,7 @@ Tensor unary_any(const char* op, const Tensor& x, Fn fn = {}) {
 template <class Fn, class Dispatch>
 Tensor map_binary(const char* op, const Tensor& a, const Tensor& b, DType compute,
                   const Fn& fn, Dispatch dispatcher) {
-  if (half_on_cuda(a, compute) || half_on_cuda(b, compute)) {
+  if (via_float32(compute)) {
     autograd::GradModeGuard no_grad(false);
     return from_float32(map_binary(op, a, b, DType::Float32, fn, dispatcher), compute);
   }
@@ -110,7 +120,7 @@ const Tensor& binary_inplace(const char* op, const Tensor& self, const Tensor& o
   check_writable(op, self);
   // An input overlapping self with another layout must be read before writing.
   Tensor o = other.storage() == self.storage() && !other.is_same(self) ? clone(other) : other;
-  if (compute == self.dtype() && !half_on_cuda(self, compute)) {
+  if (compute == self.dtype() && !via_float32(compute)) {
     Tensor oi = to_dtype(o, compute);
     dispatch(compute, [&](auto tag) {
       using T = decltype(tag);

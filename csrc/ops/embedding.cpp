@@ -162,6 +162,8 @@ void scatter_rows_cpu(const Tensor& dw, const Tensor& g, const Tensor& idx, int6
 // scatter-add (the sum order varies between runs, as in PyTorch).
 Tensor embedding_backward(const Tensor& g, const Tensor& idx, int64_t V, int64_t pad,
                           bool scale) {
+  if (is_16bit_float(g.dtype()))  // Note [16-bit floats]: float32 sums, rounded once
+    return to_dtype(embedding_backward(as_float32(g), idx, V, pad, scale), g.dtype());
   Tensor dw = zeros({V, g.size(-1)}, g.dtype(), g.device());
   if (g.device().is_cpu()) {
     scatter_rows_cpu(dw, g, idx, pad, scale);

@@ -80,6 +80,8 @@ Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step,
               std::optional<DType> dtype, Device device) {
   const bool all_int = !start.is_float() && !end.is_float() && !step.is_float();
   const DType dt = dtype.value_or(all_int ? kDefaultInt : default_float_dtype());
+  if (is_16bit_float(dt))  // Note [16-bit floats]
+    return to_dtype(arange(start, end, step, DType::Float32, device), dt);
   FG_CHECK(std::isfinite(start.f) && std::isfinite(end.f), "arange: unsupported range: ",
            start.f, " -> ", end.f);
   FG_CHECK(step.f != 0, "arange: step must be nonzero");
@@ -121,6 +123,8 @@ Tensor linspace(const Scalar& start, const Scalar& end, int64_t steps,
   const DType dt = dtype.value_or(default_float_dtype());
   FG_CHECK_KIND(NotImplementedError, dt != DType::Bool,
                 "linspace: not implemented for bool");
+  if (is_16bit_float(dt))  // Note [16-bit floats]
+    return to_dtype(linspace(start, end, steps, DType::Float32, device), dt);
   Tensor out = empty({steps}, dt, device);
   dispatch(dt, [&](auto tag) {
     using T = decltype(tag);

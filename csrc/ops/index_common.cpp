@@ -51,7 +51,7 @@ Scalar item_scalar(const char* op, const Tensor& v) {
   FG_CHECK(v.dim() == 0, op, ": only supports a 0-dimensional value tensor, but got tensor "
            "with ", v.dim(), " dimension(s)");
   Tensor c = to_device(v, Device());
-  return dispatch(c.dtype(), [&](auto tag) -> Scalar {
+  return dispatch_all(c.dtype(), [&](auto tag) -> Scalar {
     using T = decltype(tag);
     T x = *static_cast<const T*>(c.raw_data());
     if constexpr (std::is_same_v<T, bool>) return Scalar(x);

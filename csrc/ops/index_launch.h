@@ -29,11 +29,11 @@ inline void check_devices(const char* op, const Tensor& a, const Tensor& b, cons
 }
 
 // out[i] = src[i + off[i]]: out has the iteration shape; src and off are views
-// that broadcast to it. src's dtype is out's dtype.
+// that broadcast to it. src's dtype is out's dtype (any: a copy).
 inline void gather_offsets(const char* op, const Tensor& out, const Tensor& src,
                            const Tensor& off) {
   check_devices(op, out, src, off);
-  dispatch(out.dtype(), [&](auto tag) {
+  dispatch_all(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if (out.device().is_cpu()) return cpu::gather_offsets_cpu<T>(out, src, off);
 #if defined(__CUDACC__)
@@ -50,7 +50,9 @@ inline void gather_offsets(const char* op, const Tensor& out, const Tensor& src,
 inline void scatter_offsets(const char* op, const Shape& shape, const Tensor& dst,
                             const Tensor& off, const Tensor& val, ScatterMode mode) {
   check_devices(op, dst, off, val);
-  dispatch(dst.dtype(), [&](auto tag) {
+  // Any dtype: 16-bit floats add and multiply through float, rounding each
+  // update to 16 bits (as PyTorch's index_put_/scatter_add_ do).
+  dispatch_all(dst.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if (!dst.device().is_cpu()) {
 #if defined(__CUDACC__)

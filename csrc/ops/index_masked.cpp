@@ -61,6 +61,13 @@ Tensor expand_to(const Tensor& t, const Shape& shape) {
 
 void fill_where(const char* op, const Tensor& out, const Tensor& mask, const Tensor& x,
                 const Scalar& value) {
+  if (is_16bit_float(out.dtype())) {  // Note [16-bit floats]: a float32 select, rounded once
+    autograd::GradModeGuard no_grad(false);
+    Tensor o = empty(out.sizes(), DType::Float32, out.device());
+    fill_where(op, o, mask, to_dtype(x, DType::Float32), value);
+    copy_(out, o, op);
+    return;
+  }
   dispatch(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T v = value.to<T>();
@@ -141,7 +148,7 @@ Tensor masked_select(const Tensor& self, const Tensor& mask) {
 #if defined(__CUDACC__)
     MaskScan s = scan_mask("masked_select", m);
     out = empty({s.count}, self.dtype(), self.device());
-    dispatch(self.dtype(), [&](auto tag) {
+    dispatch_all(self.dtype(), [&](auto tag) {
       using T = decltype(tag);
       compact_launch("masked_select", x, n, cuda::masked_compact_kernel<T>,
                      s.flags.data<int64_t>(), s.pos.data<int64_t>(), x.data<T>(), out.data<T>(),
@@ -154,7 +161,7 @@ Tensor masked_select(const Tensor& self, const Tensor& mask) {
     const bool* mp = m.data<bool>();
     const int64_t count = std::count(mp, mp + n, true);
     out = empty({count}, self.dtype(), self.device());
-    dispatch(self.dtype(), [&](auto tag) {
+    dispatch_all(self.dtype(), [&](auto tag) {
       using T = decltype(tag);
       const T* xp = x.data<T>();
       T* op = out.data<T>();
@@ -191,7 +198,7 @@ Tensor nonzero(const Tensor& self) {
     no_mask_kernel("nonzero", self.device());
 #endif
   }
-  return dispatch(self.dtype(), [&](auto tag) {
+  return dispatch_all(self.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.data<T>();
     int64_t count = 0;

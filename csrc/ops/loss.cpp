@@ -168,6 +168,10 @@ template <class Fn, class Grads>
 Tensor pointwise(const char* op, const char* node, const Tensor& x, const Tensor& t,
                  const std::string& reduction, double batch_div, Fn fn, Grads grads) {
   DType dt = check_pair(op, x, t);
+  if (is_16bit_float(dt))  // Note [16-bit floats]
+    return to_dtype(pointwise(op, node, as_float32(x), as_float32(t), reduction, batch_div,
+                              fn, grads),
+                    dt);
   Reduction r = reduction == "batchmean" ? Reduction::Mean : parse_reduction(op, reduction);
   double divisor = batch_div > 0 ? batch_div : static_cast<double>(x.numel());
   Tensor xi = to_dtype(x, dt), ti = to_dtype(t, dt);
@@ -269,6 +273,10 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target,
                             const std::string& reduction) {
   const char* op = "binary_cross_entropy";
   DType dt = check_pair(op, input, target);
+  if (is_16bit_float(dt))  // Note [16-bit floats]
+    return to_dtype(binary_cross_entropy(as_float32(input), as_float32(target),
+                                         weight ? as_float32(*weight) : weight, reduction),
+                    dt);
   Reduction r = parse_reduction(op, reduction);
   const double divisor = static_cast<double>(input.numel());
   Tensor xi = to_dtype(input, dt), ti = to_dtype(target, dt);
@@ -313,6 +321,12 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
                                         const std::string& reduction) {
   const char* op = "binary_cross_entropy_with_logits";
   DType dt = check_pair(op, input, target);
+  if (is_16bit_float(dt))  // Note [16-bit floats]
+    return to_dtype(binary_cross_entropy_with_logits(
+                        as_float32(input), as_float32(target),
+                        weight ? as_float32(*weight) : weight,
+                        pos_weight ? as_float32(*pos_weight) : pos_weight, reduction),
+                    dt);
   Reduction r = parse_reduction(op, reduction);
   const double divisor = static_cast<double>(input.numel());
   Tensor xi = to_dtype(input, dt), ti = to_dtype(target, dt);

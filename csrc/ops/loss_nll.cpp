@@ -315,6 +315,10 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const std::optional<T
   const char* op = "nll_loss";
   Reduction r = parse_reduction(op, reduction);
   check_input(op, input);
+  if (is_16bit_float(input.dtype()))  // Note [16-bit floats]
+    return to_dtype(nll_loss(as_float32(input), target, weight ? as_float32(*weight) : weight,
+                             reduction, ignore_index),
+                    input.dtype());
   check_index_target(op, input, target);
   const NllGeom geo = geometry(input);
   Tensor w = check_weight(op, input, weight, geo.c);
@@ -328,6 +332,11 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target,
   const char* op = "cross_entropy";
   Reduction r = parse_reduction(op, reduction);
   check_input(op, input);
+  if (is_16bit_float(input.dtype()))  // Note [16-bit floats]
+    return to_dtype(cross_entropy(as_float32(input), as_float32(target),
+                                  weight ? as_float32(*weight) : weight, reduction,
+                                  ignore_index, label_smoothing),
+                    input.dtype());
   FG_CHECK(label_smoothing >= 0 && label_smoothing <= 1, op,
            ": label_smoothing must be between 0.0 and 1.0, got ", label_smoothing);
   const NllGeom geo = geometry(input);

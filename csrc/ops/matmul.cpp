@@ -154,7 +154,7 @@ void gemm_into(const char* op, const Tensor& out, const Tensor& a_in,
   Shape batch(out.sizes().begin(), out.sizes().end() - 2);
   int64_t nbatch = numel_of(batch);
 #if defined(FASTGRAD_WITH_CUDA)
-  if (out.device().is_cuda()) {
+  if (is_16bit_float(dtype_of<T>::value) || out.device().is_cuda()) {
     FG_CHECK(cpu::fits_blasint(nbatch), op, ": ", pair_str(a_in, b_in),
              ": more than 2^31 - 1 batches are not supported by cuBLAS");
     a = uniform_batches(a, batch), b = uniform_batches(b, batch);
@@ -166,6 +166,9 @@ void gemm_into(const char* op, const Tensor& out, const Tensor& a_in,
     return;
   }
 #endif
+  if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
+    fail<RuntimeError>(op, ": internal: 16-bit products run on CUDA only");
+  } else {
   Layout la = blas_layout(a), lb = blas_layout(b);
   if (nbatch > 1 && b.dim() == 2 && a.dim() == out.dim() && !la.trans &&
       cpu::fits_blasint(nbatch * m) && rows_fold(a, la.ld)) {
@@ -176,6 +179,7 @@ void gemm_into(const char* op, const Tensor& out, const Tensor& a_in,
   std::vector<int64_t> oa = batch_offsets(a, batch), ob = batch_offsets(b, batch);
   cpu::gemm_batched<T>(nbatch, m, n, k, alpha, {a.data<T>(), la.trans, la.ld, &oa},
                        {b.data<T>(), lb.trans, lb.ld, &ob}, beta, out.data<T>());
+  }
 }
 
 // Note [Integer products through dgemm]
@@ -193,6 +197,9 @@ struct FromDoubleFn {
   }
 };
 
+Tensor half_product(const char* op, const Tensor& a, const Tensor& b, const Shape& shape,
+                    const Scalar& alpha, const Scalar& beta, const Tensor* init);
+
 // alpha * a @ b (+ beta * init broadcast, when init is given and beta != 0)
 // over the broadcast batch: a (..., m, k), b (..., k, n), both >= 2-D and
 // already checked. Returns a new contiguous (batch..., m, n) tensor.
@@ -203,6 +210,7 @@ Tensor product(const char* op, const Tensor& a, const Tensor& b,
   shape.push_back(a.size(-2));
   shape.push_back(b.size(-1));
   DType dt = a.dtype();
+  if (is_16bit_float(dt)) return half_product(op, a, b, shape, alpha, beta, init);
   DType compute = is_floating(dt) ? dt : DType::Float64;
   Tensor out = empty(shape, compute, a.device());
   return dispatch_numeric(dt, op, [&](auto tag) {
@@ -224,6 +232,34 @@ Tensor product(const char* op, const Tensor& a, const Tensor& b,
       return res;
     }
   });
+}
+
+// Note [16-bit floats] for products: on CUDA cublasGemmEx multiplies the
+// 16-bit operands with float32 accumulation; elsewhere the product runs in
+// float32 and is rounded once. Either way C is rounded once, as in torch.
+Tensor half_product(const char* op, const Tensor& a, const Tensor& b, const Shape& shape,
+                    const Scalar& alpha, const Scalar& beta, const Tensor* init) {
+  autograd::GradModeGuard no_grad(false);  // the calling op records itself
+  const DType dt = a.dtype();
+  const bool with_init = init && beta.to<double>() != 0.0;
+  if (a.device().is_cuda()) {
+#if defined(FASTGRAD_WITH_CUDA)
+    Tensor out = empty(shape, dt, a.device());
+    if (with_init) copy_(out, *init);
+    dispatch_all(dt, [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>)
+        gemm_into<T>(op, out, to_dtype(a, dt), to_dtype(b, dt), T(alpha.to<double>()),
+                     T(with_init ? beta.to<double>() : 0.0));
+    });
+    return out;
+#endif
+  }
+  Tensor init32 = with_init ? to_dtype(*init, DType::Float32) : Tensor();
+  Tensor out = product(op, to_dtype(a, DType::Float32), to_dtype(b, DType::Float32),
+                       Shape(shape.begin(), shape.end() - 2), alpha, beta,
+                       with_init ? &init32 : nullptr);
+  return to_dtype(out, dt);
 }
 
 // A 1-D operand as a matrix: (1, k) on the left, (k, 1) on the right.

@@ -287,9 +287,13 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   FG_CHECK(match, op, ": given normalized_shape=", list_str(normalized_shape),
            ", expected input with shape [*, ", list_str(normalized_shape).substr(1),
            ", but got input of size ", list_str(x.sizes()));
-  dispatch_float(x.dtype(), op, [](auto) {});
+  check_floating(op, x.dtype());
   check_norm_param(op, "weight", x, weight, normalized_shape);
   check_norm_param(op, "bias", x, bias, normalized_shape);
+  if (is_16bit_float(x.dtype()))  // Note [16-bit floats]
+    return to_dtype(layer_norm(as_float32(x), normalized_shape, as_float32(weight),
+                               as_float32(bias), eps),
+                    x.dtype());
   const int64_t N = numel_of(normalized_shape);
   const RowGeom geo{N == 0 ? 0 : x.numel() / N, 1, N, 1};
   Tensor xc = contiguous(x);
@@ -324,7 +328,7 @@ Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight,
   check_cpu_or_cuda(op, x);
   FG_CHECK(x.dim() >= 2, op, ": expected input of shape (N, C, *) with at least 2 dims, got ",
            list_str(x.sizes()));
-  dispatch_float(x.dtype(), op, [](auto) {});
+  check_floating(op, x.dtype());
   const int64_t N = x.size(0), C = x.size(1);
   FG_CHECK(num_groups > 0 && C % num_groups == 0, op, ": expected number of channels in input (",
            C, ") to be divisible by num_groups (", num_groups, "), input of shape ",
@@ -332,6 +336,10 @@ Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight,
   check_channels(op, x, weight, "weight");
   check_norm_param(op, "weight", x, weight, {C});
   check_norm_param(op, "bias", x, bias, {C});
+  if (is_16bit_float(x.dtype()))  // Note [16-bit floats]
+    return to_dtype(group_norm(as_float32(x), num_groups, as_float32(weight), as_float32(bias),
+                               eps),
+                    x.dtype());
   const int64_t S = N * C == 0 ? 0 : x.numel() / (N * C);
   const RowGeom geo{N * num_groups, num_groups, C / num_groups, S};
   Tensor wc = weight.defined() ? contiguous(weight) : weight;

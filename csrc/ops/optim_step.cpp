@@ -25,7 +25,7 @@ std::array<const Tensor*, N> checked(const char* op, const std::array<Operand, N
   const Tensor& p = *ops[0].t;
   FG_CHECK(p.defined(), op, ": parameter is undefined");
   FG_CHECK_TYPE(is_floating(p.dtype()), op,
-                ": expected a floating-point parameter (float32 or float64), got ", p.dtype());
+                ": expected a floating-point parameter, got ", p.dtype());
   std::array<const Tensor*, N> out{};
   for (size_t k = 0; k < N; ++k) {
     const Tensor* t = ops[k].t;
@@ -51,6 +51,21 @@ std::array<const Tensor*, N> checked(const char* op, const std::array<Operand, N
 template <size_t N, class MakeFn>
 void fused_step(const char* op, const std::array<Operand, N>& operands, MakeFn make_fn) {
   auto ops = checked(op, operands);
+  if (is_16bit_float(ops[0]->dtype())) {
+    // Note [16-bit floats]: the float32 step on copies, each written tensor
+    // rounded back once (PyTorch's fused steps also compute in float32).
+    autograd::GradModeGuard no_grad(false);
+    std::array<Tensor, N> f;
+    std::array<Operand, N> f_ops = operands;
+    for (size_t k = 0; k < N; ++k) {
+      if (ops[k]) f[k] = to_dtype(*ops[k], DType::Float32);
+      f_ops[k].t = ops[k] ? &f[k] : nullptr;
+    }
+    fused_step<N>(op, f_ops, make_fn);
+    for (size_t k = 0; k < N; ++k)
+      if (k != 1 && ops[k]) copy_(*ops[k], f[k], op);
+    return;
+  }
   dispatch_float(ops[0]->dtype(), op, [&](auto tag) {
     using T = decltype(tag);
     launch_inplace<T, N>(op, ops[0]->sizes(), ops, make_fn(tag));

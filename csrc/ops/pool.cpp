@@ -287,6 +287,10 @@ Tensor max_scatter(const char* op, const Tensor& gy, const Tensor& idx, const Po
 
 std::tuple<Tensor, Tensor> run_max(const char* op, const char* node, const Tensor& input,
                                    const Pool& p) {
+  if (is_16bit_float(input.dtype())) {  // Note [16-bit floats]
+    auto [y, idx] = run_max(op, node, as_float32(input), p);
+    return {to_dtype(y, input.dtype()), idx};
+  }
   Tensor y, idx;
   {
     autograd::GradModeGuard no_grad(false);
@@ -320,6 +324,8 @@ using NodeNames = std::pair<const char*, const char*>;
 
 Tensor avg_apply(const char* op, NodeNames nodes, const Tensor& input,
                  std::shared_ptr<const Pool> p, bool transpose) {
+  if (is_16bit_float(input.dtype()))  // Note [16-bit floats]
+    return to_dtype(avg_apply(op, nodes, as_float32(input), p, transpose), input.dtype());
   Tensor y;
   {
     autograd::GradModeGuard no_grad(false);

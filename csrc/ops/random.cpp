@@ -10,6 +10,7 @@
 #include "math/philox.h"
 #include "ops/elementwise_ops.h"
 #include "ops/factory_ops.h"
+#include "ops/index_ops.h"
 #include "ops/launch_indexed.h"
 
 namespace fastgrad {
@@ -120,12 +121,30 @@ std::pair<double, double> int_range() {
   }
 }
 
+// Note [16-bit floats]: a float16/bfloat16 tensor gets a float32 fill of the
+// same draws, rounded once (fill(t) fills the float32 tensor t).
+template <class Fill>
+bool fill_16bit(const char* op, const Tensor& self, const Fill& fill) {
+  if (!is_16bit_float(self.dtype())) return false;
+  Tensor t = empty(self.sizes(), DType::Float32, self.device());
+  fill(t);
+  autograd::GradModeGuard no_grad(false);
+  copy_(self, t, op);
+  return true;
+}
+
 }  // namespace
 
 const Tensor& uniform_(const Tensor& self, double from, double to, Generator* gen) {
   check_float("uniform_", self.dtype());
   FG_CHECK(from <= to, "uniform_: expects to return a [from, to) range, but found from=",
            from, " > to=", to);
+  auto draw16 = [&](const Tensor& t) {
+    uniform_(t, from, to, gen);
+    // [from, to) must hold after rounding: a draw that rounds up to `to` becomes `from`.
+    if (from < to) masked_fill_(t, ge(to_dtype(t, self.dtype()), Scalar(to)), Scalar(from));
+  };
+  if (fill_16bit("uniform_", self, draw16)) return self;
   dispatch_float(self.dtype(), "uniform_", [&](auto tag) {
     using T = decltype(tag);
     fill_random<T>("uniform_", self, gen, UniformDraw<T>{from, to});
@@ -136,6 +155,8 @@ const Tensor& uniform_(const Tensor& self, double from, double to, Generator* ge
 const Tensor& normal_(const Tensor& self, double mean, double std, Generator* gen) {
   check_float("normal_", self.dtype());
   FG_CHECK(std >= 0.0, "normal_: expects std >= 0.0, but found std ", std);
+  if (fill_16bit("normal_", self, [&](const Tensor& t) { normal_(t, mean, std, gen); }))
+    return self;
   dispatch_float(self.dtype(), "normal_", [&](auto tag) {
     using T = decltype(tag);
     fill_random<T>("normal_", self, gen, NormalDraw<T>{mean, std});
@@ -145,6 +166,8 @@ const Tensor& normal_(const Tensor& self, double mean, double std, Generator* ge
 
 const Tensor& bernoulli_(const Tensor& self, double p, Generator* gen) {
   FG_CHECK(p >= 0.0 && p <= 1.0, "bernoulli_: expects p to be in [0, 1], but got p=", p);
+  if (fill_16bit("bernoulli_", self, [&](const Tensor& t) { bernoulli_(t, p, gen); }))
+    return self;
   dispatch(self.dtype(), [&](auto tag) {
     using T = decltype(tag);
     fill_random<T>("bernoulli_", self, gen, BernoulliDraw<T>{p});
@@ -156,6 +179,8 @@ const Tensor& bernoulli_(const Tensor& self, const Tensor& p, Generator* gen) {
   check_float("bernoulli_", p.dtype());
   FG_CHECK(p.device() == self.device(), "bernoulli_: expected p on ", self.device(),
            ", got ", p.device());
+  if (fill_16bit("bernoulli_", self, [&](const Tensor& t) { bernoulli_(t, p, gen); }))
+    return self;
   // p broadcast to self's shape, densely and on the host (checked and read
   // there), so element i reads probs[i].
   Tensor probs = empty(self.sizes(), DType::Float64, Device{});
@@ -174,6 +199,13 @@ const Tensor& bernoulli_(const Tensor& self, const Tensor& p, Generator* gen) {
 const Tensor& random_(const Tensor& self, int64_t low, int64_t high, Generator* gen) {
   FG_CHECK(low < high, "random_: expects 'from' to be less than 'to', but got from=", low,
            " >= to=", high);
+  if (is_16bit_float(self.dtype())) {  // integers exact up to 2^(mantissa digits + 1)
+    const double m = std::ldexp(1.0, self.dtype() == DType::Float16 ? 11 : 8);
+    FG_CHECK(static_cast<double>(low) >= -m && static_cast<double>(high - 1) <= m,
+             "random_: range [", low, ", ", high, ") is out of bounds for ", self.dtype());
+  }
+  if (fill_16bit("random_", self, [&](const Tensor& t) { random_(t, low, high, gen); }))
+    return self;
   dispatch(self.dtype(), [&](auto tag) {
     using T = decltype(tag);
     auto [lo, hi] = int_range<T>();

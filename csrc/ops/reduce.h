@@ -65,8 +65,8 @@ struct HasCombiner<F, T, std::void_t<decltype(std::declval<const F&>().template 
 // what make_row_layout does with a CPU copy, through ops for any device.
 Tensor rows_collapsible(const Tensor& x, std::vector<bool>& mask, bool ordered);
 
-// Note [16-bit floats] on CUDA: reductions and softmax, too, take float16/
-// bfloat16 and compute in float32 (`half_on_cuda`, ops/elementwise.h).
+// Note [16-bit floats]: reductions, scans and softmax, too, take float16/
+// bfloat16 and compute in float32 (`via_float32`, ops/elementwise.h).
 
 // x as `dtype`, unrecorded (for ops that record themselves on x).
 inline Tensor to_dtype_nograd(const Tensor& x, DType dtype) {

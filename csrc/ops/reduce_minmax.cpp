@@ -45,7 +45,7 @@ Tensor extreme_values(const char* op, const char* node, const Tensor& x, const D
   auto mask = reduce_mask(op, x, dim);
   check_nonempty_reduction(op, x, mask, dim && !dim->empty());
   // 16-bit floats on CUDA: the extreme of the float32 values is exact.
-  Tensor xc = to_dtype_nograd(x, half_on_cuda(x, x.dtype()) ? DType::Float32 : x.dtype());
+  Tensor xc = to_dtype_nograd(x, via_float32(x.dtype()) ? DType::Float32 : x.dtype());
   Tensor out = dispatch(xc.dtype(), [&](auto tag) {
     using T = decltype(tag);
     return reduce_rows<T>(op, xc, mask, keepdim, ValueRow<IsMax>{});
@@ -74,7 +74,7 @@ std::pair<Tensor, Tensor> extreme_dim(const char* op, const Tensor& x, int64_t d
   Shape shape = reduced_shape(x, mask, keepdim);
   if (x.device().is_cuda()) {
     // Two passes of the same deterministic combiner (argmax, then its value).
-    Tensor xc = to_dtype_nograd(x, half_on_cuda(x, x.dtype()) ? DType::Float32 : x.dtype());
+    Tensor xc = to_dtype_nograd(x, via_float32(x.dtype()) ? DType::Float32 : x.dtype());
     Tensor values, indices;
     dispatch(xc.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -86,19 +86,21 @@ std::pair<Tensor, Tensor> extreme_dim(const char* op, const Tensor& x, int64_t d
     return {values, indices};
   }
   check_cpu(op, x);
-  Tensor values = empty(shape, x.dtype(), x.device());
+  Tensor xc = to_dtype_nograd(x, via_float32(x.dtype()) ? DType::Float32 : x.dtype());
+  Tensor values = empty(shape, xc.dtype(), x.device());
   Tensor indices = empty(shape, DType::Int64, x.device());
-  dispatch(x.dtype(), [&](auto tag) {
+  dispatch(xc.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* vo = values.data<T>();
     int64_t* io = indices.data<int64_t>();
-    auto L = cpu::make_row_layout(x, mask, /*ordered=*/true);
+    auto L = cpu::make_row_layout(xc, mask, /*ordered=*/true);
     cpu::for_each_row<T>(L, [&](int64_t r, const T* p, int64_t s, int64_t n) {
       int64_t i = ArgRow<IsMax>{}(p, s, n);
       io[r] = i;
       vo[r] = p[i * s];
     });
   });
+  values = to_dtype_nograd(values, x.dtype());
   record_extreme_dim<IsMax>(x, values, indices, mask);
   return {values, indices};
 }
@@ -131,7 +133,7 @@ Tensor arg_extreme(const char* op, const Tensor& x, std::optional<int64_t> dim,
   FG_CHECK_INDEX(dim || x.numel() != 0, op, "(): Expected reduction dim to be specified "
                  "for input.numel() == 0.");
   check_nonempty_reduction(op, x, mask, dim.has_value());
-  Tensor xc = to_dtype_nograd(x, half_on_cuda(x, x.dtype()) ? DType::Float32 : x.dtype());
+  Tensor xc = to_dtype_nograd(x, via_float32(x.dtype()) ? DType::Float32 : x.dtype());
   return dispatch(xc.dtype(), [&](auto tag) {
     using T = decltype(tag);
     return reduce_rows<T>(op, xc, mask, keepdim, ArgRow<IsMax>{}, /*ordered=*/true);

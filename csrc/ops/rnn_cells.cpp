@@ -102,6 +102,11 @@ std::vector<Tensor> lstm_cell_fused(const Tensor& gates_in, const Tensor& cx_in)
   FG_CHECK(gates_in.defined(), op, ": gates are undefined");
   const int64_t H = hidden_of(op, gates_in, 4), N = gates_in.sizes()[0];
   check_2d(op, "cx", cx_in, N, H, gates_in);
+  if (is_16bit_float(gates_in.dtype())) {  // Note [16-bit floats]
+    auto r = lstm_cell_fused(as_float32(gates_in), as_float32(cx_in));
+    for (Tensor& t : r) t = to_dtype(t, gates_in.dtype());
+    return r;
+  }
   Tensor gates = contiguous(gates_in), cx = contiguous(cx_in);
   Tensor h = empty({N, H}, gates.dtype(), gates.device());
   Tensor c = empty({N, H}, gates.dtype(), gates.device());
@@ -152,6 +157,9 @@ Tensor gru_cell_fused(const Tensor& gi_in, const Tensor& gh_in, const Tensor& hx
   const int64_t H = hidden_of(op, gi_in, 3), N = gi_in.sizes()[0];
   check_2d(op, "hidden gates", gh_in, N, 3 * H, gi_in);
   check_2d(op, "hx", hx_in, N, H, gi_in);
+  if (is_16bit_float(gi_in.dtype()))  // Note [16-bit floats]
+    return to_dtype(gru_cell_fused(as_float32(gi_in), as_float32(gh_in), as_float32(hx_in)),
+                    gi_in.dtype());
   Tensor gi = contiguous(gi_in), gh = contiguous(gh_in), hx = contiguous(hx_in);
   Tensor h = empty({N, H}, gi.dtype(), gi.device());
   Tensor work = empty({N, 4 * H}, gi.dtype(), gi.device());  // r, z, n, gh_n
@@ -194,6 +202,8 @@ Tensor gru_cell_fused(const Tensor& gi_in, const Tensor& gh_in, const Tensor& hx
 Tensor rnn_tanh_fused(const Tensor& pre_in) {
   const char* op = "rnn_tanh_cell";
   FG_CHECK(pre_in.defined(), op, ": input is undefined");
+  if (is_16bit_float(pre_in.dtype()))  // Note [16-bit floats]
+    return to_dtype(rnn_tanh_fused(as_float32(pre_in)), pre_in.dtype());
   Tensor pre = contiguous(pre_in);
   Tensor h = empty(pre.sizes(), pre.dtype(), pre.device());
   dispatch_float(pre.dtype(), op, [&](auto tag) {

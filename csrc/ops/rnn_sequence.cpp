@@ -410,6 +410,14 @@ std::vector<Tensor> rnn_sequence(const std::string& mode, const Tensor& x,
                                  const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh,
                                  const Tensor& b_ih, const Tensor& b_hh, bool reverse) {
   const char* op = "rnn_sequence";
+  if (x.defined() && is_16bit_float(x.dtype())) {  // Note [16-bit floats]
+    checked_seq(mode, x, batch_sizes, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse);
+    auto r = rnn_sequence(mode, as_float32(x), batch_sizes, as_float32(h0), as_float32(c0),
+                          as_float32(w_ih), as_float32(w_hh), as_float32(b_ih),
+                          as_float32(b_hh), reverse);
+    for (Tensor& t : r) t = to_dtype(t, x.dtype());
+    return r;
+  }
   if (x.defined() && !x.device().is_cpu())
     return rnn_sequence_composed(mode, x, batch_sizes, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse);
   Seq q = checked_seq(mode, x, batch_sizes, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse);

@@ -11,6 +11,8 @@ namespace {
 Tensor where_impl(const Tensor& cond, const Tensor& a, const Tensor& b, DType rt) {
   FG_CHECK_TYPE(cond.dtype() == DType::Bool,
                 "where: expected condition to be a bool tensor, got ", cond.dtype());
+  if (is_16bit_float(rt))  // Note [16-bit floats]
+    return to_dtype(where_impl(cond, as_float32(a), as_float32(b), DType::Float32), rt);
   Shape shape = broadcast_shapes(broadcast_shapes(cond.sizes(), a.sizes(), "where"),
                                  b.sizes(), "where");
   Tensor ai = to_dtype(a, rt), bi = to_dtype(b, rt);
@@ -63,6 +65,8 @@ Tensor clamp(const Tensor& x, const std::optional<Scalar>& lo,
              const std::optional<Scalar>& hi) {
   FG_CHECK_TYPE(x.dtype() != DType::Bool, "clamp: not supported for bool tensors");
   DType rt = clamp_type(x, lo, hi);
+  if (is_16bit_float(rt))  // Note [16-bit floats]
+    return to_dtype(clamp(as_float32(x), lo, hi), rt);
   return dispatch_numeric(rt, "clamp", [&](auto tag) {
     using T = decltype(tag);
     math::ClampFn<T> fn{lo ? lo->to<T>() : T(0), hi ? hi->to<T>() : T(0),

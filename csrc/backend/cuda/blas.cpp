@@ -64,11 +64,20 @@ void gemm_strided_batched(const char* op, int device, int64_t batch, int64_t m,
     st = cublasSgemmStridedBatched(h, t(b.trans), t(a.trans), i(n), i(m), i(k), &alpha,
                                    b.base, i(b.ld), b.stride, a.base, i(a.ld), a.stride,
                                    &beta, c, i(n), m * n, i(batch));
-  } else {
-    static_assert(std::is_same_v<T, double>, "gemm_strided_batched: float or double only");
+  } else if constexpr (std::is_same_v<T, double>) {
     st = cublasDgemmStridedBatched(h, t(b.trans), t(a.trans), i(n), i(m), i(k), &alpha,
                                    b.base, i(b.ld), b.stride, a.base, i(a.ld), a.stride,
                                    &beta, c, i(n), m * n, i(batch));
+  } else {
+    // Note [16-bit floats]: 16-bit storage, float32 accumulation (tensor cores).
+    static_assert(std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>,
+                  "gemm_strided_batched: float, double, float16 or bfloat16");
+    const cudaDataType dt = std::is_same_v<T, Half> ? CUDA_R_16F : CUDA_R_16BF;
+    const float al = static_cast<float>(alpha), be = static_cast<float>(beta);
+    st = cublasGemmStridedBatchedEx(h, t(b.trans), t(a.trans), i(n), i(m), i(k), &al, b.base,
+                                    dt, i(b.ld), b.stride, a.base, dt, i(a.ld), a.stride, &be,
+                                    c, dt, i(n), m * n, i(batch), CUBLAS_COMPUTE_32F,
+                                    CUBLAS_GEMM_DEFAULT);
   }
   check_cublas(st, op, "cuBLAS gemm");
 }
@@ -85,11 +94,13 @@ void gemm_strided_batched(const char* op, int, int64_t, int64_t, int64_t, int64_
 
 #endif
 
-template void gemm_strided_batched<float>(const char*, int, int64_t, int64_t, int64_t,
-                                          int64_t, float, const GemmMatrix<float>&,
-                                          const GemmMatrix<float>&, float, float*);
-template void gemm_strided_batched<double>(const char*, int, int64_t, int64_t, int64_t,
-                                           int64_t, double, const GemmMatrix<double>&,
-                                           const GemmMatrix<double>&, double, double*);
+#define FG_GEMM_INSTANCE(T)                                                                 \
+  template void gemm_strided_batched<T>(const char*, int, int64_t, int64_t, int64_t, int64_t, \
+                                        T, const GemmMatrix<T>&, const GemmMatrix<T>&, T, T*);
+FG_GEMM_INSTANCE(float)
+FG_GEMM_INSTANCE(double)
+FG_GEMM_INSTANCE(Half)
+FG_GEMM_INSTANCE(BFloat16)
+#undef FG_GEMM_INSTANCE
 
 }  // namespace fastgrad::cuda

@@ -6,6 +6,8 @@
 #pragma once
 #include <cstdint>
 
+#include "math/half.h"
+
 namespace fastgrad::cuda {
 
 template <class T>
@@ -17,8 +19,9 @@ struct GemmMatrix {
 };
 
 // C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b] for b < batch, C a
-// contiguous (batch, m, n) block, on the current stream of `device`. float and
-// double; m, n, k, batch >= 1 and every size/ld within int32 (callers check).
+// contiguous (batch, m, n) block, on the current stream of `device`. float,
+// double, and float16/bfloat16 (cublasGemmEx: 16-bit operands, float32
+// accumulation and alpha/beta, one rounding of C); m, n, k, batch >= 1 and every size/ld within int32 (callers check).
 // Raises NotImplementedError naming `op` when fastgrad was built without cuBLAS.
 template <class T>
 void gemm_strided_batched(const char* op, int device, int64_t batch, int64_t m,

@@ -21,7 +21,8 @@ namespace fastgrad::cuda {
 // ---- atomics for every dtype fastgrad computes in ------------------------------
 
 // *p = f(*p) atomically: a compare-and-swap loop on the 4- or 8-byte word, or
-// on the aligned 32-bit word holding a 1-byte value (bool).
+// on the aligned 32-bit word holding a 1- or 2-byte value (bool, float16,
+// bfloat16).
 template <class T, class F>
 __device__ void atomic_update(T* p, const F& f) {
   if constexpr (sizeof(T) == 4 || sizeof(T) == 8) {
@@ -38,20 +39,22 @@ __device__ void atomic_update(T* p, const F& f) {
       old = atomicCAS(w, assumed, bits);
     } while (old != assumed);
   } else {
-    static_assert(sizeof(T) == 1, "atomic_update: 1-, 4- or 8-byte types");
+    static_assert(sizeof(T) == 1 || sizeof(T) == 2, "atomic_update: 1-, 2-, 4- or 8-byte types");
+    using B = std::conditional_t<sizeof(T) == 1, unsigned char, unsigned short>;
+    constexpr unsigned int kMask = sizeof(T) == 1 ? 0xffu : 0xffffu;
     const uintptr_t addr = reinterpret_cast<uintptr_t>(p);
     unsigned int* w = reinterpret_cast<unsigned int*>(addr & ~uintptr_t(3));
-    const unsigned shift = static_cast<unsigned>(addr & 3) * 8;
+    const unsigned shift = static_cast<unsigned>(addr & 3) * 8;  // T's alignment keeps it in w
     unsigned int old = *w, assumed;
     do {
       assumed = old;
-      const unsigned char byte = static_cast<unsigned char>(assumed >> shift);
+      const B part = static_cast<B>(assumed >> shift);
       T cur, next;
-      memcpy(&cur, &byte, 1);
+      memcpy(&cur, &part, sizeof(T));
       next = f(cur);
-      unsigned char nb;
-      memcpy(&nb, &next, 1);
-      const unsigned int repl = (assumed & ~(0xffu << shift)) | (unsigned(nb) << shift);
+      B nb;
+      memcpy(&nb, &next, sizeof(T));
+      const unsigned int repl = (assumed & ~(kMask << shift)) | (unsigned(nb) << shift);
       old = atomicCAS(w, assumed, repl);
     } while (old != assumed);
   }

@@ -53,6 +53,7 @@ class _RemovableHandle:
 # the outermost call turns it into a path ("encoder.fc2 (Linear): ...") by
 # finding each module among its caller's submodules, and prefixes the message.
 _call_stack = []
+_FLOAT_DTYPES = (_C.dtype.float32, _C.dtype.float64, _C.dtype.float16, _C.dtype.bfloat16)
 _ANNOTATED = (TypeError, ValueError, IndexError, RuntimeError, NotImplementedError)
 
 
@@ -394,7 +395,7 @@ class Module:
 
     def to(self, *args, **kwargs):
         device, dtype = _parse_to(args, kwargs)
-        if dtype is not None and dtype not in (_C.dtype.float32, _C.dtype.float64):
+        if dtype is not None and dtype not in _FLOAT_DTYPES:
             raise TypeError(
                 f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}"
             )
@@ -419,6 +420,12 @@ class Module:
 
     def double(self):
         return self._apply(lambda t: t.double() if t.is_floating_point() else t)
+
+    def half(self):
+        return self._apply(lambda t: t.half() if t.is_floating_point() else t)
+
+    def bfloat16(self):
+        return self._apply(lambda t: t.bfloat16() if t.is_floating_point() else t)
 
     def type(self, dst_type):
         return self._apply(lambda t: t.to(dst_type) if t.is_floating_point() else t)
