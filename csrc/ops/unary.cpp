@@ -28,7 +28,7 @@ void check_not_bool(const char* op, const Tensor& x) {
 }
 
 void check_integer_only(const char* op, const Tensor& x) {
-  FG_CHECK_TYPE(std::string(op) != "bitwise_not" || !is_floating(x.dtype()), op,
+  FG_CHECK_TYPE(std::string(op).rfind("bitwise_not", 0) != 0 || !is_floating(x.dtype()), op,
                 ": only integral and bool tensors are supported, got ", x.dtype());
 }
 
@@ -37,7 +37,7 @@ template <class Fn>
 const Tensor& unary_inplace(const char* op, const Tensor& self, DType compute, Fn fn) {
   check_inplace_cast(op, compute, self.dtype());
   check_writable(op, self);
-  if (compute == self.dtype()) {
+  if (compute == self.dtype() && !via_float32(compute)) {
     dispatch(compute, [&](auto tag) {
       using T = decltype(tag);
       // fn itself when it already returns T, so the backend can see which
@@ -47,8 +47,10 @@ const Tensor& unary_inplace(const char* op, const Tensor& self, DType compute, F
       else
         launch<T, T>(op, self, {&self}, math::CastResultFn<T, Fn>{fn});
     });
-  } else {
-    copy_(self, unary_float(op, self, fn), op);
+  } else {  // converts (an int tensor's float math), or the 16-bit float32 detour
+    copy_(self, map_unary(op, self, compute, fn,
+                          [op](DType t, auto f) { return dispatch(t, f, op); }),
+          op);
   }
   self.bump_version(op);
   return self;
