@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "backend/cpu/parallel.h"
+#include "math/norm.h"
 #include "ops/elementwise_ops.h"
 #include "ops/grad_utils.h"
 #include "ops/norm_common.h"
@@ -73,8 +74,8 @@ void bn_forward(const BnGeom& g, const T* x, T* y, const T* w, const T* b, const
   });
 }
 
-// Training: dx = w * invstd * (g - mean(g) - xhat * mean(g * xhat));
-// eval (constant statistics): dx = g * w * invstd. dw = sum g * xhat, db = sum g.
+// Per channel: sum g and sum g xhat, then dw, db and dx by math/norm.h (the
+// mean terms of dx only in training: eval's statistics are constants).
 template <class T>
 void bn_backward(const BnGeom& geo, const T* gy, const T* x, const T* w, const T* mean,
                  const T* invstd, bool use_batch, T* dx, T* dw, T* db) {
@@ -88,19 +89,16 @@ void bn_backward(const BnGeom& geo, const T* gy, const T* x, const T* w, const T
         sg += lane_sum(geo.S, [&](int64_t i) { return static_cast<double>(gp[i]); });
         sgx += lane_sum(geo.S, [&](int64_t i) { return static_cast<double>(gp[i]) * (xp[i] - mu); });
       }
-      if (dw) dw[c] = static_cast<T>(sgx * is);
-      if (db) db[c] = static_cast<T>(sg);
+      const math::NormGradSums sums{sg, sgx * is};
+      math::norm_param_grads(sums, c, dw, db);
       if (!dx) continue;
       const double wc = w ? static_cast<double>(w[c]) : 1.0;
-      const double cnt = static_cast<double>(geo.count());
-      const double mg = use_batch ? sg / cnt : 0.0, k = use_batch ? is * is * sgx / cnt : 0.0;
-      // dx = (g - mg - (x - mu) * k) * is * wc, in T
-      const T a = static_cast<T>(is * wc), b0 = static_cast<T>(mg * is * wc);
-      const T b1 = static_cast<T>(k * is * wc), m = static_cast<T>(mu);
+      const auto aff = math::norm_grad_affine<T>({wc * sums.gw, wc * sums.gw_xhat}, mu, is,
+                                                 geo.count(), use_batch);
+      const T wt = w ? w[c] : T(1);
       for (int64_t n = 0; n < geo.N; ++n) {
         const int64_t off = (n * geo.C + c) * geo.S;
-        for (int64_t i = 0; i < geo.S; ++i)
-          dx[off + i] = gy[off + i] * a - b0 - (x[off + i] - m) * b1;
+        for (int64_t i = 0; i < geo.S; ++i) dx[off + i] = aff(gy[off + i] * wt, x[off + i]);
       }
     }
   });
