@@ -14,6 +14,7 @@
 #include "ops/shape_ops.h"
 #if defined(__CUDACC__)
 #include "backend/cuda/norm.cuh"
+#include "backend/cuda/norm_backward.cuh"
 #endif
 
 namespace fastgrad {
@@ -193,8 +194,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
         const Tensor& g = gs[0];
         Tensor x = n.saved(0), w = n.saved(1), mean = n.saved(2), invstd = n.saved(3);
         const int64_t C = geo.C;
-        // Note [Normalization double backward]; CUDA has no fused backward.
-        if (autograd::grad_enabled() || !x.device().is_cpu()) {
+        // Note [Normalization double backward]
+        if (autograd::grad_enabled() || !fused_norm_backward_on(x.device())) {
           Shape cs(static_cast<size_t>(x.dim()), 1);
           cs[1] = C;
           Tensor wb = w.defined() ? channel_view(w, x.dim()) : Tensor();
@@ -220,6 +221,13 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
         dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
           using T = decltype(tag);
           auto out = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+#if defined(__CUDACC__)
+          if (x.device().is_cuda())
+            return cuda::batch_norm_backward<T>(
+                "batch_norm", gc.data<T>(), xc.data<T>(), ptr_or_null<T>(wc), mean.data<T>(),
+                invstd.data<T>(), use_batch, out(dx), out(dw), out(db), geo.N, C, geo.S,
+                x.device().index);
+#endif
           bn_backward<T>(geo, gc.data<T>(), xc.data<T>(), ptr_or_null<T>(wc), mean.data<T>(),
                          invstd.data<T>(), use_batch, out(dx), out(dw), out(db));
         });

@@ -9,6 +9,7 @@
 #include "backend/cpu/parallel.h"
 #include "math/norm.h"
 #include "ops/elementwise_ops.h"
+#include "ops/factory_ops.h"
 #include "ops/grad_utils.h"
 #include "ops/norm_common.h"
 #include "ops/norm_ops.h"
@@ -16,6 +17,7 @@
 #include "ops/shape_ops.h"
 #if defined(__CUDACC__)
 #include "backend/cuda/norm.cuh"
+#include "backend/cuda/norm_backward.cuh"
 #endif
 
 namespace fastgrad {
@@ -213,14 +215,21 @@ std::vector<Tensor> rows_backward(const char* op, const RowGeom& geo, const Func
   Tensor dx = n.needs_input_grad(0) ? empty(x.sizes(), x.dtype(), x.device()) : Tensor();
   Tensor dw = n.needs_input_grad(1) ? empty({C}, x.dtype(), x.device()) : Tensor();
   Tensor db = n.needs_input_grad(2) ? empty({C}, x.dtype(), x.device()) : Tensor();
+  if (x.numel() == 0) {  // no rows: zero parameter gradients
+    for (Tensor* t : {&dw, &db})
+      if (t->defined()) *t = zeros({C}, x.dtype(), x.device());
+    return {dx, dw, db};
+  }
   dispatch_float(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
     auto out = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
-    if (x.numel() == 0) {
-      for (const Tensor& t : {dw, db})
-        if (t.defined()) std::fill(out(t), out(t) + C, T(0));
-      return;
-    }
+#if defined(__CUDACC__)
+    if (x.device().is_cuda())
+      return cuda::norm_rows_backward<T>(op, gc.data<T>(), xc.data<T>(), ptr_or_null<T>(wc),
+                                         mean.data<T>(), rstd.data<T>(), out(dx), out(dw),
+                                         out(db), geo.M, geo.G, geo.Cg, geo.S,
+                                         x.device().index);
+#endif
     norm_rows_backward<T>(geo, gc.data<T>(), xc.data<T>(), ptr_or_null<T>(wc),
                           mean.data<T>(), rstd.data<T>(), out(dx), out(dw), out(db));
   });
@@ -260,6 +269,13 @@ std::pair<Tensor, Tensor> norm_backward_composite(const Tensor& x, const Tensor&
   return {reshape(dx, x.sizes()), reshape(xhat, x.sizes())};
 }
 
+bool fused_norm_backward_on(const Device& d) {
+#if defined(__CUDACC__)
+  if (d.is_cuda()) return true;
+#endif
+  return d.is_cpu();
+}
+
 Tensor channel_view(const Tensor& t, int64_t ndim) {
   Shape s(static_cast<size_t>(std::max<int64_t>(ndim, 2)), 1);
   s[1] = t.numel();
@@ -296,8 +312,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                                                        const Tensors& gs) -> Tensors {
                  const Tensor& g = gs[0];
                  Tensor x = n.saved(0), w = n.saved(1);
-                 // Note [Normalization double backward]; CUDA has no fused backward.
-                 if (autograd::grad_enabled() || !x.device().is_cpu()) {
+                 // Note [Normalization double backward]
+                 if (autograd::grad_enabled() || !fused_norm_backward_on(x.device())) {
                    auto [dx, xhat] = norm_backward_composite(x, g, w, x.sizes(), dims, eps);
                    Tensor dw = n.needs_input_grad(1) ? sum_to(mul(g, xhat), ns) : Tensor();
                    Tensor db = n.needs_input_grad(2) ? sum_to(g, ns) : Tensor();
@@ -334,8 +350,8 @@ Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight,
                [geo, eps, C](const FunctionNode& n, const Tensors& gs) -> Tensors {
                  const Tensor& g = gs[0];
                  Tensor x = n.saved(0), w = n.saved(1);
-                 // Note [Normalization double backward]; CUDA has no fused backward.
-                 if (autograd::grad_enabled() || !x.device().is_cpu()) {
+                 // Note [Normalization double backward]
+                 if (autograd::grad_enabled() || !fused_norm_backward_on(x.device())) {
                    Tensor wb = w.defined() ? channel_view(w, x.dim()) : Tensor();
                    auto [dx, xhat] = norm_backward_composite(
                        x, g, wb, {x.size(0), geo.G, -1}, {2}, eps);
