@@ -90,7 +90,8 @@ void bn_backward(const BnGeom& geo, const T* gy, const T* x, const T* w, const T
         sg += lane_sum(geo.S, [&](int64_t i) { return static_cast<double>(gp[i]); });
         sgx += lane_sum(geo.S, [&](int64_t i) { return static_cast<double>(gp[i]) * (xp[i] - mu); });
       }
-      const math::NormGradSums sums{sg, sgx * is};
+      // An empty batch has NaN statistics but sums of 0 (dw = 0, as PyTorch).
+      const math::NormGradSums sums{sg, geo.count() > 0 ? sgx * is : 0.0};
       math::norm_param_grads(sums, c, dw, db);
       if (!dx) continue;
       const double wc = w ? static_cast<double>(w[c]) : 1.0;
