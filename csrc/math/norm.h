@@ -55,4 +55,78 @@ FG_HOST_DEVICE void norm_param_grads(NormGradSums s, int64_t c, T* dw, T* db) {
   if (db) db[c] = static_cast<T>(s.gw);
 }
 
+// The CUDA kernels' index maps (backend/cuda/norm_backward.cuh), here so the
+// host simulation (_C._cuda._norm_backward_sim) runs them in every build.
+
+// Layer/group norm rows (ops/norm.cpp's RowGeom): row r holds channels
+// (r % G) * Cg + [0, Cg), each S contiguous elements.
+struct NormRowIndex {
+  int64_t G, Cg, S;
+  FG_HOST_DEVICE int64_t len() const { return Cg * S; }
+  FG_HOST_DEVICE int64_t channel(int64_t r, int64_t j) const { return (r % G) * Cg + j / S; }
+  // Thread t of `threads` over row r: its share of the row's sums.
+  template <class T>
+  FG_HOST_DEVICE NormGradSums partial(const T* g, const T* x, const T* w, double mu,
+                                      double rs, int64_t r, int t, int threads) const {
+    const NormGradSumOp op;
+    NormGradSums a = op.init();
+    const int64_t L = len();
+    for (int64_t j = t; j < L; j += threads) {
+      const double wc = w ? static_cast<double>(w[channel(r, j)]) : 1.0;
+      a = op.step(a, static_cast<double>(g[r * L + j]) * wc,
+                  (static_cast<double>(x[r * L + j]) - mu) * rs);
+    }
+    return a;
+  }
+  template <class T>
+  FG_HOST_DEVICE T dx(const NormGradAffine<T>& aff, const T* g, const T* x, const T* w,
+                      int64_t r, int64_t j) const {
+    const int64_t e = r * len() + j;
+    return aff(g[e] * (w ? w[channel(r, j)] : T(1)), x[e]);
+  }
+};
+
+// Channels of an (N, C, S) layout, element i in [0, N S) of channel c at
+// (n C + c) S + s; its statistics at stat[n sn + c / cdiv]: batch norm's own
+// channel (sn = 0, cdiv = 1), or the (sample, group) row of layer/group norm.
+struct NormChannelIndex {
+  int64_t N, C, S, sn, cdiv;
+  // Thread ty of `threads` over channel c: its share of (sum g, sum g xhat).
+  template <class T>
+  FG_HOST_DEVICE NormGradSums partial(const T* g, const T* x, const T* mean, const T* rstd,
+                                      int64_t c, int ty, int threads) const {
+    const NormGradSumOp op;
+    NormGradSums a = op.init();
+    for (int64_t i = ty; i < N * S; i += threads) {
+      const int64_t n = i / S, e = (n * C + c) * S + (i - n * S), st = n * sn + c / cdiv;
+      const double mu = static_cast<double>(mean[st]), rs = static_cast<double>(rstd[st]);
+      a = op.step(a, static_cast<double>(g[e]), (static_cast<double>(x[e]) - mu) * rs);
+    }
+    return a;
+  }
+};
+
+// The channels of layer/group norm's M rows: (M / G, G Cg, S), row n G + c / Cg.
+FG_HOST_DEVICE NormChannelIndex rows_channels(int64_t M, const NormRowIndex& r) {
+  return {M / r.G, r.G * r.Cg, r.S, r.G, r.Cg};
+}
+
+// batch_norm's dx coefficients of channel c from its sums (sum g, sum g xhat).
+template <class T>
+FG_HOST_DEVICE NormGradAffine<T> bn_grad_affine(NormGradSums s, const T* w, const T* mean,
+                                                const T* invstd, int64_t c, int64_t count,
+                                                bool use_batch) {
+  const double wc = w ? static_cast<double>(w[c]) : 1.0;
+  return norm_grad_affine<T>({wc * s.gw, wc * s.gw_xhat}, static_cast<double>(mean[c]),
+                             static_cast<double>(invstd[c]), count, use_batch);
+}
+
+// batch_norm's dx at element i of the (N, C, S) input.
+template <class T>
+FG_HOST_DEVICE T bn_dx(const NormGradAffine<T>* aff, const T* g, const T* x, const T* w,
+                       int64_t i, int64_t C, int64_t S) {
+  const int64_t c = (i / S) % C;
+  return aff[c](g[i] * (w ? w[c] : T(1)), x[i]);
+}
+
 }  // namespace fastgrad::math

@@ -1,6 +1,8 @@
 // Normalization backwards on CUDA, over math/norm.h's formulas (the CPU
-// kernels' own). Geometry as the forwards (norm.cuh): layer/group norm rows
-// of Cg channels x S positions, batch norm an (N, C, S) input.
+// kernels' own) and index maps (NormRowIndex, NormChannelIndex: the host
+// simulation _C._cuda._norm_backward_sim runs the same thread splits).
+// Geometry as the forwards (norm.cuh): layer/group norm rows of Cg channels
+// x S positions, batch norm an (N, C, S) input.
 // - dx of layer/group norm: a block per row reduces sum(g w) and sum(g w xhat)
 //   (math::NormGradSumOp through group_reduce), then writes the row.
 // - Per-channel sums sum(g) and sum(g xhat) (dw, db; and batch norm's dx
@@ -11,6 +13,7 @@
 // - batch norm's dx: an elementwise pass over per-channel affine coefficients.
 // Sums are in double as on the CPU; only their order differs.
 #pragma once
+#include "backend/cuda/norm_plan.h"
 #include "backend/cuda/reduce.cuh"
 #include "math/norm.h"
 
@@ -19,27 +22,19 @@ namespace fastgrad::cuda {
 template <class T>
 __global__ void __launch_bounds__(kReduceThreads)
     norm_rows_dx_kernel(const T* g, const T* x, const T* w, const T* mean, const T* rstd,
-                        T* dx, int64_t M, int64_t G, int64_t Cg, int64_t S) {
+                        T* dx, int64_t M, math::NormRowIndex ix) {
   __shared__ AccSlots<math::NormGradSums, kReduceThreads / kWarp> smem;
   __shared__ math::NormGradAffine<T> coef;
-  const math::NormGradSumOp op;
-  const int64_t L = Cg * S;
+  const int64_t L = ix.len();
   for (int64_t r = blockIdx.x; r < M; r += gridDim.x) {
-    const T* gr = g + r * L;
-    const T* xr = x + r * L;
     const double mu = static_cast<double>(mean[r]), rs = static_cast<double>(rstd[r]);
-    const int64_t c0 = (r % G) * Cg;
-    math::NormGradSums a = op.init();
-    for (int64_t j = threadIdx.x; j < L; j += kReduceThreads) {
-      const double wc = w ? static_cast<double>(w[c0 + j / S]) : 1.0;
-      a = op.step(a, static_cast<double>(gr[j]) * wc, (static_cast<double>(xr[j]) - mu) * rs);
-    }
-    a = group_reduce<kReduceThreads>(op, a, smem.get());
+    math::NormGradSums a = ix.partial(g, x, w, mu, rs, r, threadIdx.x, kReduceThreads);
+    a = group_reduce<kReduceThreads>(math::NormGradSumOp{}, a, smem.get());
     if (threadIdx.x == 0) coef = math::norm_grad_affine<T>(a, mu, rs, L, true);
     __syncthreads();
     const math::NormGradAffine<T> aff = coef;
     for (int64_t j = threadIdx.x; j < L; j += kReduceThreads)
-      dx[r * L + j] = aff(gr[j] * (w ? w[c0 + j / S] : T(1)), xr[j]);
+      dx[r * L + j] = ix.dx(aff, g, x, w, r, j);
     __syncthreads();  // coef is rewritten by the next row
   }
 }
@@ -49,27 +44,20 @@ __global__ void __launch_bounds__(kReduceThreads)
 // TX channels per block, kReduceThreads / TX threads over each channel's N*S.
 template <int TX, class T>
 __global__ void __launch_bounds__(kReduceThreads)
-    norm_channel_sums_kernel(const T* g, const T* x, const T* mean, const T* rstd, int64_t N,
-                             int64_t C, int64_t S, int64_t sn, int64_t cdiv, bool sum_elems,
-                             T* dw, T* db, const T* w, bool use_batch,
-                             math::NormGradAffine<T>* aff) {
+    norm_channel_sums_kernel(const T* g, const T* x, const T* mean, const T* rstd,
+                             math::NormChannelIndex ix, bool sum_elems, T* dw, T* db,
+                             const T* w, bool use_batch, math::NormGradAffine<T>* aff) {
   constexpr int TY = kReduceThreads / TX;
   __shared__ AccSlots<math::NormGradSums, (TX == 1 ? kReduceThreads / kWarp : kReduceThreads)>
       smem;
   const math::NormGradSumOp op;
   const int tx = threadIdx.x % TX, ty = threadIdx.x / TX;
-  const int64_t count = N * S;
+  const int64_t C = ix.C;
   for (int64_t c0 = static_cast<int64_t>(blockIdx.x) * TX; c0 < C;
        c0 += static_cast<int64_t>(gridDim.x) * TX) {
     const int64_t c = c0 + tx;
     math::NormGradSums a = op.init();
-    if (c < C && sum_elems) {
-      for (int64_t i = ty; i < count; i += TY) {
-        const int64_t n = i / S, e = (n * C + c) * S + (i - n * S), st = n * sn + c / cdiv;
-        const double mu = static_cast<double>(mean[st]), rs = static_cast<double>(rstd[st]);
-        a = op.step(a, static_cast<double>(g[e]), (static_cast<double>(x[e]) - mu) * rs);
-      }
-    }
+    if (c < C && sum_elems) a = ix.partial(g, x, mean, rstd, c, ty, TY);
     if constexpr (TX == 1) {
       a = group_reduce<kReduceThreads>(op, a, smem.get());
     } else {  // merged in y order through shared memory, as reduce_cols_kernel
@@ -82,27 +70,22 @@ __global__ void __launch_bounds__(kReduceThreads)
     }
     if (ty != 0 || c >= C) continue;
     math::norm_param_grads(a, c, dw, db);
-    if (aff) {
-      const double wc = w ? static_cast<double>(w[c]) : 1.0;
-      aff[c] = math::norm_grad_affine<T>({wc * a.gw, wc * a.gw_xhat},
-                                         static_cast<double>(mean[c]),
-                                         static_cast<double>(rstd[c]), count, use_batch);
-    }
+    if (aff) aff[c] = math::bn_grad_affine(a, w, mean, rstd, c, ix.N * ix.S, use_batch);
   }
 }
 
 template <class T>
-void norm_channel_sums(const T* g, const T* x, const T* mean, const T* rstd, int64_t N,
-                       int64_t C, int64_t S, int64_t sn, int64_t cdiv, bool sum_elems, T* dw,
-                       T* db, const T* w, bool use_batch, math::NormGradAffine<T>* aff,
+void norm_channel_sums(const T* g, const T* x, const T* mean, const T* rstd,
+                       const math::NormChannelIndex& ix, bool sum_elems, T* dw, T* db,
+                       const T* w, bool use_batch, math::NormGradAffine<T>* aff,
                        cudaStream_t st) {
-  if (S == 1)
-    norm_channel_sums_kernel<kColsX><<<capped_grid((C + kColsX - 1) / kColsX), kReduceThreads,
-                                       0, st>>>(g, x, mean, rstd, N, C, S, sn, cdiv, sum_elems,
-                                                dw, db, w, use_batch, aff);
+  if (norm_channels_per_block(ix.S) == kColsX)
+    norm_channel_sums_kernel<kColsX><<<capped_grid((ix.C + kColsX - 1) / kColsX),
+                                       kReduceThreads, 0, st>>>(g, x, mean, rstd, ix, sum_elems,
+                                                                dw, db, w, use_batch, aff);
   else
-    norm_channel_sums_kernel<1><<<capped_grid(C), kReduceThreads, 0, st>>>(
-        g, x, mean, rstd, N, C, S, sn, cdiv, sum_elems, dw, db, w, use_batch, aff);
+    norm_channel_sums_kernel<1><<<capped_grid(ix.C), kReduceThreads, 0, st>>>(
+        g, x, mean, rstd, ix, sum_elems, dw, db, w, use_batch, aff);
 }
 
 // dx, dw, db (null: not wanted) of layer/group norm for a non-empty input.
@@ -113,14 +96,15 @@ void norm_rows_backward(const char* name, const T* g, const T* x, const T* w, co
   if (M == 0) return;
   DeviceGuard guard(device);
   cudaStream_t st = current_stream(device);
+  const math::NormRowIndex ix{G, Cg, S};
   if (dx) {
     norm_rows_dx_kernel<<<capped_grid(M), kReduceThreads, 0, st>>>(g, x, w, mean, rstd, dx, M,
-                                                                    G, Cg, S);
+                                                                    ix);
     check_launch(name);
   }
-  if (dw || db) {  // channels of the (M / G, G * Cg, S) view; row = n * G + c / Cg
-    norm_channel_sums<T>(g, x, mean, rstd, M / G, G * Cg, S, G, Cg, true, dw, db, nullptr, true,
-                         nullptr, st);
+  if (dw || db) {
+    norm_channel_sums<T>(g, x, mean, rstd, math::rows_channels(M, ix), true, dw, db, nullptr,
+                         true, nullptr, st);
     check_launch(name);
   }
 }
@@ -130,10 +114,8 @@ __global__ void bn_dx_kernel(const T* g, const T* x, const T* w,
                              const math::NormGradAffine<T>* aff, T* dx, int64_t total,
                              int64_t C, int64_t S) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t c = (i / S) % C;
-    dx[i] = aff[c](g[i] * (w ? w[c] : T(1)), x[i]);
-  }
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    dx[i] = math::bn_dx(aff, g, x, w, i, C, S);
 }
 
 // batch_norm's dx, dw, db (null: not wanted); use_batch as the forward's
@@ -151,8 +133,8 @@ void batch_norm_backward(const char* name, const T* g, const T* x, const T* w, c
                        : Storage();
   auto* aff = dx ? static_cast<math::NormGradAffine<T>*>(scratch->data()) : nullptr;
   const bool sum_elems = (dx && use_batch) || dw || db;
-  norm_channel_sums<T>(g, x, mean, invstd, N, C, S, 0, 1, sum_elems, dw, db, w, use_batch, aff,
-                       st);
+  norm_channel_sums<T>(g, x, mean, invstd, math::NormChannelIndex{N, C, S, 0, 1}, sum_elems, dw,
+                       db, w, use_batch, aff, st);
   check_launch(name);
   const int64_t total = N * C * S;
   if (!dx || total == 0) return;
