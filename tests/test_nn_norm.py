@@ -300,3 +300,16 @@ def test_batch_norm_error_prefixed_with_layer_path():
     with pytest.raises(RuntimeError, match=r"2 \(BatchNorm1d\): batch_norm: expected input "
                        r"with 16 channels"):
         model(fg.zeros(3, 4))
+
+
+def test_batch_norm_empty_batch_parameter_grads(torch):
+    # NaN batch statistics, but the parameter gradients are empty sums: 0.
+    x = fg.zeros(0, 3, 4, requires_grad=True)
+    w, b = to_fg(np.ones(3), True), to_fg(np.zeros(3), True)
+    tx = torch.zeros(0, 3, 4, requires_grad=True)
+    tw, tb = to_torch(torch, np.ones(3), True), to_torch(torch, np.zeros(3), True)
+    F.batch_norm(x.double(), None, None, w, b, training=True).sum().backward()
+    torch.nn.functional.batch_norm(tx.double(), None, None, tw, tb, training=True).sum().backward()
+    assert_close(w.grad, tw.grad)
+    assert_close(b.grad, tb.grad)
+    assert tuple(x.grad.shape) == (0, 3, 4)

@@ -4,6 +4,7 @@
 // a fake device, so every build can test it (Note [CUDA block cache]).
 #include <memory>
 
+#include "backend/cuda/norm_plan.h"
 #include "backend/cuda/reduce_plan.h"
 #include "backend/cuda/runtime.h"
 #include "backend/cuda/strided_indexer.h"
@@ -14,6 +15,7 @@
 #include "ops/rnn_ops.h"
 #include "core/generator.h"
 #include "math/dropout.h"
+#include "math/loss.h"
 #include "ops/reduce.h"
 
 namespace fastgrad::bindings {
@@ -220,6 +222,75 @@ Tensor dropout_keep_sim(int64_t n, double p) {
   return out;
 }
 
+// The CUDA norm backwards' thread splits run on the host (norm_plan.h) over
+// contiguous CPU tensors: kind "rows" is layer/group norm of an (N, C, S) x in
+// `groups` groups (mean, rstd: (N * groups)); "batch" is batch_norm (mean,
+// invstd: (C)), its dx with the batch statistics' terms when `training`.
+std::vector<Tensor> norm_backward_sim(const std::string& kind, const Tensor& g, const Tensor& x,
+                                      const std::optional<Tensor>& weight, const Tensor& mean,
+                                      const Tensor& rstd, int64_t groups, bool training) {
+  const char* op = "_norm_backward_sim";
+  const Tensor w = weight.value_or(Tensor());
+  for (const Tensor* t : {&g, &x, &w, &mean, &rstd})
+    FG_CHECK(!t->defined() || (t->device().is_cpu() && t->is_contiguous() &&
+                               t->dtype() == x.dtype()),
+             op, ": expected contiguous CPU tensors of one dtype");
+  FG_CHECK_VALUE(x.dim() == 3 && g.sizes() == x.sizes(), op, ": expected (N, C, S) x and g");
+  const int64_t N = x.size(0), C = x.size(1), S = x.size(2);
+  FG_CHECK_VALUE(kind == "rows" || kind == "batch", op, ": unknown kind '", kind, "'");
+  FG_CHECK_VALUE(groups > 0 && C % groups == 0, op, ": bad groups");
+  const int64_t stats = kind == "rows" ? N * groups : C;
+  FG_CHECK_VALUE(mean.numel() == stats && rstd.numel() == stats, op, ": expected ", stats,
+                 " statistics");
+  FG_CHECK_VALUE(!w.defined() || w.numel() == C, op, ": expected a (C) weight");
+  Tensor dx = empty(x.sizes(), x.dtype(), Device{});
+  Tensor dw = empty({C}, x.dtype(), Device{}), db = empty({C}, x.dtype(), Device{});
+  dispatch_float(x.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    const T* wp = w.defined() ? w.data<T>() : nullptr;
+    if (kind == "rows")
+      cuda::simulate_norm_rows_backward<T>(g.data<T>(), x.data<T>(), wp, mean.data<T>(),
+                                           rstd.data<T>(), dx.data<T>(), dw.data<T>(),
+                                           db.data<T>(), N * groups,
+                                           math::NormRowIndex{groups, C / groups, S});
+    else
+      cuda::simulate_batch_norm_backward<T>(g.data<T>(), x.data<T>(), wp, mean.data<T>(),
+                                            rstd.data<T>(), training, dx.data<T>(),
+                                            dw.data<T>(), db.data<T>(), N, C, S);
+  });
+  return {dx, dw, db};
+}
+
+// The fused cross_entropy's input gradient as the CUDA backward computes it
+// (math::CeGradFn per element) for a contiguous CPU (N, C, S) x, its lines'
+// lse (N * S), int64 targets (N * S), and g: (N * S) when per_element, else
+// g[0] * scale for every line.
+Tensor cross_entropy_grad_sim(const Tensor& x, const Tensor& lse, const Tensor& target,
+                              const std::optional<Tensor>& weight, const Tensor& g,
+                              int64_t ignore_index, double scale, bool per_element) {
+  const char* op = "_cross_entropy_grad_sim";
+  const Tensor w = weight.value_or(Tensor());
+  FG_CHECK_VALUE(x.dim() == 3 && target.dtype() == DType::Int64, op,
+                 ": expected an (N, C, S) x and int64 targets");
+  for (const Tensor* t : {&x, &lse, &target, &w, &g})
+    FG_CHECK(!t->defined() || (t->device().is_cpu() && t->is_contiguous()), op,
+             ": expected contiguous CPU tensors");
+  const int64_t lines = x.size(0) * x.size(2);
+  FG_CHECK_VALUE(lse.numel() == lines && target.numel() == lines &&
+                     g.numel() == (per_element ? lines : 1),
+                 op, ": expected ", lines, " lines");
+  Tensor out = empty(x.sizes(), x.dtype(), Device{});
+  dispatch_float(x.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    const math::CeGradFn<T> f{x.data<T>(), lse.data<T>(), target.data<int64_t>(),
+                              w.defined() ? w.data<T>() : nullptr, g.data<T>(), out.data<T>(),
+                              x.size(1), x.size(2), ignore_index, static_cast<T>(scale),
+                              per_element};
+    for (int64_t e = 0; e < x.numel(); ++e) f(e);
+  });
+  return out;
+}
+
 int check_sim_device(int device) {
   FG_CHECK_VALUE(device >= 0, "_BlockCacheSim: device must be >= 0, got ", device);
   return device;
@@ -321,6 +392,14 @@ void bind_cuda(py::module_& m) {
 
   c.def("_dropout_keep_sim", &dropout_keep_sim, "n"_a, "p"_a,
         "dropout's keep mask through the CUDA per-element draw (a test hook).");
+  c.def("_norm_backward_sim", &norm_backward_sim, "kind"_a, "grad"_a, "x"_a, "weight"_a,
+        "mean"_a, "rstd"_a, "groups"_a = 1, "training"_a = true,
+        "(dx, dw, db) of layer/group ('rows') or batch norm through the CUDA backward "
+        "kernels' thread splits, run on the host (a test hook).");
+  c.def("_cross_entropy_grad_sim", &cross_entropy_grad_sim, "x"_a, "lse"_a, "target"_a,
+        "weight"_a, "grad"_a, "ignore_index"_a, "scale"_a, "per_element"_a,
+        "The fused cross_entropy's input gradient by the CUDA per-element functor, run on "
+        "the host (a test hook).");
 
   py::class_<BlockCacheSim>(c, "_BlockCacheSim",
                             "The CUDA block cache over a fake device of `capacity` bytes.")

@@ -116,3 +116,59 @@ struct NllGradFn {
 };
 
 }  // namespace fastgrad::math
+
+namespace fastgrad::math {
+
+// The per-line math of Note [Fused cross entropy] (ops/loss_nll.cpp): a line
+// is the C logits x[(n * C + k) * S + j] of target i = n * S + j.
+
+// The running max of a line: NaN never wins (std::max(m, v), as the CPU's
+// max_line), so a NaN logit shows up through the sum of exponentials instead.
+template <class T> FG_HOST_DEVICE T ce_max(T m, T v) { return m < v ? v : m; }
+
+// logsumexp from the line's max and sum_k e^(x_k - max) (in double); an
+// infinite max is the result itself (log_softmax's finite-safe form).
+template <class T> FG_HOST_DEVICE T ce_lse(T mx, double sum_exp) {
+  return mx - mx == T(0) ? mx + static_cast<T>(std::log(sum_exp)) : mx;
+}
+
+// The line's loss w[k] (lse - x_k) for target k (x_k = xl[k * xs]); 0 if ignored.
+template <class T>
+FG_HOST_DEVICE T ce_loss(T lse, const T* xl, int64_t xs, int64_t k, const T* w,
+                         int64_t ignore_index) {
+  return k == ignore_index ? T(0) : (w ? w[k] : T(1)) * (lse - xl[k * xs]);
+}
+
+// The backward's factor of line i: w[k] g_i, g_i = g[i] ('none') or g[0] *
+// scale (1, or 1 / the total weight for 'mean'); 0 if ignored.
+template <class T>
+FG_HOST_DEVICE T ce_coef(int64_t k, const T* w, const T* g, int64_t i, T scale,
+                         bool per_element, int64_t ignore_index) {
+  if (k == ignore_index) return T(0);
+  return (w ? w[k] : T(1)) * (per_element ? g[i] : g[0] * scale);
+}
+
+// d(loss)/d(x) at element e of the (N, C, S) input: coef (softmax - onehot),
+// softmax = e^(x - lse); the CPU line loop's operations in its order.
+template <class T>
+struct CeGradFn {
+  const T* x;
+  const T* lse;
+  const int64_t* t;
+  const T* w;
+  const T* g;
+  T* out;
+  int64_t c, s, ignore_index;
+  T scale;
+  bool per_element;
+  FG_HOST_DEVICE void operator()(int64_t e) const {
+    const int64_t nc = e / s, j = e - nc * s, n = nc / c, cls = nc - n * c, i = n * s + j;
+    const int64_t k = t[i];
+    const T coef = ce_coef(k, w, g, i, scale, per_element, ignore_index);
+    T v = coef * std::exp(x[e] - lse[i]);
+    if (k != ignore_index && cls == k) v -= coef;
+    out[e] = v;
+  }
+};
+
+}  // namespace fastgrad::math

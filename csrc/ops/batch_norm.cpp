@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "backend/cpu/parallel.h"
+#include "math/norm.h"
 #include "ops/elementwise_ops.h"
 #include "ops/grad_utils.h"
 #include "ops/norm_common.h"
@@ -13,6 +14,7 @@
 #include "ops/shape_ops.h"
 #if defined(__CUDACC__)
 #include "backend/cuda/norm.cuh"
+#include "backend/cuda/norm_backward.cuh"
 #endif
 
 namespace fastgrad {
@@ -73,8 +75,8 @@ void bn_forward(const BnGeom& g, const T* x, T* y, const T* w, const T* b, const
   });
 }
 
-// Training: dx = w * invstd * (g - mean(g) - xhat * mean(g * xhat));
-// eval (constant statistics): dx = g * w * invstd. dw = sum g * xhat, db = sum g.
+// Per channel: sum g and sum g xhat, then dw, db and dx by math/norm.h (the
+// mean terms of dx only in training: eval's statistics are constants).
 template <class T>
 void bn_backward(const BnGeom& geo, const T* gy, const T* x, const T* w, const T* mean,
                  const T* invstd, bool use_batch, T* dx, T* dw, T* db) {
@@ -88,19 +90,17 @@ void bn_backward(const BnGeom& geo, const T* gy, const T* x, const T* w, const T
         sg += lane_sum(geo.S, [&](int64_t i) { return static_cast<double>(gp[i]); });
         sgx += lane_sum(geo.S, [&](int64_t i) { return static_cast<double>(gp[i]) * (xp[i] - mu); });
       }
-      if (dw) dw[c] = static_cast<T>(sgx * is);
-      if (db) db[c] = static_cast<T>(sg);
+      // An empty batch has NaN statistics but sums of 0 (dw = 0, as PyTorch).
+      const math::NormGradSums sums{sg, geo.count() > 0 ? sgx * is : 0.0};
+      math::norm_param_grads(sums, c, dw, db);
       if (!dx) continue;
       const double wc = w ? static_cast<double>(w[c]) : 1.0;
-      const double cnt = static_cast<double>(geo.count());
-      const double mg = use_batch ? sg / cnt : 0.0, k = use_batch ? is * is * sgx / cnt : 0.0;
-      // dx = (g - mg - (x - mu) * k) * is * wc, in T
-      const T a = static_cast<T>(is * wc), b0 = static_cast<T>(mg * is * wc);
-      const T b1 = static_cast<T>(k * is * wc), m = static_cast<T>(mu);
+      const auto aff = math::norm_grad_affine<T>({wc * sums.gw, wc * sums.gw_xhat}, mu, is,
+                                                 geo.count(), use_batch);
+      const T wt = w ? w[c] : T(1);
       for (int64_t n = 0; n < geo.N; ++n) {
         const int64_t off = (n * geo.C + c) * geo.S;
-        for (int64_t i = 0; i < geo.S; ++i)
-          dx[off + i] = gy[off + i] * a - b0 - (x[off + i] - m) * b1;
+        for (int64_t i = 0; i < geo.S; ++i) dx[off + i] = aff(gy[off + i] * wt, x[off + i]);
       }
     }
   });
@@ -211,8 +211,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
         const Tensor& g = gs[0];
         Tensor x = n.saved(0), w = n.saved(1), mean = n.saved(2), invstd = n.saved(3);
         const int64_t C = geo.C;
-        // Note [Normalization double backward]; CUDA has no fused backward.
-        if (autograd::grad_enabled() || !x.device().is_cpu()) {
+        // Note [Normalization double backward]
+        if (autograd::grad_enabled() || !fused_norm_backward_on(x.device())) {
           Shape cs(static_cast<size_t>(x.dim()), 1);
           cs[1] = C;
           Tensor wb = w.defined() ? channel_view(w, x.dim()) : Tensor();
@@ -238,6 +238,13 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
         dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
           using T = decltype(tag);
           auto out = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+#if defined(__CUDACC__)
+          if (x.device().is_cuda())
+            return cuda::batch_norm_backward<T>(
+                "batch_norm", gc.data<T>(), xc.data<T>(), ptr_or_null<T>(wc), mean.data<T>(),
+                invstd.data<T>(), use_batch, out(dx), out(dw), out(db), geo.N, C, geo.S,
+                x.device().index);
+#endif
           bn_backward<T>(geo, gc.data<T>(), xc.data<T>(), ptr_or_null<T>(wc), mean.data<T>(),
                          invstd.data<T>(), use_batch, out(dx), out(dw), out(db));
         });

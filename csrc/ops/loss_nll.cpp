@@ -2,7 +2,8 @@
 // (log_softmax + nll_loss, label smoothing and probability targets composed
 // from fastgrad ops). Inputs are seen as (N, C, S): S = d1 * d2 * ...
 // On CUDA the per-target functors of math/loss.h run through
-// backend/cuda/index_loop.cuh, and cross_entropy is log_softmax + nll_loss.
+// backend/cuda/index_loop.cuh; the fused cross_entropy has its own line kernel
+// (backend/cuda/cross_entropy.cuh) over the same per-line math.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "backend/cpu/parallel.h"
 #include "math/loss.h"
 #if defined(__CUDACC__)
+#include "backend/cuda/cross_entropy.cuh"
 #include "backend/cuda/index_loop.cuh"
 #endif
 #include "ops/elementwise.h"
@@ -216,7 +218,17 @@ Tensor nll_forward(const Tensor& x, const Tensor& t, const Tensor& w, Reduction 
 // lse (N*S values) is saved. Its backward writes coef (softmax - onehot) with
 // coef = w[t] g (/ total weight) in one pass. Under create_graph the backward
 // is composed instead, softmax(x) * sum(B) ... from nll_backward's recorded op
-// B, so that second derivatives flow.
+// B, so that second derivatives flow. The per-line formulas are math/loss.h's
+// (ce_lse, ce_loss, ce_coef), shared by the CPU loops and the CUDA kernels.
+
+// Whether this build has the fused kernels for x's device.
+bool fused_ce_on(const Device& d) {
+#if defined(__CUDACC__)
+  if (d.is_cuda()) return true;
+#endif
+  return d.is_cpu();
+}
+
 Tensor fused_ce_backward(const Tensor& g, const Tensor& x, const Tensor& lse, const Tensor& t,
                          const Tensor& w, Reduction r, int64_t ignore_index, double tw) {
   const NllGeom geo = geometry(x);
@@ -238,15 +250,18 @@ Tensor fused_ce_backward(const Tensor& g, const Tensor& x, const Tensor& lse, co
     T* out = gi.data<T>();
     const int64_t c = geo.c, s = geo.s;
     const T scale = r == Reduction::Mean ? static_cast<T>(1.0 / tw) : T(1);
+    const bool per_element = r == Reduction::None;
+    if (!x.device().is_cpu())
+      return run_indexed("cross_entropy_backward", gi, x.numel(),
+                         math::CeGradFn<T>{xp, lp, tp, wp, gp, out, c, s, ignore_index, scale,
+                                           per_element});
     cpu::parallel_for(0, geo.n * s, std::max<int64_t>(1, cpu::kGrain / (c + 1)),
                       [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
         const int64_t k = tp[i], n = i / s, j = i - n * s;
         const T* xl = xp + n * c * s + j;
         T* ol = out + n * c * s + j;
-        T coef = T(0);
-        if (k != ignore_index)
-          coef = (wp ? wp[k] : T(1)) * (r == Reduction::None ? gp[i] : gp[0] * scale);
+        const T coef = math::ce_coef(k, wp, gp, i, scale, per_element, ignore_index);
         cpu::exp_shift_line(xl, s, lp[i], coef, ol, s, c);
         if (k != ignore_index) ol[k * s] -= coef;
       }
@@ -271,18 +286,26 @@ Tensor fused_cross_entropy(const Tensor& x, const Tensor& t, const Tensor& w, Re
     T* lp = lse.data<T>();
     T* pp = per.data<T>();
     const int64_t c = geo.c, s = geo.s;
+#if defined(__CUDACC__)
+    if (x.device().is_cuda()) {  // per-line losses on the device, summed in double
+      cuda::cross_entropy_lines<T>("cross_entropy", xp, tp, wp, lp, pp, m, c, s, ignore_index,
+                                   x.device().index);
+      if (r == Reduction::None) return per;
+      autograd::GradModeGuard no_grad(false);
+      Tensor total = sum(per, std::nullopt, false, DType::Float64);
+      if (r == Reduction::Mean) total = div(total, tw);
+      return to_dtype(total, x.dtype());
+    }
+#endif
     cpu::parallel_for(0, m, std::max<int64_t>(1, cpu::kGrain / (c + 1)),
                       [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
         const int64_t n = i / s, j = i - n * s;
         const T* xl = xp + n * c * s + j;
         const T mx = cpu::max_line(xl, s, c);
-        const double acc = cpu::exp_shift_sum(xl, s, mx, c);
-        // +-inf max: keep log_softmax's (x - m) - log(sum) form finite-safe
-        const T l = std::isfinite(mx) ? mx + static_cast<T>(std::log(acc)) : mx;
+        const T l = math::ce_lse(mx, cpu::exp_shift_sum(xl, s, mx, c));
         lp[i] = l;
-        const int64_t k = tp[i];
-        pp[i] = k == ignore_index ? T(0) : (wp ? wp[k] : T(1)) * (l - xl[k * s]);
+        pp[i] = math::ce_loss(l, xl, s, tp[i], wp, ignore_index);
       }
     });
     if (r == Reduction::None) return per;
@@ -365,7 +388,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target,
   }
   check_index_target(op, input, target);
   Tensor t = check_targets(op, target, geo.c, ignore_index);
-  if (label_smoothing <= 0 && input.device().is_cpu())
+  if (label_smoothing <= 0 && fused_ce_on(input.device()))
     return fused_cross_entropy(input, t, w, r, ignore_index);
   if (label_smoothing <= 0) return nll_forward(log_softmax(input, cdim), t, w, r, ignore_index);
   Tensor logp = log_softmax(input, cdim);

@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "backend/cpu/parallel.h"
+#include "math/norm.h"
 #include "ops/elementwise_ops.h"
+#include "ops/factory_ops.h"
 #include "ops/grad_utils.h"
 #include "ops/norm_common.h"
 #include "ops/norm_ops.h"
@@ -15,6 +17,7 @@
 #include "ops/shape_ops.h"
 #if defined(__CUDACC__)
 #include "backend/cuda/norm.cuh"
+#include "backend/cuda/norm_backward.cuh"
 #endif
 
 namespace fastgrad {
@@ -76,11 +79,11 @@ void norm_rows_forward(const RowGeom& g, const T* x, const T* w, const T* b, T* 
 }
 
 // One layer-norm row of the backward (every element its own channel). One
-// pass over the row sums a = sum(g w) and b = sum(g w (x - mu)) in double, in
+// pass over the row sums sum(g w) and sum(g w (x - mu)) in double, in
 // lane_sum's eight lanes and order, while adding the row's g xhat and g into
 // the chunk's dw / db partials pw, pb; a second pass over the row (now in
-// cache) writes dx = rstd (g w - a / L - (x - mu) rstd^2 b / L) when dr is
-// set. HasW / NeedWB are template flags so each variant's loop vectorises.
+// cache) writes dx by math/norm.h's affine map when dr is set. HasW / NeedWB
+// are template flags so each variant's loop vectorises.
 template <bool HasW, bool NeedWB, class T>
 void layer_norm_row_backward(const T* gr, const T* xr, const T* w, double mu, double rs,
                              int64_t L, double* pw, double* pb, T* dr) {
@@ -104,11 +107,8 @@ void layer_norm_row_backward(const T* gr, const T* xr, const T* w, double mu, do
   auto total = [](const double* v) {
     return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
   };
-  const double inv_l = 1.0 / static_cast<double>(L);
-  const T s = static_cast<T>(rs), m = static_cast<T>(mu);
-  const T ca = static_cast<T>(total(a) * inv_l), cb = static_cast<T>(total(b) * rs * rs * inv_l);
-  for (int64_t k = 0; k < L; ++k)
-    dr[k] = s * ((HasW ? gr[k] * w[k] : gr[k]) - ca - (xr[k] - m) * cb);
+  const auto aff = math::norm_grad_affine<T>({total(a), total(b) * rs}, mu, rs, L, true);
+  for (int64_t k = 0; k < L; ++k) dr[k] = aff(HasW ? gr[k] * w[k] : gr[k], xr[k]);
 }
 
 // dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)) per row, gw = g * w;
@@ -123,7 +123,6 @@ void norm_rows_backward(const RowGeom& geo, const T* gy, const T* x, const T* w,
                                      std::max<int64_t>(1, geo.M * L / cpu::kGrain));
   chunks = std::max<int64_t>(1, std::min(chunks, geo.M));
   std::vector<double> part(need_wb ? static_cast<size_t>(chunks * 2 * C) : 0, 0.0);
-  const double inv_l = 1.0 / static_cast<double>(L);
   cpu::parallel_for(0, chunks, 1, [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k) {
       double* pw = need_wb ? part.data() + k * 2 * C : nullptr;
@@ -142,7 +141,7 @@ void norm_rows_backward(const RowGeom& geo, const T* gy, const T* x, const T* w,
           continue;
         }
         const int64_t c0 = (r % geo.G) * geo.Cg;
-        double a = 0, bsum = 0;
+        math::NormGradSums sums{0.0, 0.0};
         for (int64_t c = 0; c < geo.Cg; ++c) {
           const double wc = w ? static_cast<double>(w[c0 + c]) : 1.0;
           const T* gs = gr + c * geo.S;
@@ -151,37 +150,33 @@ void norm_rows_backward(const RowGeom& geo, const T* gy, const T* x, const T* w,
           const double sgx = lane_sum(geo.S, [&](int64_t s) {
             return static_cast<double>(gs[s]) * (xs[s] - mu);
           });
-          a += wc * sg;
-          bsum += wc * sgx * rs;
+          sums.gw += wc * sg;
+          sums.gw_xhat += wc * sgx * rs;
           if (need_wb) {
             pw[c0 + c] += sgx * rs;
             pb[c0 + c] += sg;
           }
         }
         if (!dr) continue;
-        const double ca = a * inv_l, cb = bsum * inv_l;
+        const auto aff = math::norm_grad_affine<T>(sums, mu, rs, L, true);
         for (int64_t c = 0; c < geo.Cg; ++c) {
-          const double wc = w ? static_cast<double>(w[c0 + c]) : 1.0;
-          // dx = rs * (g * wc - ca - (x - mu) * rs * cb), in T
-          const T sw = static_cast<T>(rs * wc), k0t = static_cast<T>(rs * ca);
-          const T k1t = static_cast<T>(rs * rs * cb), m = static_cast<T>(mu);
+          const T wt = w ? w[c0 + c] : T(1);
           const T* gs = gr + c * geo.S;
           const T* xs = xr + c * geo.S;
           T* ds = dr + c * geo.S;
-          for (int64_t s = 0; s < geo.S; ++s) ds[s] = gs[s] * sw - k0t - (xs[s] - m) * k1t;
+          for (int64_t s = 0; s < geo.S; ++s) ds[s] = aff(gs[s] * wt, xs[s]);
         }
       }
     }
   });
   if (!need_wb) return;
   for (int64_t c = 0; c < C; ++c) {
-    double sw = 0, sb = 0;
+    math::NormGradSums s{0.0, 0.0};  // (sum g, sum g xhat) of channel c
     for (int64_t k = 0; k < chunks; ++k) {
-      sw += part[k * 2 * C + c];
-      sb += part[k * 2 * C + C + c];
+      s.gw_xhat += part[k * 2 * C + c];
+      s.gw += part[k * 2 * C + C + c];
     }
-    if (dw) dw[c] = static_cast<T>(sw);
-    if (db) db[c] = static_cast<T>(sb);
+    math::norm_param_grads(s, c, dw, db);
   }
 }
 
@@ -220,14 +215,21 @@ std::vector<Tensor> rows_backward(const char* op, const RowGeom& geo, const Func
   Tensor dx = n.needs_input_grad(0) ? empty(x.sizes(), x.dtype(), x.device()) : Tensor();
   Tensor dw = n.needs_input_grad(1) ? empty({C}, x.dtype(), x.device()) : Tensor();
   Tensor db = n.needs_input_grad(2) ? empty({C}, x.dtype(), x.device()) : Tensor();
+  if (x.numel() == 0) {  // no rows: zero parameter gradients
+    for (Tensor* t : {&dw, &db})
+      if (t->defined()) *t = zeros({C}, x.dtype(), x.device());
+    return {dx, dw, db};
+  }
   dispatch_float(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
     auto out = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
-    if (x.numel() == 0) {
-      for (const Tensor& t : {dw, db})
-        if (t.defined()) std::fill(out(t), out(t) + C, T(0));
-      return;
-    }
+#if defined(__CUDACC__)
+    if (x.device().is_cuda())
+      return cuda::norm_rows_backward<T>(op, gc.data<T>(), xc.data<T>(), ptr_or_null<T>(wc),
+                                         mean.data<T>(), rstd.data<T>(), out(dx), out(dw),
+                                         out(db), geo.M, geo.G, geo.Cg, geo.S,
+                                         x.device().index);
+#endif
     norm_rows_backward<T>(geo, gc.data<T>(), xc.data<T>(), ptr_or_null<T>(wc),
                           mean.data<T>(), rstd.data<T>(), out(dx), out(dw), out(db));
   });
@@ -265,6 +267,13 @@ std::pair<Tensor, Tensor> norm_backward_composite(const Tensor& x, const Tensor&
   Tensor dx = mul(rs, sub(sub(gw, mean(gw, dims, true)),
                           mul(xhat, mean(mul(gw, xhat), dims, true))));
   return {reshape(dx, x.sizes()), reshape(xhat, x.sizes())};
+}
+
+bool fused_norm_backward_on(const Device& d) {
+#if defined(__CUDACC__)
+  if (d.is_cuda()) return true;
+#endif
+  return d.is_cpu();
 }
 
 Tensor channel_view(const Tensor& t, int64_t ndim) {
@@ -307,8 +316,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                                                        const Tensors& gs) -> Tensors {
                  const Tensor& g = gs[0];
                  Tensor x = n.saved(0), w = n.saved(1);
-                 // Note [Normalization double backward]; CUDA has no fused backward.
-                 if (autograd::grad_enabled() || !x.device().is_cpu()) {
+                 // Note [Normalization double backward]
+                 if (autograd::grad_enabled() || !fused_norm_backward_on(x.device())) {
                    auto [dx, xhat] = norm_backward_composite(x, g, w, x.sizes(), dims, eps);
                    Tensor dw = n.needs_input_grad(1) ? sum_to(mul(g, xhat), ns) : Tensor();
                    Tensor db = n.needs_input_grad(2) ? sum_to(g, ns) : Tensor();
@@ -349,8 +358,8 @@ Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight,
                [geo, eps, C](const FunctionNode& n, const Tensors& gs) -> Tensors {
                  const Tensor& g = gs[0];
                  Tensor x = n.saved(0), w = n.saved(1);
-                 // Note [Normalization double backward]; CUDA has no fused backward.
-                 if (autograd::grad_enabled() || !x.device().is_cpu()) {
+                 // Note [Normalization double backward]
+                 if (autograd::grad_enabled() || !fused_norm_backward_on(x.device())) {
                    Tensor wb = w.defined() ? channel_view(w, x.dim()) : Tensor();
                    auto [dx, xhat] = norm_backward_composite(
                        x, g, wb, {x.size(0), geo.G, -1}, {2}, eps);

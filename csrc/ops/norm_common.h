@@ -39,6 +39,10 @@ std::pair<Tensor, Tensor> norm_backward_composite(const Tensor& x, const Tensor&
                                                   const std::vector<int64_t>& dims,
                                                   double eps);
 
+// Whether this build has the fused backward kernels for device d (the CPU,
+// and CUDA when the ops are compiled by nvcc); elsewhere the composite runs.
+bool fused_norm_backward_on(const Device& d);
+
 // `t` (C,) as (1, C, 1, ..., 1) for an `ndim`-d (N, C, *) input.
 Tensor channel_view(const Tensor& t, int64_t ndim);
 
