@@ -257,6 +257,22 @@ def test_in_place_indexing_and_scatter(torch, name):
 
 
 @pytest.mark.parametrize("name", HALVES)
+def test_embedding_max_norm(torch, name):
+    a = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32) * 2
+    emb = fg.nn.Embedding(5, 4, max_norm=1.0)
+    temb = torch.nn.Embedding(5, 4, max_norm=1.0)
+    with fg.no_grad():
+        emb.weight.copy_(fg.tensor(a))
+    with torch.no_grad():
+        temb.weight.copy_(torch.tensor(a))
+    emb.to(getattr(fg, name)), temb.to(getattr(torch, name))
+    out = emb(fg.tensor([[0, 3], [3, 1]]))
+    tout = temb(torch.tensor([[0, 3], [3, 1]]))
+    _check(out, tout, name)
+    _check(emb.weight.detach(), temb.weight, name)
+
+
+@pytest.mark.parametrize("name", HALVES)
 def test_mismatched_dtypes_still_raise(name):
     """The float32 detour converts only 16-bit tensors: a 16-bit input with a
     float32 parameter is still the dtype error that names both."""

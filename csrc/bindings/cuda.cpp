@@ -282,10 +282,11 @@ Tensor cross_entropy_grad_sim(const Tensor& x, const Tensor& lse, const Tensor& 
   Tensor out = empty(x.sizes(), x.dtype(), Device{});
   dispatch_float(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
-    const math::CeGradFn<T> f{x.data<T>(), lse.data<T>(), target.data<int64_t>(),
-                              w.defined() ? w.data<T>() : nullptr, g.data<T>(), out.data<T>(),
-                              x.size(1), x.size(2), ignore_index, static_cast<T>(scale),
-                              per_element};
+    const math::TargetCoef<T> coef{target.data<int64_t>(), w.defined() ? w.data<T>() : nullptr,
+                                   g.data<T>(), ignore_index, static_cast<T>(scale),
+                                   per_element};
+    const math::CeGradFn<T> f{coef, x.data<T>(), lse.data<T>(), out.data<T>(), x.size(1),
+                              x.size(2)};
     for (int64_t e = 0; e < x.numel(); ++e) f(e);
   });
   return out;

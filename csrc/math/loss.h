@@ -94,30 +94,38 @@ struct NllTermFn {
   }
 };
 
-// Its gradient, scattered into a zero-filled (N, C, S) `out`: -w[t_i] g_i at
-// (n, t_i, j), with g_i = g[i] ('none') or g[0] * scale (scale: 1 or 1 / the
-// total weight for 'mean').
+// The gradient factor of target i shared by nll_loss's and cross_entropy's
+// backwards: w[t_i] g_i, with g_i = g[i] ('none') or g[0] * scale (scale: 1,
+// or 1 / the total weight for 'mean'); 0 where t_i is ignored.
 template <class T>
-struct NllGradFn {
+struct TargetCoef {
   const int64_t* t;
   const T* w;
   const T* g;
-  T* out;
-  int64_t c, s, ignore_index;
+  int64_t ignore_index;
   T scale;
   bool per_element;
-  FG_HOST_DEVICE void operator()(int64_t i) const {
+  FG_HOST_DEVICE T operator()(int64_t i) const {
     const int64_t k = t[i];
-    if (k == ignore_index) return;
-    const T gv = per_element ? g[i] : g[0] * scale;
-    const int64_t n = i / s, j = i - n * s;
-    out[(n * c + k) * s + j] = -(w ? w[k] : T(1)) * gv;
+    if (k == ignore_index) return T(0);
+    return (w ? w[k] : T(1)) * (per_element ? g[i] : g[0] * scale);
   }
 };
 
-}  // namespace fastgrad::math
-
-namespace fastgrad::math {
+// nll_loss's gradient, scattered into a zero-filled (N, C, S) `out`:
+// -coef(i) at (n, t_i, j).
+template <class T>
+struct NllGradFn {
+  TargetCoef<T> coef;
+  T* out;
+  int64_t c, s;
+  FG_HOST_DEVICE void operator()(int64_t i) const {
+    const int64_t k = coef.t[i];
+    if (k == coef.ignore_index) return;
+    const int64_t n = i / s, j = i - n * s;
+    out[(n * c + k) * s + j] = -coef(i);
+  }
+};
 
 // The per-line math of Note [Fused cross entropy] (ops/loss_nll.cpp): a line
 // is the C logits x[(n * C + k) * S + j] of target i = n * S + j.
@@ -139,34 +147,20 @@ FG_HOST_DEVICE T ce_loss(T lse, const T* xl, int64_t xs, int64_t k, const T* w,
   return k == ignore_index ? T(0) : (w ? w[k] : T(1)) * (lse - xl[k * xs]);
 }
 
-// The backward's factor of line i: w[k] g_i, g_i = g[i] ('none') or g[0] *
-// scale (1, or 1 / the total weight for 'mean'); 0 if ignored.
-template <class T>
-FG_HOST_DEVICE T ce_coef(int64_t k, const T* w, const T* g, int64_t i, T scale,
-                         bool per_element, int64_t ignore_index) {
-  if (k == ignore_index) return T(0);
-  return (w ? w[k] : T(1)) * (per_element ? g[i] : g[0] * scale);
-}
-
 // d(loss)/d(x) at element e of the (N, C, S) input: coef (softmax - onehot),
 // softmax = e^(x - lse); the CPU line loop's operations in its order.
 template <class T>
 struct CeGradFn {
+  TargetCoef<T> coef;
   const T* x;
   const T* lse;
-  const int64_t* t;
-  const T* w;
-  const T* g;
   T* out;
-  int64_t c, s, ignore_index;
-  T scale;
-  bool per_element;
+  int64_t c, s;
   FG_HOST_DEVICE void operator()(int64_t e) const {
     const int64_t nc = e / s, j = e - nc * s, n = nc / c, cls = nc - n * c, i = n * s + j;
-    const int64_t k = t[i];
-    const T coef = ce_coef(k, w, g, i, scale, per_element, ignore_index);
-    T v = coef * std::exp(x[e] - lse[i]);
-    if (k != ignore_index && cls == k) v -= coef;
+    const T k_coef = coef(i);
+    T v = k_coef * std::exp(x[e] - lse[i]);
+    if (cls == coef.t[i] && coef.t[i] != coef.ignore_index) v -= k_coef;
     out[e] = v;
   }
 };

@@ -242,6 +242,13 @@ const Tensor& embedding_renorm_(const Tensor& weight, const Tensor& indices, dou
            indices.device());
   FG_CHECK(weight.dim() == 2, op, ": expected a 2-D weight, got ", list_str(weight.sizes()));
   check_writable(op, weight);
+  if (is_16bit_float(weight.dtype())) {  // Note [16-bit floats]: renorm a float32 copy
+    autograd::GradModeGuard no_grad(false);
+    Tensor w = to_dtype(weight, DType::Float32);
+    embedding_renorm_(w, indices, max_norm, norm_type);
+    copy_(weight, w, op);
+    return weight;
+  }
   // the distinct rows, sorted on the host (CUDA: one copy of the indices back)
   Tensor idx = to_device(checked_indices(op, indices, weight.size(0)), Device{});
   std::vector<int64_t> rows(idx.data<int64_t>(), idx.data<int64_t>() + idx.numel());

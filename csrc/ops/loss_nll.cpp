@@ -156,9 +156,9 @@ Tensor nll_backward(const Tensor& g, const Tensor& t, const Tensor& w, const Sha
   dispatch_float(dt, "nll_loss_backward", [&](auto tag) {
     using T = decltype(tag);
     const T scale = r == Reduction::Mean ? static_cast<T>(1.0 / tw) : T(1);
-    const math::NllGradFn<T> f{t.data<int64_t>(), w.defined() ? w.data<T>() : nullptr,
-                               gc.data<T>(), gi.data<T>(), geo.c, geo.s, ignore_index,
-                               scale, r == Reduction::None};
+    const math::TargetCoef<T> coef{t.data<int64_t>(), w.defined() ? w.data<T>() : nullptr,
+                                   gc.data<T>(), ignore_index, scale, r == Reduction::None};
+    const math::NllGradFn<T> f{coef, gi.data<T>(), geo.c, geo.s};
     run_indexed("nll_loss_backward", gi, geo.n * geo.s, f);
   });
   maybe_record("NllLossBackwardBackward", {gc}, {gi}, {t, w},
@@ -219,7 +219,7 @@ Tensor nll_forward(const Tensor& x, const Tensor& t, const Tensor& w, Reduction 
 // coef = w[t] g (/ total weight) in one pass. Under create_graph the backward
 // is composed instead, softmax(x) * sum(B) ... from nll_backward's recorded op
 // B, so that second derivatives flow. The per-line formulas are math/loss.h's
-// (ce_lse, ce_loss, ce_coef), shared by the CPU loops and the CUDA kernels.
+// (ce_lse, ce_loss, TargetCoef), shared by the CPU loops and the CUDA kernels.
 
 // Whether this build has the fused kernels for x's device.
 bool fused_ce_on(const Device& d) {
@@ -244,24 +244,23 @@ Tensor fused_ce_backward(const Tensor& g, const Tensor& x, const Tensor& lse, co
     using T = decltype(tag);
     const T* xp = xc.data<T>();
     const T* lp = lse.data<T>();
-    const T* gp = gc.data<T>();
     const int64_t* tp = t.data<int64_t>();
-    const T* wp = w.defined() ? w.data<T>() : nullptr;
     T* out = gi.data<T>();
     const int64_t c = geo.c, s = geo.s;
-    const T scale = r == Reduction::Mean ? static_cast<T>(1.0 / tw) : T(1);
-    const bool per_element = r == Reduction::None;
+    const math::TargetCoef<T> coefs{tp, w.defined() ? w.data<T>() : nullptr, gc.data<T>(),
+                                    ignore_index,
+                                    r == Reduction::Mean ? static_cast<T>(1.0 / tw) : T(1),
+                                    r == Reduction::None};
     if (!x.device().is_cpu())
       return run_indexed("cross_entropy_backward", gi, x.numel(),
-                         math::CeGradFn<T>{xp, lp, tp, wp, gp, out, c, s, ignore_index, scale,
-                                           per_element});
+                         math::CeGradFn<T>{coefs, xp, lp, out, c, s});
     cpu::parallel_for(0, geo.n * s, std::max<int64_t>(1, cpu::kGrain / (c + 1)),
                       [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
         const int64_t k = tp[i], n = i / s, j = i - n * s;
         const T* xl = xp + n * c * s + j;
         T* ol = out + n * c * s + j;
-        const T coef = math::ce_coef(k, wp, gp, i, scale, per_element, ignore_index);
+        const T coef = coefs(i);
         cpu::exp_shift_line(xl, s, lp[i], coef, ol, s, c);
         if (k != ignore_index) ol[k * s] -= coef;
       }
