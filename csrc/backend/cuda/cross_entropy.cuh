@@ -19,10 +19,7 @@ template <class T>
 __global__ void __launch_bounds__(kReduceThreads)
     cross_entropy_lines_kernel(const T* x, const int64_t* t, const T* w, T* lse, T* per,
                                int64_t m, int64_t c, int64_t s, int64_t ignore_index) {
-  const int lane = threadIdx.x % kWarp;
-  const int64_t warps = static_cast<int64_t>(gridDim.x) * (kReduceThreads / kWarp);
-  for (int64_t r = blockIdx.x * int64_t{kReduceThreads / kWarp} + threadIdx.x / kWarp; r < m;
-       r += warps) {
+  for_each_warp_line(m, [&](int64_t r, int lane) {
     const int64_t n = r / s, j = r - n * s;
     const T* xl = x + n * c * s + j;
     T mx = static_cast<T>(-INFINITY);
@@ -36,7 +33,7 @@ __global__ void __launch_bounds__(kReduceThreads)
       lse[r] = l;
       per[r] = math::ce_loss(l, xl, s, t[r], w, ignore_index);
     }
-  }
+  });
 }
 
 // lse[i] and the per-line loss per[i] for the m = N * S lines of a contiguous

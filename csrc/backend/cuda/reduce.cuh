@@ -175,6 +175,17 @@ void reduce_rows(const char* name, const cpu::RowLayout& L, const Op& op, Out* o
 // ---- lines (scans, softmax) -------------------------------------------------------
 // A warp per line (lines of a cpu::make_line_layout: every line one run).
 
+// f(r, lane) for each of the `rows` lines this thread's warp owns (grid-stride
+// over the warps of kReduceThreads-thread blocks).
+template <class F>
+__device__ __forceinline__ void for_each_warp_line(int64_t rows, const F& f) {
+  const int lane = threadIdx.x % kWarp;
+  const int64_t warps = static_cast<int64_t>(gridDim.x) * (kReduceThreads / kWarp);
+  for (int64_t r = blockIdx.x * int64_t{kReduceThreads / kWarp} + threadIdx.x / kWarp;
+       r < rows; r += warps)
+    f(r, lane);
+}
+
 // Inclusive scan: 32 elements per step, a shuffle-up scan within the warp,
 // then the running carry from lane 31.
 template <class Op, class T>
@@ -182,10 +193,7 @@ __global__ void __launch_bounds__(kReduceThreads)
     scan_lines_kernel(RowIndexer ix_in, RowIndexer ix_out, const T* x, T* y, int64_t rows,
                       int64_t n, int64_t xs, int64_t ys, Op op) {
   using Acc = typename Op::Acc;
-  const int lane = threadIdx.x % kWarp;
-  const int64_t warps = static_cast<int64_t>(gridDim.x) * (kReduceThreads / kWarp);
-  for (int64_t r = blockIdx.x * int64_t{kReduceThreads / kWarp} + threadIdx.x / kWarp;
-       r < rows; r += warps) {
+  for_each_warp_line(rows, [&](int64_t r, int lane) {
     const T* p = x + ix_in.offset(r);
     T* q = y + ix_out.offset(r);
     Acc carry = op.init();
@@ -201,7 +209,7 @@ __global__ void __launch_bounds__(kReduceThreads)
       if (i < n) q[i * ys] = op.finish(v);
       carry = shfl_acc(v, [](uint32_t w) { return __shfl_sync(0xffffffffu, w, kWarp - 1); });
     }
-  }
+  });
 }
 
 struct MaxOp {  // NaN-propagating max in double, for softmax's shift
@@ -222,10 +230,7 @@ template <bool Log, class T>
 __global__ void __launch_bounds__(kReduceThreads)
     softmax_lines_kernel(RowIndexer ix_in, RowIndexer ix_out, const T* x, T* y, int64_t rows,
                          int64_t n, int64_t xs, int64_t ys) {
-  const int lane = threadIdx.x % kWarp;
-  const int64_t warps = static_cast<int64_t>(gridDim.x) * (kReduceThreads / kWarp);
-  for (int64_t r = blockIdx.x * int64_t{kReduceThreads / kWarp} + threadIdx.x / kWarp;
-       r < rows; r += warps) {
+  for_each_warp_line(rows, [&](int64_t r, int lane) {
     const T* p = x + ix_in.offset(r);
     T* q = y + ix_out.offset(r);
     double m = MaxOp{}.init();
@@ -242,7 +247,7 @@ __global__ void __launch_bounds__(kReduceThreads)
       const T inv = static_cast<T>(1.0 / sum);
       for (int64_t i = lane; i < n; i += kWarp) q[i * ys] = static_cast<T>(std::exp(p[i * xs] - mt)) * inv;
     }
-  }
+  });
 }
 
 inline unsigned line_grid(int64_t rows) {
