@@ -6,7 +6,9 @@ Rows:
     measured against), then add / mul / exp on 256 MB float32 operands; GB/s
     counts the bytes read and written. Target: elementwise >= 80% of the copy
     peak (the better of the two libraries' copies).
+    A float16 add row shows the 16-bit path (Note [16-bit floats]).
   - matmul: float32 1024^3 and 4096^3 products. Target: >= 0.9x torch.
+    float16 and bfloat16 4096^3 products (cublasGemmEx, tensor cores).
   - training steps: an MLP (784-2048-2048-10, batch 512) and an nn.LSTM
     classifier (seq 64, batch 128, 256 -> 512), Adam on cross-entropy.
     Target: >= 1.0x torch's steps/s.
@@ -69,6 +71,7 @@ def elementwise_rows(dev, numel):
     fa, fb = fg.tensor(a_np, device=dev), fg.tensor(b_np, device=dev)
     ta, tb = torch.from_numpy(a_np).to(dev), torch.from_numpy(b_np).to(dev)
     fout, tout = fg.empty_like(fa), torch.empty_like(ta)
+    ha, hb, tha, thb = fa.half(), fb.half(), ta.half(), tb.half()
     nbytes = numel * 4
 
     def copy(m_out, m_in):
@@ -83,17 +86,19 @@ def elementwise_rows(dev, numel):
         ("add", {"fastgrad": lambda: fa + fb, "torch": lambda: ta + tb}, 3 * nbytes),
         ("mul", {"fastgrad": lambda: fa * fb, "torch": lambda: ta * tb}, 3 * nbytes),
         ("exp", {"fastgrad": lambda: fg.exp(fa), "torch": lambda: torch.exp(ta)}, 2 * nbytes),
+        ("add float16", {"fastgrad": lambda: ha + hb, "torch": lambda: tha + thb}, 3 * nbytes // 2),
     ]
 
 
 def matmul_rows(dev, sizes):
     rows = []
-    for n in sizes:
+    for n, dt in [(n, "float32") for n in sizes] + [(sizes[-1], "float16"),
+                                                    (sizes[-1], "bfloat16")]:
         rng = np.random.default_rng(n)
         a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
-        fa, fb = fg.tensor(a, device=dev), fg.tensor(b, device=dev)
-        ta, tb = torch.from_numpy(a).to(dev), torch.from_numpy(b).to(dev)
-        rows.append((f"matmul {n}x{n}x{n} float32",
+        fa, fb = (fg.tensor(m, device=dev).to(getattr(fg, dt)) for m in (a, b))
+        ta, tb = (torch.from_numpy(m).to(dev, getattr(torch, dt)) for m in (a, b))
+        rows.append((f"matmul {n}x{n}x{n} {dt}",
                      {"fastgrad": lambda fa=fa, fb=fb: fa @ fb, "torch": lambda ta=ta, tb=tb: ta @ tb},
                      2.0 * n ** 3))
     return rows

@@ -41,6 +41,8 @@ def to_numpy(x):
         return []
     if hasattr(x, "detach"):  # torch and fastgrad tensors, on any device
         x = x.detach().cpu()
+        if str(x.dtype).endswith(("float16", "bfloat16")):  # numpy has no bfloat16
+            x = x.float()
     if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
         x = x.numpy()
     return [np.asarray(x, dtype=np.float64)]
