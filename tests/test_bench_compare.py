@@ -134,7 +134,9 @@ def test_gpu_bench_smoke_on_cpu(tmp_path):
                           capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
-    assert [r["group"] for r in data["rows"]] == ["bandwidth"] * 4 + ["matmul"] * 2 + ["train"] * 2
+    assert [r["group"] for r in data["rows"]] == ["bandwidth"] * 5 + ["matmul"] * 4 + ["train"] * 2
+    assert [r["workload"].split()[-1] for r in data["rows"][5:9]] == [
+        "float32", "float32", "float16", "bfloat16"]
     assert all(r["check"] == "ok" for r in data["rows"]), data["rows"]
     assert all(r["median_s"]["fastgrad"] > 0 and r["median_s"]["torch"] > 0 for r in data["rows"])
-    assert len(data["targets"]) == 7 and all(isinstance(t["met"], bool) for t in data["targets"].values())
+    assert len(data["targets"]) == 10 and all(isinstance(t["met"], bool) for t in data["targets"].values())
