@@ -89,9 +89,10 @@ struct BernoulliDraw {
 // Per-element probabilities from host memory: filled on the host.
 template <class T>
 struct BernoulliTensorDraw {
-  static constexpr bool kOnDevice = false;
+  static constexpr bool kOnDevice = false;  // pp is host memory: never launched on a GPU
   const double* pp;
-  T operator()(const math::Philox4x32& r, int64_t i) const {
+  // Host and device only so RandomFill's FG_HOST_DEVICE operator() may call it.
+  FG_HOST_DEVICE T operator()(const math::Philox4x32& r, int64_t i) const {
     return static_cast<T>(math::uniform_f64(r.w[0], r.w[1]) < pp[i]);
   }
 };

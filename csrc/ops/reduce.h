@@ -35,13 +35,13 @@ void check_cpu(const char* op, const Tensor& x);
 template <class T>
 using acc_t = std::conditional_t<std::is_floating_point_v<T>, double, T>;
 
-// A row functor may also offer f.cols(p, s, n, cnt, out) (kHasCols): the
+// A row functor may also offer f.cols<T>(p, s, n, cnt, out) (floating T): the
 // results of cnt adjacent rows whose runs start at p + j (Note [Pairwise
 // sums]); column reductions then skip the transposing copy.
 template <class F, class = void>
 struct HasCols : std::false_type {};
 template <class F>
-struct HasCols<F, std::void_t<decltype(F::kHasCols)>> : std::true_type {};
+struct HasCols<F, std::void_t<decltype(&F::template cols<float>)>> : std::true_type {};
 
 // Raises "no kernel for device" unless x is on the CPU or on CUDA in a file
 // nvcc compiles (ops whose CUDA branch sits beside the CPU one).

@@ -27,7 +27,6 @@ using math::NanToZeroMap;
 // accumulator types (double for floats, wrapping integers), merged in a tree.
 template <class Map>
 struct SumRow {
-  static constexpr bool kHasCols = true;  // for floating T only
   Map map;
   template <class T> math::SumOp<T, Map> combiner() const { return {map}; }
   template <class T> void cols(const T* p, int64_t s, int64_t n, int64_t cnt, T* out) const {
@@ -50,7 +49,6 @@ struct SumRow {
 };
 
 struct MeanRow {
-  static constexpr bool kHasCols = true;
   template <class T> math::SumOp<T, IdentityMap, true> combiner() const { return {}; }
   template <class T> void cols(const T* p, int64_t s, int64_t n, int64_t cnt, T* out) const {
     double acc[cpu::kColTile];
@@ -63,6 +61,8 @@ struct MeanRow {
                           static_cast<double>(n));
   }
 };
+// Both take the column kernel (reduce.h) rather than the transposing copy.
+static_assert(HasCols<SumRow<IdentityMap>>::value && HasCols<MeanRow>::value);
 
 struct ProdRow {
   template <class T> math::ProdOp<T> combiner() const { return {}; }

@@ -32,13 +32,15 @@ void check_integer_only(const char* op, const Tensor& x) {
                 ": only integral and bool tensors are supported, got ", x.dtype());
 }
 
-// self = f(self) in place, computing in `compute`.
-template <class Fn>
-const Tensor& unary_inplace(const char* op, const Tensor& self, DType compute, Fn fn) {
+// self = f(self) in place, computing in `compute`; `dispatcher` picks the
+// dtypes fn is instantiated for (floats only for float math: no exp(bool)).
+template <class Fn, class Dispatch>
+const Tensor& unary_inplace(const char* op, const Tensor& self, DType compute, Fn fn,
+                            Dispatch dispatcher) {
   check_inplace_cast(op, compute, self.dtype());
   check_writable(op, self);
   if (compute == self.dtype() && !via_float32(compute)) {
-    dispatch(compute, [&](auto tag) {
+    dispatcher(compute, [&](auto tag) {
       using T = decltype(tag);
       // fn itself when it already returns T, so the backend can see which
       // functor it runs (cpu::VecUnary's 4-wide float loops).
@@ -48,9 +50,7 @@ const Tensor& unary_inplace(const char* op, const Tensor& self, DType compute, F
         launch<T, T>(op, self, {&self}, math::CastResultFn<T, Fn>{fn});
     });
   } else {  // converts (an int tensor's float math), or the 16-bit float32 detour
-    copy_(self, map_unary(op, self, compute, fn,
-                          [op](DType t, auto f) { return dispatch(t, f, op); }),
-          op);
+    copy_(self, map_unary(op, self, compute, fn, dispatcher), op);
   }
   self.bump_version(op);
   return self;
@@ -105,7 +105,8 @@ enum Save { SaveX, SaveY, SaveNone };
   const Tensor& name##_(const Tensor& x) {                                     \
     if (autograd::needs_grad({&x}))                                            \
       return inplace_with_grad(#name "_", x, [](const Tensor& s) { return name(s); }); \
-    return unary_inplace(#name "_", x, to_float_dtype(x.dtype()), math::Fn{}); \
+    return unary_inplace(#name "_", x, to_float_dtype(x.dtype()), math::Fn{},  \
+                         [](DType t, auto f) { return dispatch_float(t, #name "_", f); }); \
   }
 FG_UNARY_FLOAT_OPS(FG_DEFINE_UNARY_FLOAT)
 #undef FG_DEFINE_UNARY_FLOAT
@@ -125,7 +126,8 @@ FG_UNARY_FLOAT_OPS(FG_DEFINE_UNARY_FLOAT)
     check_integer_only(#name "_", x);                                          \
     if (autograd::needs_grad({&x}))                                            \
       return inplace_with_grad(#name "_", x, [](const Tensor& s) { return name(s); }); \
-    return unary_inplace(#name "_", x, x.dtype(), math::Fn{});                 \
+    return unary_inplace(#name "_", x, x.dtype(), math::Fn{},                  \
+                         [](DType t, auto f) { return dispatch(t, f, #name "_"); }); \
   }
 FG_UNARY_SAME_OPS(FG_DEFINE_UNARY_SAME)
 #undef FG_DEFINE_UNARY_SAME
