@@ -373,7 +373,7 @@ def test_mha_error_has_layer_path(rng):
             return self.attn(x, x, x)[0]
 
     x = to_fg(rng.standard_normal((5, 3, 12)).astype(np.float32))
-    with pytest.raises(RuntimeError, match=r"^attn \(MultiheadAttention\): MultiheadAttention: "
+    with pytest.raises(RuntimeError, match=r"^attn \(MultiheadAttention\): "
                        r"expected query of shape \(L, N, 16\)"):
         Model()(x)
 

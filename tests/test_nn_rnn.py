@@ -240,7 +240,7 @@ def test_lstm_c0_shape_error():
 
 def test_error_prefixed_with_layer_path():
     model = nn.Sequential(nn.Linear(4, 7), nn.LSTM(10, 20))
-    with pytest.raises(RuntimeError, match=r"1 \(LSTM\): LSTM: expected input of shape \(L, N, 10\)"):
+    with pytest.raises(RuntimeError, match=r"^1 \(LSTM\): expected input of shape \(L, N, 10\)"):
         model(fg.zeros(5, 3, 4))
 
 

@@ -250,7 +250,7 @@ def test_detect_is_causal(torch, rng):
 @pytest.mark.parametrize(
     "shape,masks,match",
     [
-        ((5, 3, 6), {}, r"^layers\.0 \(TransformerEncoderLayer\): TransformerEncoderLayer: "
+        ((5, 3, 6), {}, r"^layers\.0 \(TransformerEncoderLayer\): "
                         r"expected src of shape \(S, N, 8\) \(batch_first=False\) or \(S, 8\), "
                         r"got \[5, 3, 6\]"),
         ((5, 3, 8), {"mask": (4, 4)}, r"^layers\.0\.self_attn \(MultiheadAttention\): "

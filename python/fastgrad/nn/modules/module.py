@@ -75,7 +75,9 @@ def _annotate(e):
     path = _module_path(stack)
     where = f"{path} ({type(inner).__name__})" if path else type(inner).__name__
     if e.args and isinstance(e.args[0], str):
-        e.args = (f"{where}: {e.args[0]}",) + e.args[1:]
+        msg = e.args[0]
+        own = f"{type(inner).__name__}: "  # the module's own message: `where` names it
+        e.args = (f"{where}: {msg[len(own):] if msg.startswith(own) else msg}",) + e.args[1:]
     else:
         e.args = (where,) + e.args
 
