@@ -7,6 +7,7 @@ collectives (Iallreduce, ...), wrapped in a Work.
 """
 
 import sys
+import time
 
 import numpy as np
 
@@ -40,6 +41,10 @@ def _abort_on_uncaught(prev_hook, comm):
         prev_hook(exc_type, exc, tb)
         sys.stderr.flush()
         sys.stdout.flush()
+        # The launcher forwards our output through its own pipes, and the abort
+        # tears them down: give it a moment to pass the traceback on (under load
+        # it was otherwise lost).
+        time.sleep(1.0)
         comm.Abort(1)
 
     return hook
