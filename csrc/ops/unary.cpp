@@ -89,7 +89,7 @@ enum Save { SaveX, SaveY, SaveNone };
                        const Tensor& g = gs[0];                                  \
                        Tensor x = save == SaveX ? n.saved(0) : Tensor();         \
                        Tensor y = save == SaveY ? n.saved(0) : Tensor();         \
-                       (void)x; (void)y;                                         \
+                       (void)g; (void)x; (void)y;                                \
                        return {grad};                                            \
                      });                                                         \
   }
