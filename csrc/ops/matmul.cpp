@@ -154,7 +154,7 @@ void gemm_into(const char* op, const Tensor& out, const Tensor& a_in,
   Shape batch(out.sizes().begin(), out.sizes().end() - 2);
   int64_t nbatch = numel_of(batch);
 #if defined(FASTGRAD_WITH_CUDA)
-  if (is_16bit_float(dtype_of<T>::value) || out.device().is_cuda()) {
+  if (out.device().is_cuda()) {
     FG_CHECK(cpu::fits_blasint(nbatch), op, ": ", pair_str(a_in, b_in),
              ": more than 2^31 - 1 batches are not supported by cuBLAS");
     a = uniform_batches(a, batch), b = uniform_batches(b, batch);
@@ -249,7 +249,7 @@ Tensor half_product(const char* op, const Tensor& a, const Tensor& b, const Shap
     dispatch_all(dt, [&](auto tag) {
       using T = decltype(tag);
       if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>)
-        gemm_into<T>(op, out, to_dtype(a, dt), to_dtype(b, dt), T(alpha.to<double>()),
+        gemm_into<T>(op, out, a, b, T(alpha.to<double>()),  // (same dtype: check_operands)
                      T(with_init ? beta.to<double>() : 0.0));
     });
     return out;
