@@ -36,7 +36,6 @@ void check_writable(const char* op, const Tensor& t);
 // build's size stays flat; dispatch() raises a TypeError naming an op that
 // lacks the detour.
 inline bool is_16bit_float(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
-inline bool via_float32(DType compute) { return is_16bit_float(compute); }
 // At an op's entry: a 16-bit tensor as float32, recorded so that its gradient
 // comes back in 16 bits; any other (or undefined) tensor as it is. The op then
 // runs on the float32 values and rounds its result back with to_dtype.
@@ -58,7 +57,7 @@ inline Tensor from_float32(const Tensor& out, DType compute) {
 template <class Fn, class Dispatch>
 Tensor map_unary(const char* op, const Tensor& x, DType compute, const Fn& fn,
                  Dispatch dispatcher) {
-  if (via_float32(compute)) {
+  if (is_16bit_float(compute)) {
     autograd::GradModeGuard no_grad(false);
     return from_float32(map_unary(op, x, DType::Float32, fn, dispatcher), compute);
   }
@@ -88,7 +87,7 @@ Tensor unary_any(const char* op, const Tensor& x, Fn fn = {}) {
 template <class Fn, class Dispatch>
 Tensor map_binary(const char* op, const Tensor& a, const Tensor& b, DType compute,
                   const Fn& fn, Dispatch dispatcher) {
-  if (via_float32(compute)) {
+  if (is_16bit_float(compute)) {
     autograd::GradModeGuard no_grad(false);
     return from_float32(map_binary(op, a, b, DType::Float32, fn, dispatcher), compute);
   }
@@ -120,7 +119,7 @@ const Tensor& binary_inplace(const char* op, const Tensor& self, const Tensor& o
   check_writable(op, self);
   // An input overlapping self with another layout must be read before writing.
   Tensor o = other.storage() == self.storage() && !other.is_same(self) ? clone(other) : other;
-  if (compute == self.dtype() && !via_float32(compute)) {
+  if (compute == self.dtype() && !is_16bit_float(compute)) {
     Tensor oi = to_dtype(o, compute);
     dispatch(compute, [&](auto tag) {
       using T = decltype(tag);

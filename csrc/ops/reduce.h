@@ -66,12 +66,16 @@ struct HasCombiner<F, T, std::void_t<decltype(std::declval<const F&>().template 
 Tensor rows_collapsible(const Tensor& x, std::vector<bool>& mask, bool ordered);
 
 // Note [16-bit floats]: reductions, scans and softmax, too, take float16/
-// bfloat16 and compute in float32 (`via_float32`, ops/elementwise.h).
+// bfloat16 and compute in float32 (`is_16bit_float`, ops/elementwise.h).
 
 // x as `dtype`, unrecorded (for ops that record themselves on x).
 inline Tensor to_dtype_nograd(const Tensor& x, DType dtype) {
   autograd::GradModeGuard no_grad(false);
   return to_dtype(x, dtype);
+}
+// x in the dtype a kernel reads: float32 for a 16-bit x, else x itself; unrecorded.
+inline Tensor kernel_input(const Tensor& x) {
+  return to_dtype_nograd(x, is_16bit_float(x.dtype()) ? DType::Float32 : x.dtype());
 }
 
 // out[row] = f(p, stride, n) for each row; x must already have the dtype T

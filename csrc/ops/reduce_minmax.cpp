@@ -45,7 +45,7 @@ Tensor extreme_values(const char* op, const char* node, const Tensor& x, const D
   auto mask = reduce_mask(op, x, dim);
   check_nonempty_reduction(op, x, mask, dim && !dim->empty());
   // 16-bit floats on CUDA: the extreme of the float32 values is exact.
-  Tensor xc = to_dtype_nograd(x, via_float32(x.dtype()) ? DType::Float32 : x.dtype());
+  Tensor xc = kernel_input(x);
   Tensor out = dispatch(xc.dtype(), [&](auto tag) {
     using T = decltype(tag);
     return reduce_rows<T>(op, xc, mask, keepdim, ValueRow<IsMax>{});
@@ -74,7 +74,7 @@ std::pair<Tensor, Tensor> extreme_dim(const char* op, const Tensor& x, int64_t d
   Shape shape = reduced_shape(x, mask, keepdim);
   if (x.device().is_cuda()) {
     // Two passes of the same deterministic combiner (argmax, then its value).
-    Tensor xc = to_dtype_nograd(x, via_float32(x.dtype()) ? DType::Float32 : x.dtype());
+    Tensor xc = kernel_input(x);
     Tensor values, indices;
     dispatch(xc.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -86,7 +86,7 @@ std::pair<Tensor, Tensor> extreme_dim(const char* op, const Tensor& x, int64_t d
     return {values, indices};
   }
   check_cpu(op, x);
-  Tensor xc = to_dtype_nograd(x, via_float32(x.dtype()) ? DType::Float32 : x.dtype());
+  Tensor xc = kernel_input(x);
   Tensor values = empty(shape, xc.dtype(), x.device());
   Tensor indices = empty(shape, DType::Int64, x.device());
   dispatch(xc.dtype(), [&](auto tag) {
@@ -133,7 +133,7 @@ Tensor arg_extreme(const char* op, const Tensor& x, std::optional<int64_t> dim,
   FG_CHECK_INDEX(dim || x.numel() != 0, op, "(): Expected reduction dim to be specified "
                  "for input.numel() == 0.");
   check_nonempty_reduction(op, x, mask, dim.has_value());
-  Tensor xc = to_dtype_nograd(x, via_float32(x.dtype()) ? DType::Float32 : x.dtype());
+  Tensor xc = kernel_input(x);
   return dispatch(xc.dtype(), [&](auto tag) {
     using T = decltype(tag);
     return reduce_rows<T>(op, xc, mask, keepdim, ArgRow<IsMax>{}, /*ordered=*/true);

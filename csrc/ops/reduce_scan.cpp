@@ -147,7 +147,7 @@ template <bool IsProd>
 Tensor scan(const char* op, const Tensor& x, int64_t dim, OptDType dtype) {
   int64_t d = wrap_dim(dim, x.dim(), op);
   DType out_dtype = dtype.value_or(is_floating(x.dtype()) ? x.dtype() : DType::Int64);
-  if (via_float32(out_dtype))  // computes in float32, recorded through the casts
+  if (is_16bit_float(out_dtype))  // computes in float32, recorded through the casts
     return to_dtype(scan<IsProd>(op, x, dim, DType::Float32), out_dtype);
   Tensor xi = to_dtype(x, out_dtype);
   Tensor out = dispatch(out_dtype, [&](auto tag) {
@@ -174,7 +174,7 @@ Tensor softmax_impl(const char* op, const Tensor& x, int64_t dim, OptDType dtype
   if (!is_floating(compute))
     fail<NotImplementedError>(op, ": not implemented for ", compute,
                               " (pass a floating dtype=)");
-  if (via_float32(compute))  // computes in float32, recorded through the casts
+  if (is_16bit_float(compute))  // computes in float32, recorded through the casts
     return to_dtype(softmax_impl<Log>(op, x, dim, DType::Float32), compute);
   Tensor xi = to_dtype(x, compute);
   Tensor out = dispatch_float(compute, op, [&](auto tag) {

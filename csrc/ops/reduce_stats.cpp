@@ -75,7 +75,7 @@ struct NormRow {
 template <class Row>
 Tensor float_rows(const char* op, const Tensor& x, const std::vector<bool>& mask,
                   bool keepdim, const Row& row) {
-  if (via_float32(x.dtype()))
+  if (is_16bit_float(x.dtype()))
     return to_dtype_nograd(
         float_rows(op, to_dtype_nograd(x, DType::Float32), mask, keepdim, row), x.dtype());
   return dispatch_float(x.dtype(), op, [&](auto tag) {

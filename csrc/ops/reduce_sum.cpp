@@ -106,7 +106,7 @@ struct CountNonzeroRow {
 template <class Row>
 Tensor run(const char* op, const Tensor& x, const std::vector<bool>& mask, bool keepdim,
            DType compute, const Row& row) {
-  if (via_float32(compute))
+  if (is_16bit_float(compute))
     return to_dtype_nograd(
         run(op, to_dtype_nograd(x, DType::Float32), mask, keepdim, DType::Float32, row), compute);
   Tensor xi = to_dtype(x, compute);
@@ -155,7 +155,7 @@ Tensor mean(const Tensor& x, const DimList& dim, bool keepdim, OptDType dtype) {
              "must be either a floating point or complex dtype. Got: ", x.dtype());
   DType compute = dtype.value_or(x.dtype());
   auto mask = reduce_mask("mean", x, dim);
-  Tensor xi = via_float32(compute) ? to_dtype_nograd(x, DType::Float32) : to_dtype(x, compute);
+  Tensor xi = is_16bit_float(compute) ? to_dtype_nograd(x, DType::Float32) : to_dtype(x, compute);
   Tensor out = dispatch_float(xi.dtype(), "mean", [&](auto tag) {
     using T = decltype(tag);
     return reduce_rows<T>("mean", xi, mask, keepdim, MeanRow{});

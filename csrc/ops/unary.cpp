@@ -39,7 +39,7 @@ const Tensor& unary_inplace(const char* op, const Tensor& self, DType compute, F
                             Dispatch dispatcher) {
   check_inplace_cast(op, compute, self.dtype());
   check_writable(op, self);
-  if (compute == self.dtype() && !via_float32(compute)) {
+  if (compute == self.dtype() && !is_16bit_float(compute)) {
     dispatcher(compute, [&](auto tag) {
       using T = decltype(tag);
       // fn itself when it already returns T, so the backend can see which
